@@ -1,0 +1,49 @@
+"""What every command shares: the project option and turning errors into one line and an exit status."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from evals.errors import EvalsError
+from evals.project import Project
+
+project_option = click.option(
+    "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Project folder (default: the nearest folder with policies/models.yaml).",
+)
+
+
+def open_project(project_dir: Path | None) -> Project:
+    return Project.find(project_dir)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]``; None stays None."""
+    if not value:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Map user errors to one line on stderr and their exit status; Ctrl-C to 130."""
+    try:
+        yield
+    except EvalsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: every answer received so far is in the response cache; "
+                   "run the same command again to resume", err=True)
+        sys.exit(130)

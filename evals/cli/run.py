@@ -1,0 +1,93 @@
+"""``evals run``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evals.cli._common import open_project, project_option, split_list
+from evals.runner.run import RunOptions, run, summary_table
+
+
+class RichReporter:
+    """A progress bar on stderr and one line per notice."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.warnings: list[str] = []
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    def start(self, total: int, cached: int) -> None:
+        self.console.print(f"{total} calls planned, {cached} served from the cache")
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("running", total=total, info="")
+
+    def advance(self, row: dict[str, Any]) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, info=f"{row['model']} · {row['suite']}")
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
+    return missing if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def render_summary(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="quality, cost and latency per suite and model")
+    for column in ("suite", "model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p50 ms", "p95 ms"):
+        table.add_column(column, justify="left" if column in ("suite", "model") else "right")
+    for r in rows:
+        cost = "[yellow]unknown price[/]" if r["cost_per_1k_usd"] is None else f"${r['cost_per_1k_usd']:.4f}"
+        if r["cost_missing"] and r["cost_per_1k_usd"] is not None:
+            cost += f" [yellow]({r['cost_missing']} unpriced)[/]"
+        table.add_row(
+            r["suite"], r["model"], str(r["n"]),
+            f"{_fmt(r['quality'], '.3f')} [{_fmt(r['ci_low'], '.3f')}, {_fmt(r['ci_high'], '.3f')}]",
+            str(r["errors"]), cost, _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
+        )
+    return table
+
+
+@click.command("run")
+@project_option
+@click.option("--suites", help="Comma-separated suite names (default: all).")
+@click.option("--models", help="Comma-separated model ids from policies/models.yaml (default: all).")
+@click.option("--split", help="Data split to run (default: each suite's default_split, usually test).")
+@click.option("--limit", type=int, help="Only the first N examples of each suite.")
+@click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Calls in flight at once.")
+@click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
+def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache) -> None:
+    """Run the task suites against the candidate models and write reports/<run-id>/.
+
+    \b
+    Example:
+      evals run --suites inbox-triage --models smollm2-135m --limit 5
+    """
+    console = Console(stderr=True)
+    project = open_project(project_dir)
+    options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
+                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache)
+    result = run(project, options, reporter=RichReporter(console))
+    out = Console()
+    out.print(render_summary(summary_table(result.results)))
+    out.print(f"run {result.run_id}: {len(result.results)} rows, "
+              f"{result.manifest['cached_rows']} from the cache -> {result.folder}")

@@ -1,0 +1,115 @@
+"""The provider interface: one abstract async method, typed request and response.
+
+Every provider (llama-cpp in process, Anthropic, OpenAI, an OpenAI-compatible server, vLLM) turns a
+:class:`GenerateRequest` into a :class:`GenerateResponse`. Failures a caller should see as data, not
+as exceptions (rate limits, timeouts, refusals), come back as a response with ``error`` set to an
+:class:`ErrorKind`; only bugs and misconfiguration raise.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from evals.config.models import ModelSpec
+from evals.prompts import RenderedPrompt
+
+
+class ErrorKind(str, enum.Enum):
+    """Why a call produced no usable answer. Errors are reported apart from quality."""
+
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server_error"
+    CONNECTION = "connection"
+    REFUSED = "refused"
+    INVALID_REQUEST = "invalid_request"
+    AUTH = "auth"
+    CONTEXT_LENGTH = "context_length"
+    MALFORMED_RESPONSE = "malformed_response"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+    @property
+    def transient(self) -> bool:
+        """Whether retrying the same request may succeed."""
+        return self in {ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.SERVER_ERROR, ErrorKind.CONNECTION}
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One call: the rendered prompt for one model."""
+
+    prompt: RenderedPrompt
+    request_id: str = ""
+
+
+@dataclass
+class GenerateResponse:
+    """What came back. ``text`` is empty when ``error`` is set."""
+
+    text: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    finish_reason: str | None = None
+    error: ErrorKind | None = None
+    error_message: str | None = None
+    retry_after_s: float | None = None
+    attempts: int = 1
+    raw_model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["error"] = self.error.value if self.error else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GenerateResponse":
+        data = dict(data)
+        data["error"] = ErrorKind(data["error"]) if data.get("error") else None
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class Provider(abc.ABC):
+    """Base class of every provider. Subclasses implement :meth:`generate`.
+
+    Capabilities are class attributes so the runner can adapt without calling the model.
+    """
+
+    name: ClassVar[str]
+    supports_chat: ClassVar[bool] = True
+    supports_completion: ClassVar[bool] = False
+    supports_json_schema: ClassVar[bool] = False
+    #: Calls one instance can serve at once (an in-process model serves one at a time).
+    max_parallel: ClassVar[int | None] = None
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+
+    @abc.abstractmethod
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        """Run one request. Return errors as ``GenerateResponse(error=...)``; raise only on bugs."""
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
+        """Why this provider cannot serve ``spec`` here (missing key, file, endpoint), or None."""
+        return None
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What identifies this model's answers in the response cache (never secrets)."""
+        return {"provider": self.spec.provider, "model": self.spec.model, "base_url": self.spec.base_url}
+
+    async def aclose(self) -> None:
+        """Release resources (clients, loaded weights)."""

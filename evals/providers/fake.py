@@ -1,0 +1,63 @@
+"""A scripted provider for tests of the harness's own code: answers come from a queue or a function."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Callable, ClassVar, Iterable
+
+from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+
+Responder = Callable[[GenerateRequest], "GenerateResponse | str"]
+
+
+class FakeProvider(Provider):
+    """Answers from ``script`` (a queue of responses or strings) or ``responder`` (a function).
+
+    Set them with :meth:`reset` in tests; ``calls`` records every request. In models.yaml, ``options``
+    may set ``answer`` (a fixed reply) and ``delay_s``. With nothing set it echoes the last line of
+    the prompt, which is enough for pipeline tests.
+    """
+
+    name: ClassVar[str] = "fake"
+    supports_completion: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = True
+
+    responder: ClassVar[Responder | None] = None
+    script: ClassVar[deque] = deque()
+    calls: ClassVar[list[GenerateRequest]] = []
+    delay_s: ClassVar[float] = 0.0
+
+    @classmethod
+    def reset(cls, script: Iterable["GenerateResponse | str"] = (), responder: Responder | None = None,
+              delay_s: float = 0.0) -> None:
+        cls.script = deque(script)
+        cls.responder = responder
+        cls.calls = []
+        cls.delay_s = delay_s
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        type(self).calls.append(request)
+        delay = self.spec.options.get("delay_s", self.delay_s)
+        if delay:
+            await asyncio.sleep(delay)
+        if "answer" in self.spec.options:  # a fixed answer set in models.yaml, for subprocess tests
+            answer = self.spec.options["answer"]
+        elif self.script:
+            answer = self.script.popleft()
+        elif self.responder is not None:
+            answer = type(self).responder(request)
+        else:
+            answer = request.prompt.text.strip().splitlines()[-1] if request.prompt.text.strip() else ""
+        if isinstance(answer, GenerateResponse):
+            return answer
+        if isinstance(answer, ErrorKind):
+            return GenerateResponse(error=answer, error_message=f"scripted {answer.value}")
+        text = str(answer)
+        return GenerateResponse(
+            text=text,
+            input_tokens=len(request.prompt.text.split()),
+            output_tokens=len(text.split()),
+            latency_ms=1.0 + 1000 * delay,
+            finish_reason="stop",
+        )

