@@ -6,11 +6,20 @@ import sys
 
 import click
 
+import importlib
+
 from evals import __version__
 from evals.cli._common import handle_errors
-from evals.cli.models import models_cmd
-from evals.cli.run import run_cmd
-from evals.cli.validate import validate_cmd
+
+# One module per verb; "module:command". Registered in this order in --help.
+COMMANDS = [
+    "evals.cli.run:run_cmd",
+    "evals.cli.validate:validate_cmd",
+    "evals.cli.models:models_cmd",
+    # issue 5 (policy compiler): recommend, approve, gate
+    # issue 6 (router): route, spend, replay
+    # issue 7 (report): report
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,8 +28,9 @@ def cli() -> None:
     """Evaluate a portfolio of LLMs per task and compile a routing policy from the evidence."""
 
 
-for command in (run_cmd, validate_cmd, models_cmd):
-    cli.add_command(command)
+for _target in COMMANDS:
+    _module, _, _name = _target.partition(":")
+    cli.add_command(getattr(importlib.import_module(_module), _name))
 
 
 def main(argv: list[str] | None = None) -> int:
