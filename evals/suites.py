@@ -96,9 +96,11 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         if path.suffix.lower() == ".jsonl":
             # Parsed here, not by Arrow's JSON reader, which would turn date-like strings into timestamps
             # (gold "2026-03-14" must stay a string) and cannot name a bad line.
-            ds = datasets.Dataset.from_list(_parse_jsonl(path))
-        else:
-            ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
+            parsed = _parse_jsonl(path)
+            # from_list fills a key a line lacks with None; drop those again so a missing column is reported.
+            return [{k: v for k, v in row.items() if k in raw}
+                    for row, raw in zip(datasets.Dataset.from_list(parsed).to_list(), parsed)]
+        ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
     except DataError:
         raise
     except Exception as exc:  # datasets wraps pyarrow and I/O errors in many types

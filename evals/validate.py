@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from evals.config.models import ModelsFile, load_models
-from evals.config.policy import Policy, load_policy
+from evals.config.policy import Policy, load_policy, load_settings
 from evals.errors import ConfigError
 from evals.project import Project
 from evals.prompts import load_template, render, resolve_variant
@@ -59,7 +59,10 @@ def validate_project(project: Project) -> Checked:
                     render(template, suite.variables(example), suite_schema=suite.schema)
         checked.suites += 1
     if project.policy_file.is_file():
-        policy = load_policy(project.policy_file)
+        from evals.policy.checks import load_checked_policy  # shadowing, default, fallbacks, context windows
+
+        policy = load_checked_policy(project.policy_file, models)
         check_policy_models(policy, models, project.policy_file)
+        load_settings(project.root / "policies" / "gate.yaml")
         checked.policy = True
     return checked

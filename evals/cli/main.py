@@ -16,9 +16,13 @@ COMMANDS = [
     "evals.cli.run:run_cmd",
     "evals.cli.validate:validate_cmd",
     "evals.cli.models:models_cmd",
-    # issue 5 (policy compiler): recommend, approve, gate
-    # issue 6 (router): route, spend, replay
-    # issue 7 (report): report
+    "evals.cli.recommend:recommend_cmd",
+    "evals.cli.approve:approve_cmd",
+    "evals.cli.gate:gate_cmd",
+    "evals.cli.route:route_cmd",
+    "evals.cli.spend:spend_cmd",
+    "evals.cli.replay:replay_cmd",
+    "evals.cli.report:report_cmd",
 ]
 
 

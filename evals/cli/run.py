@@ -7,11 +7,13 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from evals.aggregates import read_aggregates, summary_table
 from evals.cli._common import open_project, project_option, split_list
-from evals.runner.run import RunOptions, run, summary_table
+from evals.runner.run import RunOptions, run
 
 
 class RichReporter:
@@ -25,7 +27,7 @@ class RichReporter:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
     def start(self, total: int, cached: int) -> None:
         self.console.print(f"{total} calls planned, {cached} served from the cache")
@@ -51,18 +53,30 @@ def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
 
 
 def render_summary(rows: list[dict[str, Any]]) -> Table:
+    """The run's table: quality with its 95% interval, errors, cost per 1k calls, p50/p95 latency.
+
+    An unknown price shows as a yellow warning, never as $0; the warnings (unpriced models, suites too
+    small to detect a 0.05 difference) are listed under the table.
+    """
     table = Table(title="quality, cost and latency per suite and model")
     for column in ("suite", "model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column in ("suite", "model") else "right")
+    notes: list[str] = []
     for r in rows:
-        cost = "[yellow]unknown price[/]" if r["cost_per_1k_usd"] is None else f"${r['cost_per_1k_usd']:.4f}"
-        if r["cost_missing"] and r["cost_per_1k_usd"] is not None:
-            cost += f" [yellow]({r['cost_missing']} unpriced)[/]"
+        if r["cost_per_1k_usd"] is None:
+            cost = "[bold yellow]! unknown price[/]"
+        else:
+            cost = f"${r['cost_per_1k_usd']:.4f}"
         table.add_row(
             r["suite"], r["model"], str(r["n"]),
             f"{_fmt(r['quality'], '.3f')} [{_fmt(r['ci_low'], '.3f')}, {_fmt(r['ci_high'], '.3f')}]",
-            str(r["errors"]), cost, _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
+            f"{r['errors']}/{r['calls']}" if r.get("calls") else str(r["errors"]), cost,
+            _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
         )
+        notes += [f"{r['suite']} / {r['model']}: {w}" for w in r.get("warnings", []) if w not in notes]
+    if notes:
+        table.caption = "\n".join(f"[yellow]warning:[/] {escape(n)}" for n in dict.fromkeys(notes))
+        table.caption_justify = "left"
     return table
 
 
@@ -75,19 +89,23 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Calls in flight at once.")
 @click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
-def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache) -> None:
+@click.option("--batch", is_flag=True,
+              help="Send OpenAI/Anthropic calls as provider batch jobs (about half price, up to 24 h); "
+                   "a restarted run resumes polling. Other models run as usual.")
+def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache, batch) -> None:
     """Run the task suites against the candidate models and write reports/<run-id>/.
 
     \b
     Example:
       evals run --suites inbox-triage --models smollm2-135m --limit 5
+      evals run --models gpt-4o-mini,claude-sonnet-4-6 --batch
     """
     console = Console(stderr=True)
     project = open_project(project_dir)
     options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
-                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache)
+                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch)
     result = run(project, options, reporter=RichReporter(console))
     out = Console()
-    out.print(render_summary(summary_table(result.results)))
+    out.print(render_summary(summary_table(read_aggregates(result.folder))))
     out.print(f"run {result.run_id}: {len(result.results)} rows, "
               f"{result.manifest['cached_rows']} from the cache -> {result.folder}")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, model_validator
 
 from evals.config.base import Strict
+from evals.router import rule_matches
 
 Volume = Literal["low", "medium", "high"]
 
@@ -51,16 +52,5 @@ class Match(Strict):
     tags: list[str] = Field(default_factory=list, description="Tags the descriptor must all carry.")
 
     def matches(self, d: TaskDescriptor) -> bool:
-        def one_of(allowed: str | list[str] | None, value: str | None) -> bool:
-            if allowed is None:
-                return True
-            return value in ([allowed] if isinstance(allowed, str) else allowed)
-
-        return (
-            one_of(self.task, d.task)
-            and (self.context_tokens is None or self.context_tokens.contains(d.context_tokens))
-            and (self.latency_ms is None or self.latency_ms.contains(d.latency_ms))
-            and (self.cost_ceiling_usd is None or self.cost_ceiling_usd.contains(d.cost_ceiling_usd))
-            and one_of(self.volume, d.volume)
-            and all(tag in d.tags for tag in self.tags)
-        )
+        """Whether ``d`` meets every condition; the one implementation is :func:`evals.router.rule_matches`."""
+        return rule_matches(self.model_dump(exclude_none=True), d.model_dump())

@@ -1,19 +1,24 @@
-"""Typed model of a routing policy (``policies/current.yaml`` and proposals).
+"""Typed model of a routing policy (``policies/current.yaml`` and proposals) and of the gate settings.
 
 Rules are ordered; the first whose ``when`` matches a task descriptor wins, and ``default`` catches
 the rest. A rule names a model, the prompt, and a fallback chain; each model renders its own variant
-of the prompt. Rules written by the recommender carry the evidence they were chosen on.
+of the prompt. Rules written by the recommender carry the evidence they were chosen on; a proposal
+also names the run it was compiled from in ``source``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
-from pydantic import Field, NonNegativeFloat, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from evals.config._yaml import load_yaml_model
 from evals.config.base import FORMAT_VERSION, Strict
 from evals.config.descriptor import Match
+
+POLICY_FORMAT = FORMAT_VERSION
 
 
 class Requirements(Strict):
@@ -24,18 +29,34 @@ class Requirements(Strict):
     max_cost_per_call_usd: NonNegativeFloat | None = None
 
 
+class ModelScore(Strict):
+    """One model measured on a rule's suites, with its own prompt variant."""
+
+    model: str
+    variant: str | None = Field(default=None, description="The prompt variant the model rendered in the run.")
+    quality: float | None
+    quality_ci: tuple[float, float] | None = None
+    cost_per_1k_usd: float | None = None
+    p95_latency_ms: float | None = None
+    n: int = 0
+
+
 class Evidence(Strict):
     """The run a rule's choice rests on."""
 
     run_id: str
     suite: str
-    quality: float
-    quality_ci: tuple[float, float]
+    model: str | None = Field(default=None, description="The model the numbers below belong to.")
+    variant: str | None = None
+    quality: float | None
+    quality_ci: tuple[float, float] | None
     cost_per_1k_usd: float | None
     p95_latency_ms: float | None
     n: int
+    floor: float | None = Field(default=None, description="The quality floor the lower bound was held to.")
     results_sha256: str | None = None
     reason: str = ""
+    fallbacks: list[ModelScore] = Field(default_factory=list, description="The fallback chain, scored.")
 
 
 class Target(Strict):
@@ -52,21 +73,78 @@ class Rule(Target):
     require: Requirements = Field(default_factory=Requirements)
 
 
+class Source(Strict):
+    """Where a proposal came from: the run, and the policy it was compiled against."""
+
+    run_id: str
+    results_sha256: str
+    created_at: str
+    objective: str = "cost"
+    base_policy_sha256: str | None = Field(default=None, description="Content hash of the policy in force then.")
+
+
 class Policy(Strict):
-    format_version: int = FORMAT_VERSION
+    format_version: int = POLICY_FORMAT
+    source: Source | None = None
     rules: list[Rule] = Field(default_factory=list)
     default: Target
+
+    @field_validator("format_version")
+    @classmethod
+    def _supported(cls, value: int) -> int:
+        if value > POLICY_FORMAT:
+            raise ValueError(f"format version {value} is newer than this harness reads ({POLICY_FORMAT}); "
+                             "upgrade portfolio-evals")
+        return value
 
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
         seen: set[str] = set()
         for rule in rules:
+            if rule.id == "default":
+                raise ValueError("rule id 'default' is reserved for the default target; rename the rule")
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} appears twice")
             seen.add(rule.id)
         return rules
 
+    def targets(self) -> list[tuple[str, Target]]:
+        """Every rule by id, then the default under the id ``default``."""
+        return [(r.id, r) for r in self.rules] + [("default", self.default)]
+
+    def target(self, rule_id: str) -> Target | None:
+        """The rule (or ``default``) with this id, or None."""
+        return dict(self.targets()).get(rule_id)
+
+    def content_sha256(self) -> str:
+        """A hash of the policy's content (not its formatting or comments)."""
+        data = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+class PolicySettings(Strict):
+    """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
+
+    format_version: int = FORMAT_VERSION
+    quality_tolerance: float = Field(
+        default=0.02, ge=0, le=1,
+        description="Non-inferiority margin for the recommender; the most a changed rule may lose in the gate.")
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    min_examples: PositiveInt = Field(default=20, description="Fewer examples than this cannot change a rule.")
+    max_fallbacks: int = Field(default=2, ge=0, le=5)
+    weekly_spend_ceiling_usd: NonNegativeFloat | None = Field(
+        default=None, description="The gate fails when the policy's projected weekly spend exceeds this.")
+    fail_on_unknown_spend: bool = Field(default=False, description="Fail the gate when spend cannot be projected.")
+
 
 def load_policy(path: Path) -> Policy:
+    """Load a policy or proposal; errors name file, line and field."""
     return load_yaml_model(Policy, path)
+
+
+def load_settings(path: Path) -> PolicySettings:
+    """Load ``policies/gate.yaml``; its defaults when the file does not exist."""
+    if not path.is_file():
+        return PolicySettings()
+    return load_yaml_model(PolicySettings, path)

@@ -57,6 +57,10 @@ def default_registry() -> ProviderRegistry:
         {
             "llama-cpp": ProviderEntry("evals.providers.llama_cpp:LlamaCppProvider", "local", "llama_cpp"),
             "fake": ProviderEntry("evals.providers.fake:FakeProvider"),
+            "anthropic": ProviderEntry("evals.providers.anthropic:AnthropicProvider", "anthropic", "anthropic"),
+            "openai": ProviderEntry("evals.providers.openai:OpenAIProvider", "openai", "openai"),
+            "openai-compatible": ProviderEntry("evals.providers.openai:OpenAICompatibleProvider", "openai", "openai"),
+            "vllm": ProviderEntry("evals.providers.vllm:VllmProvider", "vllm", "vllm"),
         }
     )
 

@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    status TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    finished_at REAL
+);
 """
 CACHE_FORMAT = "1"
 
@@ -116,3 +125,31 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    # -- provider batch jobs (``evals run --batch``) -----------------------------------------------
+    def record_batch(self, batch_id: str, model_id: str, provider: str, keys: list[str]) -> None:
+        """Remember a submitted batch at once, so a restarted run polls it instead of resubmitting."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO batches (batch_id, model_id, provider, keys, status, submitted_at) "
+            "VALUES (?, ?, ?, ?, 'submitted', ?)", (batch_id, model_id, provider, json.dumps(keys), time.time()),
+        )
+
+    def open_batches(self, model_id: str) -> list[tuple[str, list[str]]]:
+        """Batches of ``model_id`` submitted but not yet collected: (batch id, cache keys)."""
+        rows = self._db.execute(
+            "SELECT batch_id, keys FROM batches WHERE model_id = ? AND finished_at IS NULL ORDER BY submitted_at",
+            (model_id,),
+        )
+        return [(batch_id, json.loads(keys)) for batch_id, keys in rows]
+
+    def finish_batch(self, batch_id: str, status: str) -> None:
+        self._db.execute("UPDATE batches SET status = ?, finished_at = ? WHERE batch_id = ?",
+                         (status, time.time(), batch_id))
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Every batch this cache knows, oldest first."""
+        rows = self._db.execute(
+            "SELECT batch_id, model_id, provider, keys, status, submitted_at, finished_at FROM batches "
+            "ORDER BY submitted_at")
+        return [{"batch_id": b, "model_id": m, "provider": p, "keys": json.loads(k), "status": s,
+                 "submitted_at": t0, "finished_at": t1} for b, m, p, k, s, t0, t1 in rows]

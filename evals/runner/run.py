@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evals import __version__
+from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa: F401 (summary_table: CLI)
 from evals.config.models import ModelSpec, load_models
 from evals.config.suite import load_suite
 from evals.costs import call_cost
@@ -24,6 +25,8 @@ from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt, load_template, render, resolve_variant
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse
+from evals.providers.limits import RateLimiter
+from evals.providers.retry import reliable_generate
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.store import (
     MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id, write_json_atomic,
@@ -45,6 +48,7 @@ class RunOptions:
     concurrency: int = 4
     use_cache: bool = True
     run_id: str | None = None
+    batch: bool = False  # submit provider batch jobs where supported (evals run --batch)
 
 
 class Reporter(Protocol):
@@ -149,8 +153,9 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
 
 def _row(job: Job, response: GenerateResponse, cached: bool) -> dict[str, Any]:
     spec = job.model
+    batch = bool(response.extra.get("batch_id"))  # answered by a provider batch job: batch price
     cost = call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
-                     response.cache_read_tokens)
+                     response.cache_read_tokens, batch=batch)
     score = subscores = detail = None
     error = response.error.value if response.error else None
     error_message = response.error_message
@@ -187,6 +192,7 @@ def _row(job: Job, response: GenerateResponse, cached: bool) -> dict[str, Any]:
         "subscores": json.dumps(subscores) if subscores is not None else None,
         "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None,
         "cached": cached,
+        "batch": batch,  # answered by a provider batch job (kept once RESULT_COLUMNS lists "batch")
         "cache_key": job.key,
         "gold": json.dumps(job.example.gold, ensure_ascii=False, default=str),
         "prompt_text": prompt_text,
@@ -203,7 +209,7 @@ async def _call(provider: Provider, job: Job) -> GenerateResponse:
 
 
 async def execute(jobs: list[Job], providers: dict[str, Provider], cache: ResponseCache, *, use_cache: bool,
-                  concurrency: int, reporter: Reporter) -> list[dict[str, Any]]:
+                  concurrency: int, reporter: Reporter, batch: bool = False) -> list[dict[str, Any]]:
     """Serve what the cache holds, call the models for the rest, and return one row per job."""
     hits = cache.get_many(j.key for j in jobs) if use_cache else {}
     rows: list[dict[str, Any] | None] = [None] * len(jobs)
@@ -218,10 +224,23 @@ async def execute(jobs: list[Job], providers: dict[str, Provider], cache: Respon
         for model_id, p in providers.items()
     }
 
+    limiters = {model_id: RateLimiter.for_spec(p.spec) for model_id, p in providers.items()}
+    batched: dict[str, GenerateResponse] = {}
+    if batch:  # answered by provider batch jobs; the rest (and models without batch APIs) run below
+        from evals.runner.batch import run_batches
+
+        batched = await run_batches([j for j in jobs if j.key not in hits], providers, cache, reporter)
+        for index, job in enumerate(jobs):
+            if job.key in batched and job.key not in hits:
+                rows[index] = _row(job, batched[job.key], cached=False)
+                reporter.advance(rows[index])
+
     async def one(index: int, job: Job) -> None:
         async with per_model[job.model.id], overall:
             attempt = cache.begin_attempt(job.key, job.model.id)
-            response = await _call(providers[job.model.id], job)
+            request = GenerateRequest(job.rendered, request_id=job.key[:16])  # retried and rate-limited
+            response = await reliable_generate(providers[job.model.id], request, limiter=limiters[job.model.id],
+                                               call=lambda _request: _call(providers[job.model.id], job))
             if response.ok or not response.error.transient:
                 cache.put(job.key, job.model.id, response, attempt)
             else:
@@ -229,7 +248,7 @@ async def execute(jobs: list[Job], providers: dict[str, Provider], cache: Respon
         rows[index] = _row(job, response, cached=False)
         reporter.advance(rows[index])
 
-    await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs) if j.key not in hits))
+    await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs) if j.key not in hits and j.key not in batched))
     reporter.finish()
     return [r for r in rows if r is not None]
 
@@ -287,7 +306,7 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     with ResponseCache(project.cache_file) as cache:
         try:
             rows = asyncio.run(execute(jobs, providers, cache, use_cache=options.use_cache,
-                                       concurrency=options.concurrency, reporter=reporter))
+                                       concurrency=options.concurrency, reporter=reporter, batch=options.batch))
         finally:
             for provider in providers.values():
                 try:
@@ -301,25 +320,8 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
                          frame, scorer_info)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     write_json_atomic(folder / "manifest.json", manifest)
+    write_aggregates(folder, aggregate(frame, models={m: p.spec for m, p in providers.items()}, scorer_info=scorer_info))
+    from evals.report import write_run_report  # the report last: a failure there only warns
+
+    write_run_report(folder, manifest, frame, reporter.warn)
     return RunResult(run_id, folder, frame, manifest, getattr(reporter, "warnings", []))
-
-
-def summary_table(frame: Any) -> list[dict[str, Any]]:
-    """Per suite and model: n, quality with a 95% interval, error count, cost per 1k calls, latency."""
-    from evals.stats import bootstrap_ci, percentile
-
-    out = []
-    for (suite, model), group in frame.groupby(["suite", "model"], sort=True):
-        scores = group["score"].dropna().astype(float).tolist()
-        low, high = bootstrap_ci(scores)
-        costs = group["cost_usd"].dropna()
-        latency = group["latency_ms"].dropna().astype(float).tolist()
-        out.append({
-            "suite": suite, "model": model, "n": len(group), "errors": int(group["error"].notna().sum()),
-            "quality": sum(scores) / len(scores) if scores else math.nan, "ci_low": low, "ci_high": high,
-            "cost_per_1k_usd": float(costs.mean() * 1000) if len(costs) else None,
-            "cost_missing": int(group["cost_usd"].isna().sum()),
-            "p50_ms": percentile(latency, 50), "p95_ms": percentile(latency, 95),
-            "cached": int(group["cached"].sum()),
-        })
-    return out

@@ -6,9 +6,11 @@ from evals.errors import ConfigError
 from evals.scorers.base import Score, Scorer, ScorerSettings
 from evals.scorers.classification import ClassificationScorer
 from evals.scorers.extraction import ExtractionScorer
+from evals.scorers.judge import Judge, JudgeSettings
 from evals.scorers.voice import VoiceScorer
 
-__all__ = ["Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers", "build_scorer"]
+__all__ = ["Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers", "build_scorer",
+           "ClassificationScorer", "ExtractionScorer", "VoiceScorer", "Judge", "JudgeSettings"]
 
 ScorerRegistry = dict[str, type[Scorer]]
 

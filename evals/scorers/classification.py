@@ -41,6 +41,10 @@ class ClassificationScorer(Scorer):
     name: ClassVar[str] = "classification"
     Settings = ClassificationSettings
 
+    def info(self) -> dict:
+        """The label set, so aggregates compute macro-F1 over every label, even one never predicted."""
+        return {"labels": list(self.settings.labels)}
+
     def score(self, output, example) -> Score:
         predicted = normalise_label(output)
         valid = predicted in self.settings.labels

@@ -2,15 +2,34 @@
 
 The output is parsed from the first JSON object in the text (a Markdown code fence is allowed). Gold and
 prediction are flattened to leaf fields (``meeting.date``); lists are leaves compared as sets. Values
-are normalised before comparison: strings by case and whitespace, numbers numerically (``"40,000"``
-equals ``40000``), and an absent key counts as null. The score is the share of gold leaf fields the
-prediction matches; an unparseable answer scores 0.
+are normalised before comparison (:func:`normalise_value`):
+
+- strings: case-folded, whitespace collapsed; an empty string counts as null;
+- numbers and currency: ``"40,000"``, ``"$40,000"`` and ``40000`` are equal (a currency sign is dropped;
+  the currency itself is its own field);
+- dates: ``2026-05-14``, ``2026/05/14``, ``14.05.2026``, ``May 14, 2026``, ``14 May 2026`` and
+  ``05/14/2026`` all become ``2026-05-14`` (a slashed ``a/b/yyyy`` date is read month-first, US style,
+  unless ``a`` > 12);
+- lists: compared as sets of normalised items (order and duplicates ignored);
+- booleans: ``true``/``false`` (a boolean written as the string ``"true"`` matches; the number 1 does not);
+- null vs absent: an absent key, ``null``, ``""`` and ``[]`` all mean "no value" and are equal, so a
+  correctly omitted optional field is right.
+
+A gold ``null`` where the schema allows an object (``"meeting": null``) is one field, ``meeting``:
+predicting a meeting there is a false positive; a gold object is judged by its leaf fields.
+
+Each gold leaf field is recorded in ``detail.fields`` as ``{gold, pred, correct}``: whether gold holds a
+value, whether the prediction does, and whether the normalised values agree. The aggregates turn these
+into field-level precision (correct predicted values / predicted values), recall (correct gold values /
+gold values) and F1. The score is the share of gold leaf fields the prediction matches; an unparseable
+answer scores 0.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any, ClassVar
 
 from evals.scorers.base import Score, Scorer, ScorerSettings
@@ -41,6 +60,32 @@ def parse_json_object(text: str) -> Any | None:
     return None
 
 
+_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%B %d, %Y", "%B %d %Y", "%b %d, %Y", "%b %d %Y", "%d %B %Y",
+    "%d %b %Y", "%A, %B %d, %Y", "%a, %b %d, %Y", "%m/%d/%Y", "%d/%m/%Y",
+)
+_DATEISH = re.compile(r"^[\w ,./-]*\d{4}[\w ,./-]*$")
+
+
+def normalise_date(text: str) -> str | None:
+    """An ISO ``YYYY-MM-DD`` for a date written in a common format, or None if ``text`` is not one.
+
+    >>> normalise_date("May 14, 2026"), normalise_date("14.05.2026"), normalise_date("05/14/2026")
+    ('2026-05-14', '2026-05-14', '2026-05-14')
+    >>> normalise_date("13:30") is None
+    True
+    """
+    text = " ".join(text.split())
+    if not _DATEISH.match(text):
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
 def normalise_value(value: Any) -> Any:
     """Canonical form for comparison.
 
@@ -48,13 +93,15 @@ def normalise_value(value: Any) -> Any:
     'acme corp'
     >>> normalise_value("$40,000")
     40000.0
-    >>> normalise_value(["b", "A"])
+    >>> normalise_value(["b", "A", "a"])
     ('a', 'b')
+    >>> normalise_value("14 May 2026")
+    '2026-05-14'
     """
     if value is None:
         return None
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, bool):  # not 1.0/0.0: True must not equal the number 1
+        return "true" if value else "false"
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
@@ -65,10 +112,11 @@ def normalise_value(value: Any) -> Any:
                 return float(number.group(1).replace(",", ""))
             except ValueError:
                 pass
-        return text or None
+        date = normalise_date(text)
+        return date if date is not None else (text or None)
     if isinstance(value, list):
-        items = [normalise_value(v) for v in value]
-        return tuple(sorted((i for i in items if i is not None), key=repr))
+        items = {normalise_value(v) for v in value} - {None}
+        return tuple(sorted(items, key=repr)) or None
     if isinstance(value, dict):
         return tuple(sorted((k, normalise_value(v)) for k, v in value.items()))
     return value
@@ -137,7 +185,7 @@ class ExtractionScorer(Scorer):
         predicted = parse_json_object(output)
         if not isinstance(predicted, dict):
             fields = compare_fields(gold, {})
-            return Score(0.0, {"parsed": 0.0, "schema_valid": 0.0, "field_accuracy": 0.0},
+            return Score(0.0, {"parsed": 0.0, "schema_valid": 0.0, "field_accuracy": 0.0, "exact_record": 0.0},
                          {"fields": fields, "schema_errors": ["not a JSON object"]})
         errors = [e.message[:200] for e in self._validator.iter_errors(predicted)][:5] if self._validator else []
         fields = compare_fields(gold, predicted)

@@ -72,6 +72,9 @@ def test_limit_suites_models_selection(project):
 
 
 def test_errors_are_rows_not_scores_and_transient_ones_are_not_cached(project):
+    # no retries here (tests/providers/test_retry.py covers them): the rate limit reaches the row
+    project.models_file.write_text(project.models_file.read_text().replace(
+        "family: chatty\n", "family: chatty\n    max_retries: 0\n"))
     FakeProvider.reset(script=[ErrorKind.RATE_LIMITED, ErrorKind.REFUSED] + ["lead"] * 10)
     frame = run(project, RunOptions(models=["fake-a"], concurrency=1)).results
     errors = frame[frame.error.notna()]

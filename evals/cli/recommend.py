@@ -1,0 +1,38 @@
+"""``evals recommend``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from evals.cli._common import open_project, project_option
+from evals.policy.recommend import RecommendOptions, recommend
+
+
+@click.command("recommend")
+@project_option
+@click.argument("run", default="latest")
+@click.option("--objective", type=click.Choice(["cost", "quality"]), default="cost", show_default=True,
+              help="cost: cheapest model non-inferior to the best; quality: best model under --budget.")
+@click.option("--budget", type=float, help="With --objective quality: most a model may cost per 1k calls (USD).")
+@click.option("--tolerance", type=float, help="Non-inferiority margin (default: policies/gate.yaml).")
+@click.option("--min-examples", type=int, help="Fewer examples than this keep a rule (default: policies/gate.yaml).")
+@click.option("--routing-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Project weekly spend from a routing log (JSON lines) instead of suite weekly_calls.")
+def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, routing_log) -> None:
+    """Compile a run into reports/<run-id>/proposal.yaml and diff.md against the policy in force.
+
+    \b
+    Example:
+      evals recommend latest
+      evals recommend 20261125-184501-3fa2 --objective quality --budget 2.50
+    """
+    project = open_project(project_dir)
+    options = RecommendOptions(objective=objective, budget_per_1k_usd=budget, tolerance=tolerance,
+                               min_examples=min_examples, routing_log=routing_log)
+    result = recommend(project, run, options)
+    click.echo(result.diff_markdown)
+    changed = sum(d.changed for d in result.decisions)
+    click.echo(f"{changed} of {len(result.decisions)} rules change -> {result.proposal_path}")
+    click.echo(f"approve with: evals approve {result.proposal_path} --by NAME")

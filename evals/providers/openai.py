@@ -1,0 +1,286 @@
+"""OpenAI chat completions, and any OpenAI-compatible server (vLLM, llama.cpp), on the official SDK.
+
+:class:`OpenAIProvider` (``provider: openai``) reads the key from ``api_key_env`` (default
+``OPENAI_API_KEY``), asks for structured outputs (``response_format`` ``json_schema``, strict when the
+schema allows it) when a template sets ``json_output``, and maps ``usage`` including
+``prompt_tokens_details.cached_tokens``; a ``refusal`` is :attr:`ErrorKind.REFUSED`. It also submits
+and reads OpenAI Batch jobs (see :mod:`evals.runner.batch`).
+
+:class:`OpenAICompatibleProvider` (``provider: openai-compatible``) talks to ``base_url``. A key is
+optional (local servers ignore it). ``options`` in models.yaml:
+
+- ``json_mode``: ``response_format`` (default: OpenAI's ``json_schema`` format, which vLLM reads),
+  ``guided_json`` (vLLM: also sends ``extra_body={"guided_json": schema}``), ``json_object`` (the
+  llama.cpp server's ``{"type": "json_object", "schema": ...}``) or ``none``;
+- ``extra_body``: a mapping sent with every request (server-specific sampling settings).
+
+Completion-mode templates go to ``/completions``, so base models work. The SDK's own retries are off
+(``max_retries=0``): :mod:`evals.providers.retry` retries, honouring ``retry-after``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, ClassVar
+
+from evals.config.models import ModelSpec
+from evals.providers import _sdk
+from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+
+#: Tests replace this with a factory of ``httpx2.AsyncClient(transport=MockTransport(...))``.
+http_client_factory: _sdk.HttpClientFactory | None = None
+
+DUMMY_KEY = "not-needed"
+
+
+def strict_compatible(schema: Any) -> bool:
+    """Whether OpenAI's strict structured outputs accept ``schema``: every object closes its properties
+    (``additionalProperties: false``) and requires all of them.
+
+    >>> strict_compatible({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
+    ...                    "additionalProperties": False})
+    True
+    >>> strict_compatible({"type": "object", "properties": {"a": {"type": "string"}}})
+    False
+    """
+    if isinstance(schema, list):
+        return all(strict_compatible(s) for s in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        if schema.get("additionalProperties") is not False or set(schema.get("required", [])) != set(props):
+            return False
+    return all(strict_compatible(v) for k, v in schema.items() if k not in ("enum", "const", "default", "examples"))
+
+
+def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``response_format`` for JSON output: a json_schema when there is a schema, else json_object."""
+    if not schema:
+        return {"type": "json_object"}
+    return {"type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema, "strict": strict_compatible(schema)}}
+
+
+class OpenAIProvider(Provider):
+    """OpenAI's hosted models through the Chat Completions API."""
+
+    name: ClassVar[str] = "openai"
+    supports_json_schema: ClassVar[bool] = True
+    supports_batch: ClassVar[bool] = True
+    default_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
+    #: The parameter that caps output: newer OpenAI models only take max_completion_tokens.
+    max_tokens_param: ClassVar[str] = "max_completion_tokens"
+
+    def __init__(self, spec: ModelSpec, http_client: Any = None):
+        super().__init__(spec)
+        self._http_client = http_client
+        self._client: Any = None
+
+    # -- availability and identity -------------------------------------------------------------
+    @classmethod
+    def key_env(cls, spec: ModelSpec) -> str | None:
+        return spec.api_key_env or cls.default_key_env
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
+        env = cls.key_env(spec)
+        if _sdk.key_from_env(env) is None:
+            return f"missing key: set {env}"
+        return None
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"provider": self.spec.provider, "model": self.spec.model, "base_url": self.spec.base_url}
+
+    def _key(self) -> str | None:
+        return _sdk.key_from_env(self.key_env(self.spec))
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            http_client = self._http_client or (http_client_factory() if http_client_factory else None)
+            kwargs: dict[str, Any] = {"api_key": self._key() or DUMMY_KEY, "timeout": self.spec.timeout_s,
+                                      "max_retries": 0}
+            if self.spec.base_url:
+                kwargs["base_url"] = self.spec.base_url
+            if http_client is not None:
+                kwargs["http_client"] = http_client
+            self._client = openai.AsyncOpenAI(**kwargs)
+        return self._client
+
+    # -- requests -------------------------------------------------------------------------------
+    def _json_extras(self, schema: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(response_format, extra_body) for a JSON-output request."""
+        return response_format(schema), {}
+
+    def request_body(self, request: GenerateRequest) -> tuple[str, dict[str, Any]]:
+        """(endpoint, JSON body) for one request: ``chat`` or ``completions``. Used for batches too."""
+        p = request.prompt
+        body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature}
+        if p.top_p is not None:
+            body["top_p"] = p.top_p
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if p.seed is not None:
+            body["seed"] = p.seed
+        extra_body = dict(self.spec.options.get("extra_body") or {})
+        response_fmt = None
+        if p.json_output:
+            response_fmt, more = self._json_extras(p.json_schema)
+            extra_body.update(more)
+        if p.prompt is not None:
+            endpoint = "completions"
+            body.update(prompt=p.prompt, max_tokens=p.max_tokens)
+            if response_fmt is not None:
+                extra_body.setdefault("response_format", response_fmt)
+        else:
+            endpoint = "chat"
+            body.update(messages=[dict(m) for m in p.messages or ()])
+            body[self.max_tokens_param] = p.max_tokens
+            if response_fmt is not None:
+                body["response_format"] = response_fmt
+        if extra_body:
+            body["extra_body"] = extra_body
+        return endpoint, body
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        import openai
+
+        endpoint, body = self.request_body(request)
+        start = time.perf_counter()
+        try:
+            if endpoint == "completions":
+                out = await self.client.completions.create(**body)
+            else:
+                out = await self.client.chat.completions.create(**body)
+        except Exception as exc:
+            if not isinstance(exc, (openai.OpenAIError, ValueError)):
+                raise
+            return _sdk.error_from_exception(exc, openai, [self._key()], (time.perf_counter() - start) * 1000)
+        latency_ms = (time.perf_counter() - start) * 1000
+        return parse_completion(_as_dict(out), endpoint, latency_ms)
+
+    # -- batch (OpenAI Batch API) ---------------------------------------------------------------
+    async def submit_batch(self, items: list[tuple[str, GenerateRequest]]) -> str:
+        """Upload a JSONL of requests and create a batch; returns the batch id."""
+        lines = []
+        url = None
+        for custom_id, request in items:
+            endpoint, body = self.request_body(request)
+            body = {**body, **body.pop("extra_body", {})}
+            url = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
+            lines.append(json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body}))
+        data = ("\n".join(lines) + "\n").encode()
+        upload = await self.client.files.create(file=("batch.jsonl", data, "application/jsonl"), purpose="batch")
+        batch = await self.client.batches.create(input_file_id=upload.id, endpoint=url or "/v1/chat/completions",
+                                                 completion_window="24h")
+        return batch.id
+
+    async def poll_batch(self, batch_id: str) -> tuple[bool, str]:
+        """(finished, status) of a batch."""
+        batch = await self.client.batches.retrieve(batch_id)
+        return batch.status in {"completed", "failed", "expired", "cancelled"}, batch.status
+
+    async def batch_results(self, batch_id: str, requests: dict[str, GenerateRequest]) -> dict[str, GenerateResponse]:
+        """Responses by custom id, read from the output and error files of a finished batch."""
+        batch = await self.client.batches.retrieve(batch_id)
+        found: dict[str, GenerateResponse] = {}
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            content = await self.client.files.content(file_id)
+            for line in content.text.splitlines():
+                if line.strip():
+                    custom_id, response = parse_batch_line(json.loads(line))
+                    found[custom_id] = response
+        return found
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """A vLLM or llama.cpp server (or any OpenAI-compatible endpoint) at ``base_url``."""
+
+    name: ClassVar[str] = "openai-compatible"
+    supports_completion: ClassVar[bool] = True
+    supports_batch: ClassVar[bool] = False
+    default_key_env: ClassVar[str | None] = None
+    max_tokens_param: ClassVar[str] = "max_tokens"  # what vLLM and llama.cpp servers read
+
+    @classmethod
+    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
+        if not spec.base_url:
+            return "no base_url in models.yaml (e.g. base_url: http://127.0.0.1:8000/v1)"
+        env = spec.api_key_env
+        if env and _sdk.key_from_env(env) is None and not _sdk.is_loopback(spec.base_url):
+            return f"missing key: set {env}"
+        problem = _sdk.probe(spec.base_url, timeout_s=float(spec.options.get("probe_timeout_s", 1.0)))
+        if problem is not None:
+            return f"endpoint unreachable: {spec.base_url} ({problem})"
+        return None
+
+    def _json_extras(self, schema: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        mode = self.spec.options.get("json_mode", "response_format")
+        if mode == "none":
+            return None, {}
+        if mode == "json_object":  # llama-cpp-python's server: a grammar built from the schema
+            return ({"type": "json_object", "schema": schema} if schema else {"type": "json_object"}), {}
+        extra = {"guided_json": schema} if mode == "guided_json" and schema else {}
+        return response_format(schema), extra
+
+
+def _as_dict(out: Any) -> Any:
+    return out.model_dump(warnings=False) if hasattr(out, "model_dump") else out
+
+
+def parse_completion(body: Any, endpoint: str, latency_ms: float) -> GenerateResponse:
+    """Map a chat completion or completion body (a dict) to a :class:`GenerateResponse`."""
+    try:
+        choice = body["choices"][0]
+        finish = choice.get("finish_reason")
+        if endpoint == "completions":
+            text, refusal = choice["text"], None
+        else:
+            message = choice["message"]
+            text, refusal = message.get("content"), message.get("refusal")
+        usage = body.get("usage") or {}
+        details = usage.get("prompt_tokens_details") or {}
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        return _sdk.malformed(f"unexpected response shape: {type(exc).__name__}: {exc}", latency_ms)
+    common = dict(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
+                  cache_read_tokens=details.get("cached_tokens"), latency_ms=latency_ms, finish_reason=finish,
+                  raw_model=body.get("model"))
+    if refusal:
+        return GenerateResponse(error=ErrorKind.REFUSED, error_message=str(refusal)[:500], **common)
+    if finish == "content_filter":
+        return GenerateResponse(error=ErrorKind.REFUSED, error_message="content_filter", **common)
+    if text is None:
+        return _sdk.malformed("response has no content", latency_ms)
+    return GenerateResponse(text=text, **common)
+
+
+def parse_batch_line(line: dict[str, Any]) -> tuple[str, GenerateResponse]:
+    """One line of a Batch output or error file -> (custom_id, response)."""
+    custom_id = line.get("custom_id", "")
+    response = line.get("response") or {}
+    error = line.get("error")
+    status = response.get("status_code")
+    if error or status != 200:
+        body = response.get("body") or {}
+        err = error or body.get("error") or {}
+        message = str(err.get("message", err))[:500]
+        kind = _sdk.kind_for_status(int(status), message, err.get("code")) if status else ErrorKind.UNKNOWN
+        return custom_id, GenerateResponse(error=kind, error_message=message)
+    body = response.get("body")
+    parsed = parse_completion(body, "chat" if _is_chat(body) else "completions", 0.0)
+    parsed.latency_ms = None  # a batch has no per-call latency
+    return custom_id, parsed
+
+
+def _is_chat(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("object") == "chat.completion"

@@ -1,0 +1,133 @@
+"""Choosing which examples a report embeds for drill-down, so that a 100,000-row run stays small.
+
+Whole examples (every model and repeat of one suite x example id) are embedded, so two models can
+always be compared side by side on the same example. Examples are taken in priority order until a
+byte budget is spent: first examples with an error, then those where models or repeats disagree,
+then low scores, then the rest, interleaved across suites (see :func:`example_priorities`); long texts are cut to a fixed length. The page states what it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+DEFAULT_BYTE_BUDGET = 8_000_000
+DEFAULT_TEXT_LIMIT = 4_000
+LOW_SCORE = 0.5
+
+TIERS = ["error", "disagreement", "low score", "other"]
+WEIGHTS = {0: 4, 1: 3, 2: 2, 3: 1}  # examples per suite and round, by tier
+
+
+def _text(value: Any, limit: int) -> tuple[str | None, bool]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, False
+    value = str(value)
+    if len(value) > limit:
+        return value[:limit], True
+    return value, False
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _stable(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
+
+
+def example_priorities(frame: Any) -> Any:
+    """One row per (suite, example_id) in the order the drill-down takes them.
+
+    Each example gets a tier (0 error, 1 disagreement, 2 low score, 3 other) and its lowest score.
+    Examples are then interleaved: per round, every suite gives up to 4 error examples, 3
+    disagreements, 2 low scores and 1 other (worst first), so no suite or tier crowds the rest out.
+    """
+    g = frame.assign(_err=frame["error"].notna(), _score=frame["score"].astype(float))
+    per = g.groupby(["suite", "example_id"], sort=False).agg(
+        has_error=("_err", "any"), low=("_score", "min"), high=("_score", "max"))
+    per = per.reset_index()
+    spread = (per["high"] - per["low"]).fillna(0.0)
+    per["tier"] = 3
+    per.loc[per["low"].fillna(1.0) < LOW_SCORE, "tier"] = 2
+    per.loc[spread > 0, "tier"] = 1
+    per.loc[per["has_error"], "tier"] = 0
+    per["tie"] = [_stable(f"{s}\x00{e}") for s, e in zip(per["suite"].astype(str), per["example_id"].astype(str))]
+    per = per.sort_values(["tier", "low", "tie"], na_position="last").reset_index(drop=True)
+    position = per.groupby(["suite", "tier"], sort=False).cumcount()
+    per["round"] = position // per["tier"].map(WEIGHTS)
+    return per.sort_values(["round", "tier", "suite", "low", "tie"], na_position="last").reset_index(drop=True)
+
+
+_COLUMNS = ["suite", "example_id", "model", "repeat", "variant", "score", "subscores", "error", "error_message",
+            "output", "gold", "prompt_text", "detail", "cost_usd", "latency_ms"]
+
+
+def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit: int = DEFAULT_TEXT_LIMIT,
+              baseline_scores: dict[tuple, float] | None = None) -> dict[str, Any]:
+    """The rows to embed and a description of the sampling.
+
+    Args:
+        frame: the run's results.
+        byte_budget: stop adding examples once the embedded JSON would exceed this many bytes.
+        text_limit: characters kept of each prompt, output, gold, error message and scorer detail.
+        baseline_scores: (suite, model, example_id, repeat) -> the baseline's score, shown beside each row.
+    """
+    if frame is None or not len(frame):
+        return {"rows": [], "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
+                                         "complete": True, "truncated_texts": 0, "text_limit": text_limit,
+                                         "by_tier": {}, "tiers_total": {}, "byte_budget": byte_budget}}
+    order = example_priorities(frame)
+    groups = frame.groupby(["suite", "example_id"], sort=False).indices
+    col = {c: (frame[c].tolist() if c in frame.columns else [None] * len(frame)) for c in _COLUMNS}
+    rows: list[dict[str, Any]] = []
+    used = truncated = misses = 0
+    taken_by_tier: dict[str, int] = {}
+    baseline_scores = baseline_scores or {}
+    for suite, example_id, tier in zip(order["suite"], order["example_id"], order["tier"]):
+        index = sorted(groups[(suite, example_id)], key=lambda i: (str(col["model"][i]), col["repeat"][i] or 0))
+        block = []
+        for i in index:
+            texts = {}
+            for short, name in (("p", "prompt_text"), ("o", "output"), ("g", "gold"), ("em", "error_message"),
+                                ("d", "detail")):
+                texts[short], cut = _text(col[name][i], text_limit)
+                truncated += cut
+            sub = col["subscores"][i]
+            try:
+                sub = json.loads(sub) if isinstance(sub, str) else None
+            except ValueError:
+                sub = None
+            repeat = int(col["repeat"][i] or 0)
+            error = col["error"][i]
+            block.append({
+                "s": str(suite), "e": str(example_id), "m": str(col["model"][i]), "r": repeat,
+                "v": str(col["variant"][i] or ""), "sc": _num(col["score"][i]), "ss": sub,
+                "err": None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
+                **texts, "c": _num(col["cost_usd"][i]), "l": _num(col["latency_ms"][i]),
+                "b": baseline_scores.get((str(suite), str(col["model"][i]), str(example_id), repeat)), "t": int(tier),
+            })
+        size = len(json.dumps(block, ensure_ascii=False)) + 2
+        if used + size > byte_budget and rows:
+            misses += 1
+            if misses > 50:
+                break
+            continue  # a later, smaller example may still fit
+        rows.extend(block)
+        used += size
+        taken_by_tier[TIERS[int(tier)]] = taken_by_tier.get(TIERS[int(tier)], 0) + 1
+        if used >= byte_budget:
+            break
+    tiers_total = {TIERS[int(t)]: int(c) for t, c in order["tier"].value_counts().sort_index().items()}
+    n_examples = sum(taken_by_tier.values())
+    return {"rows": rows, "sampling": {
+        "total_rows": int(len(frame)), "total_examples": int(len(order)), "rows": len(rows),
+        "examples": n_examples, "complete": n_examples == len(order), "truncated_texts": truncated,
+        "text_limit": text_limit, "by_tier": taken_by_tier, "tiers_total": tiers_total,
+        "byte_budget": byte_budget,
+    }}

@@ -1,0 +1,93 @@
+"""Number formatting shared by the HTML and Markdown reports: pure functions, ``-`` for missing values."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MISSING = "-"
+
+
+def is_missing(value: Any) -> bool:
+    """True for None and NaN.
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(0.0)
+    (True, True, False)
+    """
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A fixed-point number.
+
+    >>> fmt_num(0.12345)
+    '0.123'
+    >>> fmt_num(None)
+    '-'
+    """
+    return MISSING if is_missing(value) else f"{float(value):.{digits}f}"
+
+
+def fmt_ci(value: Any, low: Any, high: Any, digits: int = 3) -> str:
+    """A value with its interval.
+
+    >>> fmt_ci(0.5, 0.4, 0.61)
+    '0.500 [0.400, 0.610]'
+    >>> fmt_ci(None, None, None)
+    '-'
+    """
+    if is_missing(value):
+        return MISSING
+    if is_missing(low) or is_missing(high):
+        return fmt_num(value, digits)
+    return f"{fmt_num(value, digits)} [{fmt_num(low, digits)}, {fmt_num(high, digits)}]"
+
+
+def fmt_usd(value: Any) -> str:
+    """Dollars with enough digits to tell cheap models apart.
+
+    >>> fmt_usd(12.5), fmt_usd(0.0421), fmt_usd(0.0000123), fmt_usd(0), fmt_usd(None)
+    ('$12.50', '$0.0421', '$0.0000123', '$0', 'unknown')
+    """
+    if is_missing(value):
+        return "unknown"
+    value = float(value)
+    if value == 0:
+        return "$0"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    if value < 0.001:
+        return f"{sign}${value:.{2 - math.floor(math.log10(value))}f}"
+    return f"{sign}${value:.4f}"
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """A share in [0, 1] as a percentage.
+
+    >>> fmt_pct(0.1234), fmt_pct(None)
+    ('12.3%', '-')
+    """
+    return MISSING if is_missing(value) else f"{100 * float(value):.{digits}f}%"
+
+
+def fmt_ms(value: Any) -> str:
+    """Milliseconds, switching to seconds from 10 s.
+
+    >>> fmt_ms(123.4), fmt_ms(12345.0), fmt_ms(None)
+    ('123 ms', '12.3 s', '-')
+    """
+    if is_missing(value):
+        return MISSING
+    value = float(value)
+    return f"{value / 1000:.1f} s" if value >= 10_000 else f"{value:.0f} ms"
+
+
+def fmt_delta(value: Any, digits: int = 3) -> str:
+    """A signed difference.
+
+    >>> fmt_delta(0.05), fmt_delta(-0.2), fmt_delta(None)
+    ('+0.050', '-0.200', '-')
+    """
+    return MISSING if is_missing(value) else f"{float(value):+.{digits}f}"

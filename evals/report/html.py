@@ -1,0 +1,175 @@
+"""Build a run's report: gather the views, render ``report.html`` (one self-contained file) and ``summary.md``.
+
+The HTML is rendered by Jinja with autoescaping on; charts are inline SVG built in Python; the
+drill-down rows travel as a JSON data island whose ``<``, ``>`` and ``&`` are escaped, and the page's
+script writes every value with ``textContent``. Nothing on the page is fetched from a network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.report import charts, format as fmt
+from evals.report.compare import compare_runs
+from evals.report.drill import DEFAULT_BYTE_BUDGET, DEFAULT_TEXT_LIMIT, drilldown
+from evals.report.inputs import read_aggregates, read_proposal, read_spend
+from evals.report.views import apply_aggregates, suite_views
+
+REPORT_FORMAT = 1
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class ReportInputs:
+    """Everything one report is built from; only ``manifest`` and ``results`` are required."""
+
+    manifest: dict[str, Any]
+    results: Any  # pandas.DataFrame
+    folder: Path | None = None
+    baseline: Any = None  # pandas.DataFrame of the baseline run
+    baseline_id: str | None = None
+    logs: list[Path] = field(default_factory=list)
+    byte_budget: int = DEFAULT_BYTE_BUDGET
+    text_limit: int = DEFAULT_TEXT_LIMIT
+
+
+def _clean(value: Any) -> Any:
+    """NaN -> None throughout, so the data island is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def json_island(data: Any) -> str:
+    """JSON safe to place inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` survive.
+
+    >>> json_island({"x": "</script><b>&"})
+    '{"x": "\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
+    """
+    text = json.dumps(_clean(data), ensure_ascii=False, allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _meta(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields the page shows, each None when an older or hand-written manifest lacks it."""
+    git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
+    return {"commit": git.get("commit"), "dirty": git.get("dirty"), "started_at": manifest.get("started_at"),
+            "finished_at": manifest.get("finished_at"), "harness_version": manifest.get("harness_version")}
+
+
+def build_report(inputs: ReportInputs) -> dict[str, Any]:
+    """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
+    notes: list[str] = []
+    frame = inputs.results
+    suites = suite_views(frame, inputs.manifest)
+    if inputs.folder is not None:
+        used = apply_aggregates(suites, read_aggregates(inputs.folder, notes))
+        if used:
+            notes.append(f"quality intervals from aggregates.parquet ({used} suite x model rows)")
+    comparison = None
+    if inputs.baseline is not None:
+        comparison = compare_runs(frame, inputs.baseline, baseline_id=inputs.baseline_id or "baseline")
+    baseline_scores = comparison.pop("baseline_scores") if comparison else None
+    drill = drilldown(frame, byte_budget=inputs.byte_budget, text_limit=inputs.text_limit,
+                      baseline_scores=baseline_scores)
+    proposal = read_proposal(inputs.folder, notes) if inputs.folder is not None else None
+    spend = read_spend(list(inputs.logs), notes)
+    n = int(len(frame)) if frame is not None else 0
+    errors = int(frame["error"].notna().sum()) if n else 0
+    return {
+        "format_version": REPORT_FORMAT,
+        "run_id": inputs.manifest.get("run_id", "?"),
+        "meta": _meta(inputs.manifest),
+        "headline": {"rows": n, "errors": errors, "error_rate": errors / n if n else 0.0,
+                     "cached": int(frame["cached"].sum()) if n else 0,
+                     "suites": len(suites), "models": int(frame["model"].nunique()) if n else 0,
+                     "cost_usd": float(frame["cost_usd"].dropna().sum()) if n else 0.0},
+        "suites": suites, "comparison": comparison, "proposal": proposal, "spend": spend,
+        "drill": drill, "notes": notes,
+    }
+
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=fmt.fmt_num, ci=fmt.fmt_ci, usd=fmt.fmt_usd, pct=fmt.fmt_pct, ms=fmt.fmt_ms,
+                       delta=fmt.fmt_delta)
+    return env
+
+
+def _suite_charts(view: dict[str, Any]) -> dict[str, Any]:
+    models = view["models"]
+    return {
+        "scatter": charts.quality_cost_svg(models, title=f"{view['suite']}: quality vs cost per 1k calls",
+                                           floor=view.get("floor")),
+        "quality": charts.bars_svg([{"label": m["model"], "value": m["quality"], "low": m["ci_low"],
+                                     "high": m["ci_high"]} for m in models],
+                                   title=f"{view['suite']}: quality with 95% interval", maximum=1.0),
+        "latency": charts.bars_svg([{"label": m["model"], "value": m["p95_ms"]} for m in models],
+                                   title=f"{view['suite']}: p95 latency", fmt=fmt.fmt_ms),
+        "unplotted": [m["model"] for m in models if m["cost_per_1k_usd"] is None or m["quality"] is None],
+    }
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The self-contained HTML page of a report built by :func:`build_report`."""
+    env = _environment()
+    drill = report["drill"]
+    data = {"rows": drill["rows"], "sampling": drill["sampling"],
+            "suites": [s["suite"] for s in report["suites"]],
+            "models": sorted({m["model"] for s in report["suites"] for m in s["models"]}),
+            "baseline": (report["comparison"] or {}).get("baseline_id")}
+    return env.get_template("report.html.j2").render(
+        r=report, charts={s["suite"]: _suite_charts(s) for s in report["suites"]}, data_json=json_island(data),
+        script=(TEMPLATES / "report.js").read_text(encoding="utf-8"),
+        style=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
+    )
+
+
+def write_report(folder: Path, *, manifest: dict[str, Any] | None = None, results: Any = None,
+                 baseline_folder: Path | None = None, logs: list[Path] | None = None,
+                 byte_budget: int = DEFAULT_BYTE_BUDGET) -> dict[str, Path]:
+    """Write ``report.html`` and ``summary.md`` into a run folder; returns their paths.
+
+    ``manifest`` and ``results`` default to the ones stored in ``folder``; ``baseline_folder`` adds a
+    comparison against another run; ``logs`` are routing logs for the spend section.
+    """
+    from evals.report.markdown import render_markdown
+    from evals.runner.store import read_manifest, read_results, write_text_atomic
+
+    manifest = manifest if manifest is not None else read_manifest(folder)
+    results = results if results is not None else read_results(folder)
+    baseline = baseline_id = None
+    if baseline_folder is not None:
+        baseline = read_results(baseline_folder)
+        baseline_id = read_manifest(baseline_folder).get("run_id", baseline_folder.name)
+    report = build_report(ReportInputs(manifest, results, folder, baseline, baseline_id, list(logs or []),
+                                       byte_budget))
+    paths = {"html": folder / "report.html", "markdown": folder / "summary.md"}
+    write_text_atomic(paths["html"], render_html(report))
+    write_text_atomic(paths["markdown"], render_markdown(report))
+    return paths
+
+
+def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any) -> dict[str, Path] | None:
+    """What ``evals run`` calls last: write the report, turning any failure into a warning.
+
+    The results are already on disk by then; a report failure must not lose them, so it is reported
+    through ``warn`` with the command that retries it.
+    """
+    try:
+        return write_report(folder, manifest=manifest, results=results)
+    except Exception as exc:
+        warn(f"report not written ({type(exc).__name__}: {exc}); retry with `evals report {folder.name}`")
+        return None

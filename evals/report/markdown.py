@@ -1,0 +1,112 @@
+"""``summary.md``: the report's headline numbers as GitHub-flavoured Markdown for pull-request comments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_pct, fmt_usd
+
+
+def md_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: pipes and newlines escaped, HTML brackets neutralised.
+
+    >>> md_cell("a|b\\n<script>")
+    'a\\\\|b &lt;script&gt;'
+    """
+    text = "" if value is None else str(value)
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("\r", " ").replace("\n", " "))
+
+
+def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    align = align or ["---"] * len(header)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _demote(markdown: str, levels: int = 2) -> str:
+    """Headings pushed down ``levels`` levels, so an embedded document nests under this summary's.
+
+    >>> _demote("# Policy diff\\n\\ntext\\n## Spend")
+    '### Policy diff\\n\\ntext\\n#### Spend'
+    """
+    return "\n".join("#" * levels + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
+def _recommendation(proposal: dict[str, Any]) -> list[str]:
+    lines = ["## Recommendation", ""]
+    if proposal["facts"]:
+        lines += ["Proposal " + "; ".join(f"{md_cell(k)}: {md_cell(v)}" for k, v in proposal["facts"]) + ".", ""]
+    if proposal.get("diff"):  # the policy compiler's own Markdown: rule diff, evidence, projected spend
+        lines += [_demote(proposal["diff"].rstrip()), ""]
+    else:
+        for table in proposal["tables"][:1]:
+            lines += [f"**{md_cell(table['title'])}**", ""]
+            lines += _table([md_cell(c) for c in table["columns"]],
+                            [[md_cell(c) for c in row] for row in table["rows"]])
+            lines.append("")
+    return lines
+
+
+def _suite(view: dict[str, Any]) -> list[str]:
+    lines = [f"### {md_cell(view['suite'])} ({md_cell(view['task'])})", ""]
+    rows = []
+    for m in view["models"]:
+        cost = fmt_usd(m["cost_per_1k_usd"])
+        if m["cost_missing"] and m["cost_per_1k_usd"] is not None:
+            cost += f" ({m['cost_missing']} unpriced)"
+        rows.append([md_cell(m["model"]) + (" ★" if m["pareto"] else ""), str(m["n"]),
+                     fmt_ci(m["quality"], m["ci_low"], m["ci_high"]), fmt_pct(m["error_rate"]), cost,
+                     fmt_ms(m["p95_ms"])])
+    lines += _table(["model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p95 latency"], rows,
+                    ["---", "---:", "---:", "---:", "---:", "---:"])
+    warnings = [f"- {md_cell(m['model'])}: {md_cell(w)}" for m in view["models"] for w in m.get("warnings", [])]
+    if warnings:
+        lines += [""] + warnings
+    if view["frontier"]:
+        lines += ["", "★ on the quality-vs-cost Pareto frontier: " + ", ".join(md_cell(m) for m in view["frontier"])]
+    lines.append("")
+    return lines
+
+
+def _comparison(comparison: dict[str, Any]) -> list[str]:
+    lines = [f"## Against baseline {md_cell(comparison['baseline_id'])}", "",
+             f"{comparison['matched_rows']} rows matched; {comparison['n_better']} rows scored higher, "
+             f"{comparison['n_worse']} lower.", ""]
+    rows = [[md_cell(r["suite"]), md_cell(r["model"]), str(r["n"]), fmt_num(r["before"]), fmt_num(r["after"]),
+             f"{fmt_delta(r['delta'])} [{fmt_delta(r['ci_low'])}, {fmt_delta(r['ci_high'])}]", r["verdict"]]
+            for r in comparison["rows"]]
+    lines += _table(["suite", "model", "n", "before", "after", "change [95% CI]", "verdict"], rows,
+                    ["---", "---", "---:", "---:", "---:", "---:", "---"])
+    for label, names in (("only in this run", comparison["only_current"]),
+                         ("only in the baseline", comparison["only_baseline"])):
+        if names:
+            lines += ["", f"{label}: " + ", ".join(md_cell(n) for n in names)]
+    lines.append("")
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The summary of a report built by :func:`evals.report.html.build_report`."""
+    h = report["headline"]
+    git = report["meta"]["commit"]
+    lines = [f"# Evals run {md_cell(report['run_id'])}", "",
+             f"{h['rows']} rows over {h['suites']} suites and {h['models']} models; "
+             f"{h['errors']} errors ({fmt_pct(h['error_rate'])}); {h['cached']} from the cache; "
+             f"total cost {fmt_usd(h['cost_usd'])}." + (f" Commit `{md_cell(git[:12])}`." if git else ""), ""]
+    if report.get("proposal"):
+        lines += _recommendation(report["proposal"])
+    if report["suites"]:
+        lines += ["## Suites", ""]
+        for view in report["suites"]:
+            lines += _suite(view)
+    if report.get("comparison"):
+        lines += _comparison(report["comparison"])
+    sampling = report["drill"]["sampling"]
+    if not sampling["complete"]:
+        lines += [f"The HTML report embeds {sampling['examples']} of {sampling['total_examples']} examples for "
+                  "drill-down (errors, disagreements and low scores first).", ""]
+    for note in report.get("notes", []):
+        lines.append(f"> {md_cell(note)}")
+    return "\n".join(lines).rstrip() + "\n"
