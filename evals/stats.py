@@ -27,15 +27,21 @@ def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, n_boot: i
     >>> bootstrap_ci([1.0, 1.0, 1.0])
     (1.0, 1.0)
     """
+    return _bootstrap(values, lambda samples: samples.mean(axis=1), confidence, n_boot, seed)
+
+
+def _bootstrap(values: Sequence[float], statistic, confidence: float, n_boot: int,
+               seed: int) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` (row-wise over resamples); degenerate for 0 or 1 values."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         return (math.nan, math.nan)
     if data.size == 1:
         return (float(data[0]), float(data[0]))
     rng = np.random.default_rng(seed)
-    means = rng.choice(data, size=(n_boot, data.size), replace=True).mean(axis=1)
+    stats = statistic(rng.choice(data, size=(n_boot, data.size), replace=True))
     alpha = (1 - confidence) / 2
-    return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
+    return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -55,15 +61,7 @@ def percentile_ci(values: Sequence[float], q: float, *, confidence: float = 0.95
     >>> percentile_ci([5.0, 5.0], 95)
     (5.0, 5.0)
     """
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
-        return (math.nan, math.nan)
-    if data.size == 1:
-        return (float(data[0]), float(data[0]))
-    rng = np.random.default_rng(seed)
-    stats = np.percentile(rng.choice(data, size=(n_boot, data.size), replace=True), q, axis=1)
-    alpha = (1 - confidence) / 2
-    return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
+    return _bootstrap(values, lambda samples: np.percentile(samples, q, axis=1), confidence, n_boot, seed)
 
 
 def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], *, confidence: float = 0.95,

@@ -47,3 +47,15 @@ def handle_errors() -> Iterator[None]:
         click.echo("\ninterrupted: every answer received so far is in the response cache; "
                    "run the same command again to resume", err=True)
         sys.exit(130)
+
+
+def make_console(*, stderr: bool = False):
+    """A rich console; when output is not a terminal (CI logs, pipes) it is wide instead of 80 columns."""
+    import os
+
+    from rich.console import Console
+
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(stderr=stderr, width=200)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from evals.cli._common import open_project, project_option
+from evals.cli._common import make_console, open_project, project_option
 from evals.config.models import load_models
 from evals.providers import availability
 
@@ -49,4 +48,4 @@ def models_cmd(project_dir) -> None:
         fix = state.reason.split(": ", 1)[1] if ": " in state.reason and label != "unavailable" else state.reason
         table.add_row(spec.id, spec.provider, spec.model, spec.family, str(spec.context_window),
                       "[green]ready[/]" if state.ready else f"[red]{label}[/]", escape(fix))
-    Console().print(table)
+    make_console().print(table)

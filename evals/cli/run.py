@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evals.aggregates import read_aggregates, summary_table
-from evals.cli._common import open_project, project_option, split_list
+from evals.cli._common import make_console, open_project, project_option, split_list
 from evals.runner.run import RunOptions, run
 
 
@@ -100,12 +100,12 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
       evals run --suites inbox-triage --models smollm2-135m --limit 5
       evals run --models gpt-4o-mini,claude-sonnet-4-6 --batch
     """
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     project = open_project(project_dir)
     options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
                          repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch)
     result = run(project, options, reporter=RichReporter(console))
-    out = Console()
+    out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
     out.print(f"run {result.run_id}: {len(result.results)} rows, "
               f"{result.manifest['cached_rows']} from the cache -> {result.folder}")

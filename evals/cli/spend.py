@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
+from evals.cli._common import make_console
 from rich.table import Table
 
 from evals.runner.store import write_text_atomic
@@ -38,7 +38,7 @@ def spend_cmd(logs, week, markdown, svg_path) -> None:
     if markdown:
         click.echo(render_markdown(frame, week))
     else:
-        console = Console()
+        console = make_console()
         for title, table in (("per model family", spend_breakdown(frame, "family", week)),
                              ("per model", spend_breakdown(frame, "model", week)),
                              ("failovers per rule", failover_counts(frame, week))):

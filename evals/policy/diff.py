@@ -113,7 +113,8 @@ def traffic_from_log(path: Path, policy: Policy) -> tuple[dict[str, float], dict
     """Weekly calls and observed weekly spend per rule from a routing log (JSON lines).
 
     Each line needs a ``time``; the rule is the line's ``rule`` or, failing that, where the current
-    policy routes its ``descriptor``. Lines that cannot be read are counted and skipped. The log's
+    policy routes its ``descriptor``. Lines are attempts (evals.client): a call counts once, on its
+    ``final`` line, while the spend adds up every attempt. Lines that cannot be read are counted and skipped. The log's
     time span (at least one day) is scaled to a week.
     """
     calls: dict[str, int] = {}
@@ -138,7 +139,9 @@ def traffic_from_log(path: Path, policy: Policy) -> tuple[dict[str, float], dict
             skipped += 1
             continue
         times.append(when)
-        calls[rule] = calls.get(rule, 0) + 1
+        # One line per attempt: a call that failed over has several lines, only the last is final.
+        if entry.get("final", True):
+            calls[rule] = calls.get(rule, 0) + 1
         cost = entry.get("cost_usd")
         if isinstance(cost, (int, float)) and math.isfinite(cost):
             costs[rule] = costs.get(rule, 0.0) + float(cost)

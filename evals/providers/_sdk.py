@@ -96,5 +96,15 @@ def error_from_exception(exc: Exception, sdk: Any, secrets: list[str | None], la
     return GenerateResponse(error=kind, error_message=message, retry_after_s=retry_after, latency_ms=latency_ms)
 
 
+def client_kwargs(spec: Any, api_key: str | None, http_client: Any) -> dict[str, Any]:
+    """Constructor arguments shared by the SDK clients: our own retries, so the SDK's are off."""
+    kwargs: dict[str, Any] = {"api_key": api_key, "timeout": spec.timeout_s, "max_retries": 0}
+    if spec.base_url:
+        kwargs["base_url"] = spec.base_url
+    if http_client is not None:
+        kwargs["http_client"] = http_client
+    return kwargs
+
+
 def malformed(message: str, latency_ms: float) -> GenerateResponse:
     return GenerateResponse(error=ErrorKind.MALFORMED_RESPONSE, error_message=message[:500], latency_ms=latency_ms)

@@ -79,12 +79,7 @@ class AnthropicProvider(Provider):
             import anthropic
 
             http_client = self._http_client or (http_client_factory() if http_client_factory else None)
-            kwargs: dict[str, Any] = {"api_key": self._key(), "timeout": self.spec.timeout_s, "max_retries": 0}
-            if self.spec.base_url:
-                kwargs["base_url"] = self.spec.base_url
-            if http_client is not None:
-                kwargs["http_client"] = http_client
-            self._client = anthropic.AsyncAnthropic(**kwargs)
+            self._client = anthropic.AsyncAnthropic(**_sdk.client_kwargs(self.spec, self._key(), http_client))
         return self._client
 
     def request_params(self, request: GenerateRequest) -> tuple[dict[str, Any], bool]:

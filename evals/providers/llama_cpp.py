@@ -22,6 +22,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +31,10 @@ from evals.errors import ProviderUnavailable
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
 
 _COMPUTE_LOCK = threading.Lock()
+# Every decode runs on this one thread: llama.cpp's OpenMP keeps a spinning thread team per calling
+# thread, so calls hopping between asyncio.to_thread's workers made two teams fight over the cores
+# (0.66x a plain loop's throughput in bench/bench_local_inference.py).
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
 _LOADED: dict[tuple, Any] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -182,4 +187,4 @@ class LlamaCppProvider(Provider):
         )
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
-        return await asyncio.to_thread(self._generate_sync, request)
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._generate_sync, request)

@@ -102,13 +102,7 @@ class OpenAIProvider(Provider):
             import openai
 
             http_client = self._http_client or (http_client_factory() if http_client_factory else None)
-            kwargs: dict[str, Any] = {"api_key": self._key() or DUMMY_KEY, "timeout": self.spec.timeout_s,
-                                      "max_retries": 0}
-            if self.spec.base_url:
-                kwargs["base_url"] = self.spec.base_url
-            if http_client is not None:
-                kwargs["http_client"] = http_client
-            self._client = openai.AsyncOpenAI(**kwargs)
+            self._client = openai.AsyncOpenAI(**_sdk.client_kwargs(self.spec, self._key() or DUMMY_KEY, http_client))
         return self._client
 
     # -- requests -------------------------------------------------------------------------------

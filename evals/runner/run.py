@@ -192,7 +192,7 @@ def _row(job: Job, response: GenerateResponse, cached: bool) -> dict[str, Any]:
         "subscores": json.dumps(subscores) if subscores is not None else None,
         "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None,
         "cached": cached,
-        "batch": batch,  # answered by a provider batch job (kept once RESULT_COLUMNS lists "batch")
+        "batch": batch,  # answered by a provider batch job, priced at the batch rate
         "cache_key": job.key,
         "gold": json.dumps(job.example.gold, ensure_ascii=False, default=str),
         "prompt_text": prompt_text,

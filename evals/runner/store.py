@@ -21,7 +21,7 @@ RESULT_COLUMNS = [
     "suite", "task", "split", "example_id", "model", "provider", "family", "prompt", "variant", "prompt_hash",
     "repeat", "output", "error", "error_message", "input_tokens", "output_tokens", "context_tokens", "cost_usd",
     "latency_ms", "ttft_ms", "finish_reason", "score", "subscores", "detail", "cached", "cache_key", "gold",
-    "prompt_text",
+    "prompt_text", "batch",
 ]
 
 

@@ -222,11 +222,11 @@ CASES: list[Case] = [
         write(Path("prompts/tiny/bad.json"), "{\n  \"type\": oops\n}\n")),
          Path("prompts/tiny/bad.json"), 2, "invalid JSON"),
     # --- policies/current.yaml ------------------------------------------------------------------------
-    Case("policy-unknown-model", write(POLICY, GOOD_POLICY.replace("model: fake-a", "model: gpt-9")), POLICY, None,
+    Case("policy-unknown-model", write(POLICY, GOOD_POLICY.replace("model: fake-a", "model: gpt-9")), POLICY, 5,
          "unknown model"),
     Case("policy-unknown-fallback", write(POLICY, GOOD_POLICY.replace("fallbacks: [fake-b]", "fallbacks: [nope]")),
-         POLICY, None, "unknown model"),
-    Case("policy-missing-default", write(POLICY, GOOD_POLICY.split("default:")[0]), POLICY, None, "default"),
+         POLICY, 7, "unknown model"),
+    Case("policy-missing-default", write(POLICY, GOOD_POLICY.split("default:")[0]), POLICY, 7, "default"),
     Case("policy-duplicate-rule-id", write(POLICY, GOOD_POLICY.replace(
         "default:", "  - id: triage\n    model: fake-b\ndefault:")), POLICY, 2, "appears twice"),
     Case("policy-range-reversed", write(POLICY, GOOD_POLICY.replace(
@@ -234,6 +234,17 @@ CASES: list[Case] = [
          POLICY, 4, "greater than"),
     Case("policy-bad-volume", write(POLICY, GOOD_POLICY.replace(
         "when: {task: classification}", "when: {volume: huge}")), POLICY, 4, "volume"),
+    Case("policy-fallback-cycle", write(POLICY, GOOD_POLICY.replace("fallbacks: [fake-b]", "fallbacks: [fake-b, fake-a]")),
+         POLICY, 7, "cycle"),
+    Case("policy-duplicate-fallback", write(POLICY, GOOD_POLICY.replace("fallbacks: [fake-b]",
+                                                                        "fallbacks: [fake-b, fake-b]")),
+         POLICY, 7, "repeats"),
+    Case("policy-shadowed-rule", write(POLICY, GOOD_POLICY.replace("default:", (
+        "  - id: tagged\n    when: {task: classification, tags: [vip]}\n    model: fake-b\ndefault:"))),
+         POLICY, 9, "never matches"),
+    Case("policy-context-window-too-small", write(POLICY, GOOD_POLICY.replace(
+        "when: {task: classification}", "when: {task: classification, context_tokens: {max: 100000}}")),
+         POLICY, 5, "context window"),
     Case("policy-rules-not-list", write(POLICY, "rules: {a: 1}\ndefault: {model: fake-a}\n"), POLICY, 1, "rules"),
     # --- command-line usage (no file to name) ---------------------------------------------------------
     Case("run-unknown-model", lambda root: None, None, None, "unknown model", ("run", "--models", "gpt-9")),
