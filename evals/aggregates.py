@@ -41,8 +41,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from evals.stats import (
-    bootstrap_ci, mcnemar, min_detectable_difference, paired_bootstrap, per_example_means, percentile,
-    percentile_ci, ratio_ci, suite_size_warning,
+    LARGE_N, bootstrap_ci, mcnemar, min_detectable_difference, paired_bootstrap, per_example_means, percentile,
+    percentile_ci, ratio_ci, suite_size_warning, z_value,
 )
 
 AGGREGATES_FORMAT = 1
@@ -184,7 +184,9 @@ def _classification(out: _Out, group: Any, boot: dict[str, Any], labels: list[st
     fn = np.stack([_sum_by(ids, ((g == c) & (p != c)).astype(float), n_ex) for c in labels])
     point = macro_f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))
     low = high = point
-    if n_ex > 1:
+    if n_ex > LARGE_N:
+        low, high = macro_f1_jackknife_ci(tp, fp, fn, boot["confidence"])
+    elif n_ex > 1:
         rng = np.random.default_rng(boot["seed"])
         idx = rng.integers(0, n_ex, size=(boot["n_boot"], n_ex))
         boots = macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2))
@@ -200,6 +202,21 @@ def _classification(out: _Out, group: Any, boot: dict[str, Any], labels: list[st
             count = int(np.sum((g == gc) & (p == pc)))
             if count:
                 out.add(f"confusion:{gc}->{pc}", count, None, None, len(group), "count of calls")
+
+
+def macro_f1_jackknife_ci(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Normal interval of macro-F1 with a leave-one-example-out jackknife standard error.
+
+    ``tp``, ``fp``, ``fn`` are per-class x per-example counts. O(classes x examples), for large runs
+    where a bootstrap's resample matrix would not fit in memory.
+    """
+    n = tp.shape[1]
+    totals = [x.sum(1, keepdims=True) for x in (tp, fp, fn)]
+    leave_one_out = macro_f1_from_counts(totals[0] - tp, totals[1] - fp, totals[2] - fn)
+    se = math.sqrt((n - 1) / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
+    point = float(macro_f1_from_counts(*(t[:, 0] for t in totals)))
+    half = z_value(confidence) * se
+    return (point - half, point + half)
 
 
 def macro_f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> Any:

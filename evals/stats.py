@@ -1,4 +1,11 @@
-"""Statistics as pure functions: bootstrap intervals, paired comparisons, power and latency percentiles."""
+"""Statistics as pure functions: bootstrap intervals, paired comparisons, power and latency percentiles.
+
+Intervals are percentile bootstraps up to :data:`LARGE_N` units. Above that, where a bootstrap costs
+``n_boot x n`` time and memory (1.6 GB for one interval at 50,000 examples), they use the normal
+approximation the bootstrap converges to: the standard error of the mean, the delta method for a
+ratio of sums, and the binomial spread of the quantile level for a percentile. Both agree to within
+a small fraction of the interval's width at that size (tested).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,21 @@ def mean_or_nan(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else math.nan
 
 
+#: Above this many units (examples), intervals use the normal approximation instead of resampling.
+LARGE_N = 2000
+
+
+def z_value(confidence: float) -> float:
+    """Two-sided normal quantile for a confidence level.
+
+    >>> round(z_value(0.95), 3)
+    1.96
+    """
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
 def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, n_boot: int = 2000,
                  seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean; (nan, nan) for no values, (x, x) for one.
@@ -27,7 +49,11 @@ def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, n_boot: i
     >>> bootstrap_ci([1.0, 1.0, 1.0])
     (1.0, 1.0)
     """
-    return _bootstrap(values, lambda samples: samples.mean(axis=1), confidence, n_boot, seed)
+    data = np.asarray(values, dtype=float)
+    if data.size > LARGE_N:
+        half = z_value(confidence) * float(data.std(ddof=1)) / math.sqrt(data.size)
+        return (float(data.mean()) - half, float(data.mean()) + half)
+    return _bootstrap(data, lambda samples: samples.mean(axis=1), confidence, n_boot, seed)
 
 
 def _bootstrap(values: Sequence[float], statistic, confidence: float, n_boot: int,
@@ -61,7 +87,14 @@ def percentile_ci(values: Sequence[float], q: float, *, confidence: float = 0.95
     >>> percentile_ci([5.0, 5.0], 95)
     (5.0, 5.0)
     """
-    return _bootstrap(values, lambda samples: np.percentile(samples, q, axis=1), confidence, n_boot, seed)
+    data = np.asarray(values, dtype=float)
+    if data.size > LARGE_N:
+        # the sample quantile's level is binomial: q +- z * sqrt(q (1 - q) / n)
+        level = q / 100
+        half = z_value(confidence) * math.sqrt(level * (1 - level) / data.size)
+        low, high = np.percentile(data, [100 * max(0.0, level - half), 100 * min(1.0, level + half)])
+        return (float(low), float(high))
+    return _bootstrap(data, lambda samples: np.percentile(samples, q, axis=1), confidence, n_boot, seed)
 
 
 def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], *, confidence: float = 0.95,
@@ -83,6 +116,12 @@ def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], *, conf
         return (point, math.nan, math.nan)
     if num.size == 1:
         return (point, point, point)
+    if num.size > LARGE_N:
+        # delta method for a ratio of sums: residuals num - point * den, clustered by unit
+        residuals = num - point * den
+        se = math.sqrt(num.size / (num.size - 1) * float(np.sum(residuals**2))) / total
+        half = z_value(confidence) * se
+        return (point, point - half, point + half)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, num.size, size=(n_boot, num.size))
     with np.errstate(invalid="ignore", divide="ignore"):

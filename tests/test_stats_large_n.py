@@ -1,0 +1,75 @@
+"""Above LARGE_N the intervals switch from resampling to the normal approximation; both must agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evals import aggregates, stats
+
+N = stats.LARGE_N + 500
+
+
+def _close(analytic: tuple[float, float], resampled: tuple[float, float], share: float = 0.1) -> None:
+    width = resampled[1] - resampled[0]
+    assert width > 0
+    assert abs(analytic[0] - resampled[0]) < share * width
+    assert abs(analytic[1] - resampled[1]) < share * width
+
+
+@pytest.fixture
+def force_bootstrap(monkeypatch):
+    def run(fn, *args, **kwargs):
+        monkeypatch.setattr(stats, "LARGE_N", 10**9)
+        monkeypatch.setattr(aggregates, "LARGE_N", 10**9)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(stats, "LARGE_N", N - 500)
+            monkeypatch.setattr(aggregates, "LARGE_N", N - 500)
+
+    return run
+
+
+def test_mean_interval_agrees(force_bootstrap):
+    values = np.random.default_rng(1).binomial(1, 0.3, size=N).astype(float)
+    _close(stats.bootstrap_ci(values), force_bootstrap(stats.bootstrap_ci, values))
+
+
+def test_ratio_interval_agrees(force_bootstrap):
+    rng = np.random.default_rng(2)
+    den = rng.integers(1, 4, size=N).astype(float)
+    num = rng.binomial(den.astype(int), 0.6).astype(float)
+    analytic = stats.ratio_ci(num, den)
+    resampled = force_bootstrap(stats.ratio_ci, num, den)
+    assert analytic[0] == resampled[0]
+    _close(analytic[1:], resampled[1:])
+
+
+def test_percentile_interval_agrees(force_bootstrap):
+    latency = np.random.default_rng(3).lognormal(6, 0.5, size=N)
+    # a bootstrapped quantile moves in steps of the order statistics, so its ends are noisier
+    _close(stats.percentile_ci(latency, 95), force_bootstrap(stats.percentile_ci, latency, 95), share=0.2)
+
+
+def test_macro_f1_jackknife_agrees_with_bootstrap():
+    rng = np.random.default_rng(4)
+    labels, n = 4, N
+    gold = rng.integers(0, labels, size=n)
+    pred = np.where(rng.random(n) < 0.6, gold, rng.integers(0, labels, size=n))
+    tp = np.stack([((gold == c) & (pred == c)).astype(float) for c in range(labels)])
+    fp = np.stack([((gold != c) & (pred == c)).astype(float) for c in range(labels)])
+    fn = np.stack([((gold == c) & (pred != c)).astype(float) for c in range(labels)])
+    idx = np.random.default_rng(0).integers(0, n, size=(1000, n))
+    boots = aggregates.macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2))
+    _close(aggregates.macro_f1_jackknife_ci(tp, fp, fn, 0.95), tuple(np.quantile(boots, [0.025, 0.975])))
+
+
+def test_large_interval_contains_point_and_narrows():
+    rng = np.random.default_rng(5)
+    small = rng.binomial(1, 0.5, size=N).astype(float)
+    large = rng.binomial(1, 0.5, size=4 * N).astype(float)
+    lo_s, hi_s = stats.bootstrap_ci(small)
+    lo_l, hi_l = stats.bootstrap_ci(large)
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert (hi_l - lo_l) < 0.6 * (hi_s - lo_s)
