@@ -67,9 +67,6 @@ class AnthropicProvider(Provider):
         env = cls.key_env(spec)
         return None if _sdk.key_from_env(env) else f"missing key: set {env}"
 
-    def cache_identity(self) -> dict[str, Any]:
-        return {"provider": "anthropic", "model": self.spec.model, "base_url": self.spec.base_url}
-
     def _key(self) -> str | None:
         return _sdk.key_from_env(self.key_env(self.spec))
 

@@ -90,9 +90,6 @@ class OpenAIProvider(Provider):
             return f"missing key: set {env}"
         return None
 
-    def cache_identity(self) -> dict[str, Any]:
-        return {"provider": self.spec.provider, "model": self.spec.model, "base_url": self.spec.base_url}
-
     def _key(self) -> str | None:
         return _sdk.key_from_env(self.key_env(self.spec))
 
