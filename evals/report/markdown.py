@@ -61,7 +61,8 @@ def _suite(view: dict[str, Any]) -> list[str]:
                      fmt_ms(m["p95_ms"])])
     lines += _table(["model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p95 latency"], rows,
                     ["---", "---:", "---:", "---:", "---:", "---:"])
-    warnings = [f"- {md_cell(m['model'])}: {md_cell(w)}" for m in view["models"] for w in m.get("warnings", [])]
+    warnings = [f"- {md_cell(m['model'])}: {md_cell(w)}" for m in view["models"]
+                for w in [*m.get("notes", []), *m.get("warnings", [])]]
     if warnings:
         lines += [""] + warnings
     if view["frontier"]:

@@ -73,7 +73,7 @@ def model_summary(group: Any) -> dict[str, Any]:
     kinds = group["error"].dropna().astype(str).value_counts()
     return {
         "n": n,
-        "scored": scored, "warnings": [],
+        "scored": scored, "warnings": [], "notes": [],
         "quality": _num(scores.mean()) if scores.size else None,
         "ci_low": _num(low), "ci_high": _num(high), "ci_method": method,
         "cost_per_1k_usd": _num(costs.mean() * 1000) if len(costs) else None,
@@ -230,9 +230,15 @@ def apply_aggregates(suites: list[dict[str, Any]], aggregates: Any) -> int:
             if "latency_p95_ms" in metrics:
                 m["p95_ms"] = _num(metrics["latency_p95_ms"]["value"])
             for name in ("cost_per_1k_calls_usd", "min_detectable_difference"):
-                note = metrics.get(name, {}).get("note")
-                if isinstance(note, str) and note and note not in m["warnings"]:
-                    m["warnings"].append(note)
+                row = metrics.get(name, {})
+                note = row.get("note")
+                if not isinstance(note, str) or not note:
+                    continue
+                # A priced cost's note is the pricing assumption, not a problem; an unknown price is.
+                is_assumption = name == "cost_per_1k_calls_usd" and _num(row.get("value")) is not None
+                target = m["notes"] if is_assumption else m["warnings"]
+                if note not in target:
+                    target.append(note)
             used += 1
         frontier = pareto_frontier([{"model": m["model"], "cost": m["cost_per_1k_usd"], "quality": m["quality"]}
                                     for m in view["models"]])
