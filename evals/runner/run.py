@@ -134,11 +134,12 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
          scorers: ScorerRegistry | None) -> list[Job]:
     """Render every prompt up front, so a template error stops the run before anything is paid for."""
     jobs: list[Job] = []
+    built = {suite.name: build_scorer(suite, scorers) for suite in suites}  # one per suite (voice trains a model)
     for spec_id, provider in providers.items():
         spec = provider.spec
         identity = provider.cache_identity()
         for suite in suites:
-            scorer = build_scorer(suite, scorers)
+            scorer = built[suite.name]
             template = load_template(resolve_variant(project.prompts_dir, suite.spec.prompt, spec.id, spec.family))
             if template.mode == "completion" and not provider.supports_completion:
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
@@ -314,7 +315,7 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
                 except Exception:
                     pass
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    scorer_info = {j.suite.name: j.scorer.info() for j in jobs}
+    scorer_info = {name: scorer.info() for name, scorer in {j.suite.name: j.scorer for j in jobs}.items()}
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
                          frame, scorer_info)
