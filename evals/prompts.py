@@ -91,6 +91,21 @@ class RenderedPrompt:
             "json_schema": self.json_schema,
         }
 
+    def optional_sampling(self) -> dict[str, Any]:
+        """``top_p``, ``stop`` and ``seed`` where the template set them (providers omit the rest).
+
+        >>> RenderedPrompt(None, "hi", 8, 0.0, stop=("\\n",)).optional_sampling()
+        {'stop': ['\\n']}
+        """
+        out: dict[str, Any] = {}
+        if self.top_p is not None:
+            out["top_p"] = self.top_p
+        if self.stop:
+            out["stop"] = list(self.stop)
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
+
     @property
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.canonical(), sort_keys=True).encode()).hexdigest()

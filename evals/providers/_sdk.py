@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
 from evals.providers.base import ErrorKind, GenerateResponse
@@ -94,6 +94,24 @@ def error_from_exception(exc: Exception, sdk: Any, secrets: list[str | None], la
         kind = ErrorKind.UNKNOWN
     message = scrub(f"{type(exc).__name__}: {exc}", secrets)[:500]
     return GenerateResponse(error=kind, error_message=message, retry_after_s=retry_after, latency_ms=latency_ms)
+
+
+class ApiKeyMixin:
+    """Key lookup shared by the API providers: ``api_key_env`` from models.yaml, else the default."""
+
+    default_key_env: ClassVar[str | None] = None
+
+    @classmethod
+    def key_env(cls, spec: Any) -> str | None:
+        return spec.api_key_env or cls.default_key_env
+
+    @classmethod
+    def unavailable_reason(cls, spec: Any) -> str | None:
+        env = cls.key_env(spec)
+        return None if key_from_env(env) else f"missing key: set {env}"
+
+    def _key(self) -> str | None:
+        return key_from_env(self.key_env(self.spec))  # type: ignore[attr-defined]
 
 
 def client_kwargs(spec: Any, api_key: str | None, http_client: Any) -> dict[str, Any]:

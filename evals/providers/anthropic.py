@@ -45,7 +45,7 @@ def _tool_schema(schema: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
     return {"type": "object", "properties": {"value": schema}, "required": ["value"]}, True
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
     """Claude models through the Messages API."""
 
     name: ClassVar[str] = "anthropic"
@@ -57,18 +57,6 @@ class AnthropicProvider(Provider):
         super().__init__(spec)
         self._http_client = http_client
         self._client: Any = None
-
-    @classmethod
-    def key_env(cls, spec: ModelSpec) -> str:
-        return spec.api_key_env or cls.default_key_env
-
-    @classmethod
-    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
-        env = cls.key_env(spec)
-        return None if _sdk.key_from_env(env) else f"missing key: set {env}"
-
-    def _key(self) -> str | None:
-        return _sdk.key_from_env(self.key_env(self.spec))
 
     @property
     def client(self) -> Any:

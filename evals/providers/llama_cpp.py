@@ -150,15 +150,8 @@ class LlamaCppProvider(Provider):
             if self._llm is None:
                 self._llm = _load(self._path, self.spec.options)
             llm = self._llm
-            common: dict[str, Any] = {
-                "max_tokens": p.max_tokens,
-                "temperature": p.temperature,
-                "stop": list(p.stop) or None,
-            }
-            if p.top_p is not None:
-                common["top_p"] = p.top_p
-            if p.seed is not None:
-                common["seed"] = p.seed
+            common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
+                                      **p.optional_sampling()}
             start = time.perf_counter()
             try:
                 if p.json_output:

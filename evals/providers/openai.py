@@ -63,7 +63,7 @@ def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:
             "json_schema": {"name": "output", "schema": schema, "strict": strict_compatible(schema)}}
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
     """OpenAI's hosted models through the Chat Completions API."""
 
     name: ClassVar[str] = "openai"
@@ -78,21 +78,7 @@ class OpenAIProvider(Provider):
         self._http_client = http_client
         self._client: Any = None
 
-    # -- availability and identity -------------------------------------------------------------
-    @classmethod
-    def key_env(cls, spec: ModelSpec) -> str | None:
-        return spec.api_key_env or cls.default_key_env
-
-    @classmethod
-    def unavailable_reason(cls, spec: ModelSpec) -> str | None:
-        env = cls.key_env(spec)
-        if _sdk.key_from_env(env) is None:
-            return f"missing key: set {env}"
-        return None
-
-    def _key(self) -> str | None:
-        return _sdk.key_from_env(self.key_env(self.spec))
-
+    # -- client ---------------------------------------------------------------------------------
     @property
     def client(self) -> Any:
         if self._client is None:
@@ -110,13 +96,7 @@ class OpenAIProvider(Provider):
     def request_body(self, request: GenerateRequest) -> tuple[str, dict[str, Any]]:
         """(endpoint, JSON body) for one request: ``chat`` or ``completions``. Used for batches too."""
         p = request.prompt
-        body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature}
-        if p.top_p is not None:
-            body["top_p"] = p.top_p
-        if p.stop:
-            body["stop"] = list(p.stop)
-        if p.seed is not None:
-            body["seed"] = p.seed
+        body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature, **p.optional_sampling()}
         extra_body = dict(self.spec.options.get("extra_body") or {})
         response_fmt = None
         if p.json_output:

@@ -45,14 +45,7 @@ def sampling_kwargs(request: GenerateRequest) -> dict[str, Any]:
     {'max_tokens': 8, 'temperature': 0.0, 'stop': ['\\n'], 'seed': 1}
     """
     p = request.prompt
-    out: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature}
-    if p.top_p is not None:
-        out["top_p"] = p.top_p
-    if p.stop:
-        out["stop"] = list(p.stop)
-    if p.seed is not None:
-        out["seed"] = p.seed
-    return out
+    return {"max_tokens": p.max_tokens, "temperature": p.temperature, **p.optional_sampling()}
 
 
 def sampling_params(request: GenerateRequest) -> Any:
