@@ -286,14 +286,17 @@ def _paired(rows: list[dict[str, Any]], suite: str, group: Any, boot: dict[str, 
 
 
 def aggregate(results: Any, *, models: Mapping[str, Any] | None = None,
-              scorer_info: Mapping[str, Mapping[str, Any]] | None = None, needed_difference: float = 0.05,
+              scorer_info: Mapping[str, Mapping[str, Any]] | None = None, baselines: Any = None,
+              needed_difference: float = 0.05,
               confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Any:
     """Aggregate per-example results (the ``results.parquet`` frame) into the long aggregates table.
 
     ``models`` maps model id to its :class:`~evals.config.models.ModelSpec` (to state each price's basis
     and warn about unknown or stale prices); ``scorer_info`` maps suite name to its scorer's ``info()``
     (labels, the voice model's AUC). ``needed_difference`` is the smallest quality difference a rule
-    change relies on; suites that cannot detect it get a warning. Pure: same input, same table.
+    change relies on; suites that cannot detect it get a warning. ``baselines`` is the frame of
+    ``baselines.parquet`` (a trivial answer's scores per suite; see CONTRACTS: to be used by the metrics
+    work). Pure: same input, same table.
     """
     import pandas as pd
 

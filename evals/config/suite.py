@@ -70,7 +70,13 @@ class SuiteSpec(Strict):
     variables: dict[str, Any] = Field(default_factory=dict, description="Extra template variables for every example.")
     few_shot: FewShot | None = None
     context_files: dict[str, ContextFile] = Field(default_factory=dict)
+    labels: list[str] | None = Field(
+        default=None, description="Classification labels, written once: templates see them as `labels`, the "
+                                  "scorer reads them unless scorer.settings.labels overrides them.")
     shape: TaskDescriptor = Field(description="The task shape this suite stands for, matched against policy rules.")
+    rule: str | None = Field(
+        default=None, description="Id of the policy rule (or `default`) this suite is evidence for; without it "
+                                  "the rule is found by matching `shape`, and diff.md says so.")
     weekly_calls: NonNegativeFloat = Field(default=0, description="Traffic weight: calls per week this shape sees.")
     quality_floor: float = Field(default=0.0, ge=0, le=1)
     default_split: str = "test"

@@ -31,11 +31,45 @@ class ErrorKind(str, enum.Enum):
     MALFORMED_RESPONSE = "malformed_response"
     UNAVAILABLE = "unavailable"
     UNKNOWN = "unknown"
+    #: The model stopped at ``max_tokens`` (``finish_reason == "length"``): an answer failure.
+    TRUNCATED = "truncated"
+    #: Our scorer raised on an answer: a harness bug, kept out of quality and reported.
+    SCORER_ERROR = "scorer_error"
 
     @property
     def transient(self) -> bool:
         """Whether retrying the same request may succeed."""
         return self in {ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.SERVER_ERROR, ErrorKind.CONNECTION}
+
+    @property
+    def category(self) -> str:
+        """``answer`` or ``infra``: the one rule for what a failure means (see :data:`ANSWER_FAILURES`).
+
+        >>> ErrorKind.TRUNCATED.category, ErrorKind.RATE_LIMITED.category
+        ('answer', 'infra')
+        """
+        return "answer" if self in ANSWER_FAILURES else "infra"
+
+
+#: Answer failures are the model's answer: they are quality and score 0 (a refusal, a reply cut off at
+#: ``max_tokens``). Every other kind is an infrastructure failure (rate limit, timeout, server error,
+#: connection, auth, unavailable, a rejected request, a malformed reply, a scorer bug): availability,
+#: reported per model and kept out of quality (the row's ``score`` is null).
+ANSWER_FAILURES = frozenset({ErrorKind.REFUSED, ErrorKind.TRUNCATED})
+
+
+def error_class(kind: "ErrorKind | str | None") -> str | None:
+    """The ``error_class`` column of a results row: ``answer``, ``infra`` or None for no error.
+
+    >>> error_class(None), error_class("refused"), error_class("timeout"), error_class("scorer_error")
+    (None, 'answer', 'infra', 'infra')
+    """
+    if kind is None:
+        return None
+    try:
+        return ErrorKind(kind).category
+    except ValueError:
+        return "infra"
 
 
 @dataclass(frozen=True)

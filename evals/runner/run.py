@@ -22,10 +22,11 @@ from evals.config.suite import load_suite
 from evals.costs import call_cost
 from evals.errors import UsageError
 from evals.project import Project
-from evals.prompts import PromptTemplate, RenderedPrompt, load_template, render, resolve_variant
+from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse
 from evals.providers.limits import RateLimiter
+from evals.requests import build_request, variant_for
 from evals.providers.retry import reliable_generate
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.store import (
@@ -140,12 +141,12 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
         identity = provider.cache_identity()
         for suite in suites:
             scorer = built[suite.name]
-            template = load_template(resolve_variant(project.prompts_dir, suite.spec.prompt, spec.id, spec.family))
+            template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
             if template.mode == "completion" and not provider.supports_completion:
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
                                  f"only takes chat messages; add a chat variant {spec.id}.j2")
             for example in suite.examples:
-                rendered = render(template, suite.variables(example), suite_schema=suite.schema)
+                rendered = build_request(template, suite.variables(example), suite.schema)
                 for repeat in range(repeats):
                     key = cache_key(identity, rendered.canonical(), repeat)
                     jobs.append(Job(suite, scorer, example, spec, template, rendered, repeat, key))

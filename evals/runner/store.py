@@ -21,8 +21,18 @@ RESULT_COLUMNS = [
     "suite", "task", "split", "example_id", "model", "provider", "family", "prompt", "variant", "prompt_hash",
     "repeat", "output", "error", "error_message", "input_tokens", "output_tokens", "context_tokens", "cost_usd",
     "latency_ms", "ttft_ms", "finish_reason", "score", "subscores", "detail", "cached", "cache_key", "gold",
-    "prompt_text", "batch",
+    "prompt_text", "batch", "error_class", "judge_cost_usd", "judge_calls", "tool_calls", "confidence",
 ]
+"""Columns of ``results.parquet``. The row contract every reader relies on:
+
+- ``error`` is null for an answer the scorer scored, else an :class:`~evals.providers.base.ErrorKind`
+  value; ``error_class`` is ``answer`` (refused, truncated: quality, ``score`` 0.0) or ``infra``
+  (everything else: availability, ``score`` null, left out of quality);
+- ``cost_usd`` is what the model call itself cost (what production pays), null when unknown;
+  ``judge_cost_usd`` what scoring it with an LLM judge cost (``judge_calls`` calls), null without a judge;
+- ``tool_calls`` is a JSON list of ``{"name", "arguments"}`` or null; ``confidence`` the answer's
+  probability where the provider or model gives one, else null.
+"""
 
 
 def new_run_id(now: datetime | None = None) -> str:

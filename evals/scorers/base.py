@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evals.errors import ConfigError
 
 if TYPE_CHECKING:
+    from evals.prompts import RenderedPrompt
+    from evals.providers.base import GenerateResponse
     from evals.suites import Example, Suite
+
+
+class ModelCaller(Protocol):
+    """How a scorer calls a model (an LLM judge): the runner's cached, retried, rate-limited, priced path.
+
+    ``await call("claude-sonnet-4-6", rendered)`` returns the model's response; errors come back as a
+    response with ``error`` set, never as an exception. The runner adds what each call cost to the row's
+    ``judge_cost_usd`` and counts it in ``judge_calls``; a scorer never prices calls itself.
+    """
+
+    async def __call__(self, model_id: str, prompt: "RenderedPrompt") -> "GenerateResponse": ...
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a trivial answer scores on a suite: one output per example id, and its name for reports
+    (``empty object``, ``majority label``, ``copied reference``)."""
+
+    name: str
+    outputs: dict[str, str]
 
 
 @dataclass
@@ -56,6 +78,16 @@ class Scorer(abc.ABC):
     @abc.abstractmethod
     def score(self, output: str, example: "Example") -> Score:
         """Score ``output`` for ``example``."""
+
+    async def ascore(self, output: str, example: "Example", call: ModelCaller | None = None) -> Score:
+        """Score asynchronously; what the runner calls. Scorers that call a model (a judge) override this
+        and make their calls through ``call``; the default is :meth:`score`."""
+        return self.score(output, example)
+
+    def baseline(self, examples: list["Example"]) -> Baseline | None:
+        """A trivial answer for each example, scored beside the models so a reader sees what the bar
+        is; None when the scorer has none."""
+        return None
 
     def info(self) -> dict[str, Any]:
         """Facts about the scorer itself worth recording in the manifest (e.g. a voice model's AUC)."""

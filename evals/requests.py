@@ -1,0 +1,25 @@
+"""The one function that builds a model's request: what is evaluated is what is shipped.
+
+Both the runner (for every example of a suite) and the runtime client (for a caller's inputs) build
+the request a model receives here, so a template, its suite variables (labels, shots, style samples,
+context files) and the suite's JSON schema reach the model the same way in both places.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evals.prompts import PromptTemplate, RenderedPrompt, load_template, render, resolve_variant
+
+
+def variant_for(prompts_dir: Path, prompt: str, model_id: str, family: str) -> PromptTemplate:
+    """The template a model uses for ``prompt``: ``<model id>.j2``, else ``<family>.j2``, else ``default.j2``."""
+    return load_template(resolve_variant(prompts_dir, prompt, model_id, family))
+
+
+def build_request(template: PromptTemplate, variables: dict[str, Any],
+                  schema: dict[str, Any] | None = None) -> RenderedPrompt:
+    """Render ``template`` with ``variables`` (a suite's :meth:`~evals.suites.Suite.variables` for one
+    example, or the same suite variables merged with a caller's inputs) and the suite's JSON schema."""
+    return render(template, variables, suite_schema=schema)
