@@ -21,15 +21,17 @@ CONTAINED = 0.5  # share of a train body's 5-grams found in one dev/test body (a
 
 # Each CJK character is a word (Japanese has no spaces); digits are kept apart from letters.
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]|[^\W\d_]+|\d+")
-# Function words of the non-English languages in the shipped data; three distinct ones mark a body as
+# Function words of the non-English languages in this suite's data; three distinct ones mark a body as
 # non-English (no English email uses three of them).
 _FOREIGN = frozenset(
     "und nicht wir ihr sie bitte danke mit für haben "  # de
     "el los las una para por gracias nuestro hola estamos "  # es
     "nous vous les est pour avec merci bonjour notre sommes "  # fr
-    "não uma você obrigado nosso estamos olá somos também "  # pt
-    "het een niet wij voor jullie graag bedankt onze "  # nl
-    "siamo della grazie buongiorno nostro vorremmo "  # it
+    "não uma você vocês obrigado obrigada nosso nossa olá somos também "  # pt
+    "het een niet wij voor jullie graag bedankt onze ik kunnen "  # nl
+    "siamo della grazie buongiorno nostro vorremmo cordiali saluti abbiamo "  # it
+    "och att det har inte tack hej vänliga hälsningar "  # sv
+    "og vi jeres kan hilsen venlig "  # da
     .split()
 )
 
