@@ -27,7 +27,7 @@ _FOREIGN = frozenset(
     "und nicht wir ihr sie bitte danke mit für haben "  # de
     "el los las una para por gracias nuestro hola estamos "  # es
     "nous vous les est pour avec merci bonjour notre sommes "  # fr
-    "não uma você vocês obrigado obrigada nosso nossa olá somos também "  # pt
+    "não uma você vocês obrigado obrigada nosso nossa olá somos também temos podemos abraço "  # pt
     "het een niet wij voor jullie graag bedankt onze ik kunnen "  # nl
     "siamo della grazie buongiorno nostro vorremmo cordiali saluti abbiamo "  # it
     "och att det har inte tack hej vänliga hälsningar "  # sv
