@@ -225,24 +225,25 @@ class Client:
         self.failover_on = frozenset(failover_on)
         self._providers: dict[str, Provider] = {}
         self._inputs: dict[tuple[str, str], RuleInputs] = {}
-        self._suite_paths: dict[str, Path] | None = None
+        self._suite_specs: dict[str, tuple[Any, Path]] | None = None
 
     def _provider(self, model_id: str) -> Provider:
         if model_id not in self._providers:
             self._providers[model_id] = create_provider(self.models.get(model_id), self.registry)
         return self._providers[model_id]
 
-    def _specs(self) -> dict[str, Any]:
-        """Every readable suite spec under ``suites_dir`` (a broken one is warned about and left out)."""
-        specs = {}
-        for path in discover(self.suites_dir) if self.suites_dir.is_dir() else []:
-            try:
-                spec = load_suite(path)
-            except ConfigError as exc:
-                logger.warning("suite left out of runtime inputs: %s", exc)
-                continue
-            specs[spec.name] = (spec, path)
-        return specs
+    def _specs(self) -> dict[str, tuple[Any, Path]]:
+        """Every readable suite spec under ``suites_dir``, read once (a broken one is warned about and left out)."""
+        if self._suite_specs is None:
+            self._suite_specs = {}
+            for path in discover(self.suites_dir) if self.suites_dir.is_dir() else []:
+                try:
+                    spec = load_suite(path)
+                except ConfigError as exc:
+                    logger.warning("suite left out of runtime inputs: %s", exc)
+                    continue
+                self._suite_specs[spec.name] = (spec, path)
+        return self._suite_specs
 
     def rule_inputs(self, rule_id: str, prompt: str) -> RuleInputs:
         """The suite whose inputs build ``rule_id``'s requests (loaded once; examples are not loaded)."""

@@ -88,6 +88,8 @@ def test_production_prompts_longer_than_the_suites(shop):
     logs, _, _, bill = weeks[1.5]
     result = replay(logs, proposal, models_path=project.models_file, evidence=evidence)
     assert off(result.total["projected_usd"], bill.bill()) < 0.05
+    moved = result.per_rule.set_index("rule").loc[["triage", "extract"], "projected_usd"].sum()
+    assert off(moved, bill.bill("triage") + bill.bill("extract")) < 0.05
 
 
 def test_the_cli_path_finds_the_evidence_run_and_shows_the_per_rule_breakdown(shop):

@@ -249,3 +249,15 @@ def test_the_readme_client_example_runs_as_written(tmp_path, monkeypatch, capsys
     log = [json.loads(line) for line in (root / "logs" / "routing.jsonl").read_text().splitlines()]
     assert [(r["rule"], r["suite"], r["outcome"]) for r in log] == [("founder-voice", "founder-voice", "ok")]
     FakeProvider.reset()
+
+
+async def test_of_several_suites_for_a_rule_the_one_with_the_rules_prompt_supplies_the_inputs(fixture_project):
+    """An older suite that names the rule but evaluated another prompt does not supply its inputs."""
+    folder = fixture_project.suites_dir / "classification" / "archived"  # sorts before `replies`
+    folder.mkdir()
+    (folder / "suite.yaml").write_text(INBOX_SUITE.replace("name: inbox", "name: archived")
+                                       + "rule: reply-intent\n")
+    (folder / "dev.jsonl").write_text('{"id": "d", "text": "t", "label": "lead"}\n')
+    router = load_router(fixture_project.policy_file, fixture_project.models_file, fixture_project.prompts_dir)
+    result = await Client(router).complete({"task": "classification", "tags": ["reply"]}, {"text": "hi"})
+    assert (result.decision.rule, result.suite) == ("reply-intent", "replies")
