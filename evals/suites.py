@@ -172,12 +172,17 @@ def load_examples(spec: SuiteSpec, suite_path: Path, split: str) -> list[Example
     return _rows_to_examples(_read_rows(path), spec, split, path)
 
 
-def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None = None) -> Suite:
-    """Load a suite's spec, its examples for ``split`` (default the suite's), few-shot examples and files."""
+def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None = None,
+               with_examples: bool = True) -> Suite:
+    """Load a suite's spec, its examples for ``split`` (default the suite's), few-shot examples and files.
+
+    ``with_examples=False`` loads only what a request needs besides the example (spec, shots, context files,
+    schema): the runtime client builds a rule's requests from it; ``examples`` and ``sha256`` stay empty.
+    """
     spec = load_suite(suite_path)
     folder = suite_path.parent
     split = split or spec.default_split
-    examples = load_examples(spec, suite_path, split)
+    examples = load_examples(spec, suite_path, split) if with_examples else []
     shots: list[dict[str, Any]] = []
     if spec.few_shot:
         pool = load_examples(spec, suite_path, spec.few_shot.split)
@@ -214,5 +219,5 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
         shots=shots,
         context=_load_context(folder, spec, suite_path),
         schema=schema,
-        sha256=_hash_files(hashed),
+        sha256=_hash_files(hashed) if with_examples else "",
     )
