@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import pytest
@@ -41,8 +42,9 @@ def test_numeric_bounds_and_unique_items_are_dropped():
 def test_a_closed_object_is_enforced_a_nullable_one_is_dropped_once():
     inner = {"type": "object", "additionalProperties": False, "required": ["date"],
              "properties": {"date": {"type": "string", "pattern": "^\\d{4}$"}}}
+    nullable = {**copy.deepcopy(inner), "type": ["object", "null"]}  # no shared dicts between a and b
     schema = {"type": "object", "additionalProperties": False, "required": ["a", "b"],
-              "properties": {"a": inner, "b": {**inner, "type": ["object", "null"]}}}
+              "properties": {"a": inner, "b": nullable}}
     found = _found(schema)
     assert ("additionalProperties", "(root)") not in found and not any(path == "a" for _, path in found)
     assert sorted(found) == [("additionalProperties", "b"), ("properties", "b"), ("required", "b")]
@@ -62,3 +64,11 @@ def test_which_models_use_the_llama_cpp_grammar():
     assert decoder_for(spec("openai-compatible", json_mode="json_object")) == LLAMA_CPP
     assert decoder_for(spec("openai-compatible")) is None  # vLLM or a server we cannot see
     assert decoder_for(spec("openai")) is None and decoder_for(spec("anthropic")) is None
+
+
+def test_a_keyword_the_schema_cannot_convert_without_is_enforced():
+    """Without `$defs` the `$ref` cannot resolve and the converter refuses: `$defs` shapes the grammar."""
+    schema = {"$defs": {"short": {"type": "string", "maxLength": 3}},
+              "type": "object", "properties": {"a": {"$ref": "#/$defs/short"}}}
+    assert _found(schema) == []
+    assert _found({"type": "object", "properties": {"f": {"enum": ["video", "phone", None]}}}) == []
