@@ -41,6 +41,14 @@ class ClassificationScorer(Scorer):
     name: ClassVar[str] = "classification"
     Settings = ClassificationSettings
 
+    @classmethod
+    def settings_data(cls, suite) -> dict:
+        """``scorer.settings``, with ``labels`` from the suite's ``labels:`` unless the settings give them."""
+        data = dict(suite.spec.scorer.settings)
+        if "labels" not in data and suite.spec.labels is not None:
+            data["labels"] = list(suite.spec.labels)
+        return data
+
     def info(self) -> dict:
         """The label set, so aggregates compute macro-F1 over every label, even one never predicted."""
         return {"labels": list(self.settings.labels)}
