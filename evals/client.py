@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from evals.config.descriptor import TaskDescriptor
 from evals.config.models import ModelsFile, load_models
 from evals.config.policy import load_policy
-from evals.costs import call_cost
+from evals.costs import response_cost
 from evals.errors import ConfigError, ProviderUnavailable, UsageError
 from evals.prompts import load_template, render, resolve_variant
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
@@ -184,8 +184,7 @@ class Client:
                 response = GenerateResponse(error=ErrorKind.UNAVAILABLE, error_message=str(exc))
             if response.latency_ms is None:
                 response.latency_ms = (time.perf_counter() - started) * 1000
-            cost = call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
-                             response.cache_read_tokens) if response.ok or response.input_tokens else None
+            cost = response_cost(spec, response) if response.ok or response.input_tokens else None
             record.update(outcome="ok" if response.ok else response.error.value,
                           input_tokens=response.input_tokens, output_tokens=response.output_tokens,
                           cost_usd=cost.usd if cost else None, latency_ms=round(response.latency_ms, 3))
