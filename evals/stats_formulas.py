@@ -103,7 +103,6 @@ def tango(x, y, n, q: float, iterations: int = 60):
     def score(d):
         b = x * (1 - d) + y * (1 - 3 * d) - 2 * rest * d
         restricted = (b + np.sqrt(np.maximum(b * b + 8 * n * y * d * (1 - d), 0.0))) / (4 * n)
-        restricted = np.maximum(restricted, np.maximum(0.0, -d))
         variance = np.maximum(n * (2 * restricted + d - d * d), 1e-300)
         return (x - y - n * d) / np.sqrt(variance)
 

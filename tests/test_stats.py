@@ -75,6 +75,9 @@ def test_paired_fractional_scores_with_one_discordant_example():
     b = [1.0] * 20
     d = paired_difference(a, b)
     assert d.method == "tango-dispersion" and d.discordant == 1 and d.ci_low < -0.05
+    # identical fractional scores: no dispersion to measure, so the pass/fail worst case, not [0, 0]
+    same = paired_difference([0.5] * 20, [0.5] * 20)
+    assert same.discordant == 0 and same.ci_low < -0.1 and same.ci_high > 0.1
 
 
 def test_paired_difference_other_values_use_bca():
@@ -173,6 +176,16 @@ def test_bca_matches_scipy_bca():
     assert abs(ours[0] - ref.low) < 0.08 * width and abs(ours[1] - ref.high) < 0.08 * width
     # skewed data: BCa moves the interval right of the percentile one
     assert ours[1] > stats._bootstrap(data, lambda s: s.mean(axis=1), 0.95, 4000, 0)[1]
+
+
+def test_bca_corrects_for_a_biased_bootstrap_distribution():
+    """The bias correction: replicates mostly above the estimate pull the interval down, as BCa defines."""
+    boots = np.linspace(1.0, 2.0, 1001)
+    low, high = stats._bca(boots, 1.25, np.zeros(5), 0.95)  # a quarter below 1.25 (a tie counts half)
+    z0 = norm.ppf(250.5 / 1001)
+    assert low == pytest.approx(np.quantile(boots, norm.cdf(2 * z0 - norm.ppf(0.975))), abs=1e-9)
+    assert high == pytest.approx(np.quantile(boots, norm.cdf(2 * z0 + norm.ppf(0.975))), abs=1e-9)
+    assert high < 1.75
 
 
 def test_ratio_with_unit_denominators_is_mean_ci():
