@@ -7,6 +7,7 @@ Standard library and numpy only: importing scipy.stats costs a third of a typica
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -23,6 +24,7 @@ def z_value(confidence: float) -> float:
     return NORMAL.inv_cdf(0.5 + confidence / 2)
 
 
+@lru_cache(maxsize=512)
 def t_value(confidence: float, df: int) -> float:
     """Two-sided Student t quantile for a confidence level and ``df`` degrees of freedom (``df >= 1``).
 
