@@ -189,7 +189,7 @@ def test_paired_fractional_interval_covers(n, p, delta):
 @pytest.mark.parametrize("p", PS)
 def test_clustered_ratio_covers(n, p):
     rng = np.random.default_rng(n + int(p * 100))
-    hits, reps = 0, 800
+    hits, reps = 0, 2000
     for _ in range(reps):
         fields = rng.integers(1, 6, size=n)
         ability = rng.beta(p * 2, (1 - p) * 2, size=n)  # strongly clustered: whole examples fail
