@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
 from evals.config.base import FORMAT_VERSION, Strict
@@ -16,13 +17,25 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 class TokenPrices(Strict):
-    """Explicit API prices in US dollars per million tokens."""
+    """Explicit API prices in US dollars per million tokens (how they apply: evals/costs.py)."""
 
-    input_per_mtok: float = Field(ge=0)
+    input_per_mtok: float = Field(ge=0, description="Input tokens not read from or written to the cache.")
     output_per_mtok: float = Field(ge=0)
-    cache_read_per_mtok: float | None = Field(default=None, ge=0)
-    cache_write_per_mtok: float | None = Field(default=None, ge=0)
-    batch_discount: float = Field(default=0.5, ge=0, le=1, description="Share of the price paid in batch mode.")
+    cache_read_per_mtok: float | None = Field(
+        default=None, ge=0, description="Input tokens read from the prompt cache; unset: the input price.")
+    cache_write_per_mtok: float | None = Field(
+        default=None, ge=0, description="Input tokens written to the prompt cache (Anthropic: 1.25x input); "
+                                        "unset: the input price.")
+    batch_price_share: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the price paid in batch mode: 0.5 pays half.")
+    #: Former name of ``batch_price_share``; refused with a message naming the new key.
+    batch_discount: SkipJsonSchema[float | None] = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("batch_discount")
+    @classmethod
+    def _renamed(cls, value: float | None) -> None:
+        raise ValueError(f"renamed: write batch_price_share: {value} (the share of the price paid in batch "
+                         f"mode; 0.5 pays half)")
 
 
 class SelfHosted(Strict):
@@ -30,7 +43,8 @@ class SelfHosted(Strict):
 
     hourly_usd: float = Field(ge=0, description="Price of one hour of the serving machine.")
     parallel_requests: PositiveInt = Field(
-        default=1, description="Requests the machine serves at once; one call's share of an hour is latency / parallel."
+        default=1, description="Requests the machine serves at once; one call's share of an hour is latency / parallel "
+                               "(in-process vLLM measures each call's share of its batch instead)."
     )
     note: str = ""
 

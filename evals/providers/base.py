@@ -90,6 +90,10 @@ class GenerateResponse:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     latency_ms: float | None = None
+    #: This call's own share of a self-hosted machine's busy time, where the provider measures it apart
+    #: from the latency (in-process vLLM: the engine batch's wall time / the batch's requests). None: the
+    #: latency is the busy time, shared by ``parallel_requests`` (see evals.costs).
+    busy_ms: float | None = None
     ttft_ms: float | None = None
     finish_reason: str | None = None
     error: ErrorKind | None = None

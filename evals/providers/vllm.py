@@ -123,13 +123,15 @@ class VllmProvider(Provider):
                 for i in indices:
                     results[i] = GenerateResponse(error=kind, error_message=str(exc)[:500])
                 continue
-            # The engine runs the batch as a whole: each call's latency is the batch's wall time.
+            # The engine runs the batch as a whole: each call waits the batch's wall time (its latency),
+            # and the machine was busy that long for all of them, so each call's share is wall / batch.
             latency_ms = (time.perf_counter() - start) * 1000
+            busy_ms = latency_ms / len(indices)
             for i, out in zip(indices, outputs):
                 completion = out.outputs[0]
                 results[i] = GenerateResponse(
                     text=completion.text, input_tokens=len(out.prompt_token_ids or []),
-                    output_tokens=len(completion.token_ids or []), latency_ms=latency_ms,
+                    output_tokens=len(completion.token_ids or []), latency_ms=latency_ms, busy_ms=busy_ms,
                     finish_reason=completion.finish_reason, raw_model=self.spec.model,
                     extra={"batch_size": len(indices)},
                 )

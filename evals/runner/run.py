@@ -19,7 +19,7 @@ from evals import __version__
 from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa: F401 (summary_table: CLI)
 from evals.config.models import ModelSpec, load_models
 from evals.config.suite import load_suite
-from evals.costs import call_cost
+from evals.costs import response_cost
 from evals.errors import UsageError
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
@@ -156,8 +156,7 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
 def _row(job: Job, response: GenerateResponse, cached: bool) -> dict[str, Any]:
     spec = job.model
     batch = bool(response.extra.get("batch_id"))  # answered by a provider batch job: batch price
-    cost = call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
-                     response.cache_read_tokens, batch=batch)
+    cost = response_cost(spec, response, batch=batch)
     score = subscores = detail = None
     error = response.error.value if response.error else None
     error_message = response.error_message

@@ -30,13 +30,13 @@ models:
     model: gpt-4o-mini
     family: gpt
     context_window: 128000
-    pricing: {tokens: {input_per_mtok: 0.15, output_per_mtok: 0.60, batch_discount: 0.5}}
+    pricing: {tokens: {input_per_mtok: 0.15, output_per_mtok: 0.60, batch_price_share: 0.5}}
   - id: claude
     provider: anthropic
     model: claude-sonnet-4-6
     family: claude
     context_window: 200000
-    pricing: {tokens: {input_per_mtok: 3.0, output_per_mtok: 15.0, batch_discount: 0.5}}
+    pricing: {tokens: {input_per_mtok: 3.0, output_per_mtok: 15.0, batch_price_share: 0.5}}
 """
 
 
