@@ -73,6 +73,7 @@ class CallPath:
         self._limiters: dict[str, RateLimiter] = {}
         self._known: dict[str, asyncio.Future] = {}  # key -> the response of this run (pending or done)
         self._looked_up: set[str] = set()  # keys prefetch() already asked the cache for
+        self._hits: dict[str, GenerateResponse] = {}  # what prefetch() found
         self._creating: dict[str, asyncio.Task] = {}
         self._unavailable: dict[str, str] = {}
 
@@ -84,16 +85,14 @@ class CallPath:
             return {}
         hits = self.cache.get_many(keys, reuse_errors=self.reuse_errors)
         self._looked_up.update(keys)
-        loop = asyncio.get_running_loop()
-        for key, response in hits.items():
-            future = loop.create_future()
-            future.set_result(response)
-            self._known[key] = future
+        self._hits.update(hits)
         return hits
 
     async def respond(self, provider: Provider, key: str, prompt: RenderedPrompt) -> tuple[GenerateResponse, bool]:
         """``(response, shared)`` for one request; ``shared`` is True when this caller made no new call (a
         cache hit, or an identical request of this run already sent)."""
+        if key in self._hits:
+            return self._hits[key], True
         known = self._known.get(key)
         if known is not None:
             return await asyncio.shield(known), True
