@@ -125,7 +125,7 @@ def test_an_unknown_or_wrong_option_names_file_line_and_field(tmp_path, provider
 def test_a_bad_provider_is_reported_not_its_options(tmp_path):
     path = tmp_path / "models.yaml"
     path.write_text("format_version: 1\nmodels:\n  - id: m\n    provider: nope\n    model: x\n"
-                    "    family: f\n    context_window: 8\n    options: {answer: x}\n")
+                    "    family: f\n    context_window: 8\n    options: {bogus: x}\n")
     with pytest.raises(ConfigError) as caught:
         load_models(path)
     assert caught.value.field == "models[0].provider"
@@ -153,3 +153,9 @@ def test_answer_neutral_changes_keep_the_cache(project):
     FakeProvider.reset()
     again = run(project, RunOptions(models=["fake-a"])).results
     assert FakeProvider.calls == [] and again["cached"].all()
+
+
+def test_vllm_engine_args_cannot_shadow_a_typed_option():
+    with pytest.raises(ValueError, match="max_model_len"):
+        make("vllm", {"engine_args": {"max_model_len": 10}})
+    assert make("vllm", {"seed": 1, "engine_args": {"swap_space": 4}}).options.engine() == {"seed": 1, "swap_space": 4}

@@ -133,3 +133,23 @@ def test_identical_requests_share_one_call_while_it_is_in_flight(tmp_path, monke
     frame = run(project, RunOptions(models=["fake-a"], repeats=2, concurrency=8)).results
     assert len(frame) == 8 and frame["cache_key"].nunique() == 2  # repeats stay distinct samples
     assert len(FakeProvider.calls) == 2 and time.perf_counter() - started < 5
+
+
+def test_the_cache_refuses_to_store_a_failure_as_an_answer(tmp_path):
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        attempt = cache.begin_attempt("k", "m")
+        with pytest.raises(ValueError, match="not an answer"):
+            cache.put("k", "m", GenerateResponse(error=ErrorKind.SERVER_ERROR), attempt)
+        cache.record("k", "m", GenerateResponse(error=ErrorKind.SERVER_ERROR, error_message="503"), attempt)
+        assert cache.get("k") is None and cache.get("k", reuse_errors=True).error_message == "503"
+
+
+def test_an_old_cache_gains_the_journal_column(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+                     "model_id TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, outcome TEXT);")
+    db.close()
+    with ResponseCache(path) as cache:
+        cache.record("k", "m", GenerateResponse(error=ErrorKind.TIMEOUT), cache.begin_attempt("k", "m"))
+        assert [f.error for f in cache.failures("k")] == [ErrorKind.TIMEOUT]

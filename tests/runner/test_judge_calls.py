@@ -160,7 +160,7 @@ def test_a_model_can_judge_itself_at_concurrency_one(judged):
 
     Path(judged.models_file).write_text(MODELS_YAML.replace("family: chatty\n", "family: chatty\n    concurrency: 1\n"))
     done: list = []
-    worker = threading.Thread(target=lambda: done.append(
+    worker = threading.Thread(daemon=True, target=lambda: done.append(
         run(judged, RunOptions(models=["fake-a"], concurrency=1), scorers={"classification": SelfJudged})))
     worker.start()
     worker.join(30)
@@ -177,3 +177,16 @@ def test_a_judge_error_reaches_the_scorer_not_the_run(judged):
     assert frame["error"].isna().all() and frame["detail"].str.contains('"judge_error": "server_error"').all()
     # a failed call that reported no usage has no price to show: unknown, not $0
     assert frame["judge_cost_usd"].isna().all() and (frame["judge_calls"] == 1).all()
+
+
+def test_one_unpriced_judge_answer_makes_the_row_judge_cost_unknown(judged):
+    class TwoJudges(JudgedScorer):
+        async def ascore(self, output, example, call=None):
+            await call("judge-fake", judge_prompt("priced"))
+            await call("judge-auto", judge_prompt("unpriced"))
+            return Score(1.0)
+
+    Path(judged.models_file).write_text(MODELS_YAML + JUDGE + JUDGE.replace("judge-fake", "judge-auto").replace(
+        "pricing: {tokens: {input_per_mtok: 10.0, output_per_mtok: 20.0}}", "pricing: auto"))
+    frame = run(judged, RunOptions(models=["fake-a"]), scorers={"classification": TwoJudges}).results
+    assert (frame["judge_calls"] == 2).all() and frame["judge_cost_usd"].isna().all()  # part known is not known
