@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any
 
 from evals.config.models import ModelSpec, ModelsFile
 from evals.costs import Cost, call_cost
@@ -34,9 +33,12 @@ _PRICES_CACHE_WRITES = "cache_write_tokens" in inspect.signature(call_cost).para
 
 def price(spec: ModelSpec, response: GenerateResponse) -> Cost:
     """What one call cost: :func:`evals.costs.call_cost` of its usage (a batch answer at the batch rate)."""
-    extra = {"cache_write_tokens": response.cache_write_tokens} if _PRICES_CACHE_WRITES else {}
+    batch = bool(response.extra.get("batch_id"))
+    if _PRICES_CACHE_WRITES:
+        return call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
+                         response.cache_read_tokens, batch=batch, cache_write_tokens=response.cache_write_tokens)
     return call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
-                     response.cache_read_tokens, batch=bool(response.extra.get("batch_id")), **extra)
+                     response.cache_read_tokens, batch=batch)
 
 
 async def _guarded(provider: Provider, request: GenerateRequest) -> GenerateResponse:
