@@ -222,3 +222,117 @@ def test_crm_shot_rendering_drops_null_arguments():
                   _crm_variables(_splits(CRM)["test"][0], [padded]))
     line = next(line for line in base.prompt.split("\n") if line.startswith("JSON: "))
     assert json.loads(line[len("JSON: "):])["arguments"] == shot["gold"]["arguments"]
+
+
+# ------------------------------------------------------------------------------ plan-commitments
+
+# Context buckets by estimated tokens (characters / 4): what fits SmolLM2's 8k window with the prompt
+# and the answer, and what only Gemma 3's 32k window holds.
+BUCKETS = {"short": (0, 1999), "medium": (2000, 7000), "long": (9000, 24000)}
+PLAN_INPUTS = ("kind", "title", "date", "weekday", "document")
+SMOLLM2_WINDOW, GEMMA3_WINDOW = 8192, 32768
+
+
+def _tokens(text: str) -> int:
+    return round(len(text) / 4)
+
+
+def _plan_all() -> list[dict]:
+    s = _splits(PLAN)
+    return s["dev"] + s["full"]
+
+
+def test_plan_split_sizes_and_buckets():
+    splits = _splits(PLAN)
+    _check_splits(splits)
+    rows = _plan_all()
+    assert len(rows) >= 30
+    for row in rows:
+        low, high = BUCKETS[row["bucket"]]
+        assert low <= _tokens(row["document"]) <= high, f"{row['id']}: {_tokens(row['document'])} tokens is not {row['bucket']}"
+    overall = Counter(r["bucket"] for r in rows)
+    assert min(overall.values()) >= len(rows) // 3 - 2, overall
+    assert Counter(r["bucket"] for r in splits["test"]) == {"short": 3, "medium": 3, "long": 3}
+    assert 5 <= len(splits["dev"]) <= 8
+
+
+def test_plan_rows_have_inputs():
+    for row in _plan_all():
+        assert all(isinstance(row[k], str) and row[k] for k in PLAN_INPUTS), row["id"]
+        assert date.fromisoformat(row["date"]).strftime("%A") == row["weekday"], row["id"]
+        assert row["note"], f"{row['id']}: say which distractors the document holds"
+
+
+def test_plan_gold_is_valid_against_the_schema():
+    schema = json.loads((PLAN / "schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    statuses = Counter()
+    for row in _plan_all():
+        errors = [e.message for e in validator.iter_errors(row["gold"])]
+        assert not errors, f"{row['id']}: {errors}"
+        items = row["gold"]["commitments"]
+        assert items, row["id"]
+        for item in items:
+            if item["due"] is not None:
+                date.fromisoformat(item["due"])
+            statuses[item["status"]] += 1
+        keys = [(i["owner"], i["what"]) for i in items]
+        assert len(keys) == len(set(keys)), f"{row['id']}: a commitment listed twice"
+    assert statuses["withdrawn"] >= 15 and statuses["done"] >= 20, statuses
+
+
+def test_plan_owners_are_named_in_their_document():
+    for row in _plan_all():
+        text = row["document"]
+        for item in row["gold"]["commitments"]:
+            parts = item["owner"].split()
+            assert item["owner"] in text or (parts[0] in text and parts[-1] in text), f"{row['id']}: {item['owner']}"
+
+
+def test_plan_documents_are_not_padded_with_repetition():
+    seen: dict[str, str] = {}
+    for row in _plan_all():
+        for line in row["document"].split("\n"):
+            line = line.strip()
+            if len(line) < 80:
+                continue
+            assert line not in seen, f"{row['id']} repeats a line of {seen[line]}: {line[:60]}"
+            seen[line] = row["id"]
+
+
+def _plan_variables(row: dict, shots: list[dict]) -> dict:
+    variables = {k: row[k] for k in PLAN_INPUTS}
+    schema = json.loads((PLAN / "schema.json").read_text(encoding="utf-8"))
+    return {**variables, "shots": shots, "schema": schema, "schema_json": json.dumps(schema), "example": dict(variables)}
+
+
+def _plan_shots() -> list[dict]:
+    draft, dev = _draft(PLAN), {r["id"]: r for r in _splits(PLAN)["dev"]}
+    return [{**{k: dev[i][k] for k in PLAN_INPUTS}, "id": i, "gold": dev[i]["gold"]} for i in draft["few_shot"]["ids"]]
+
+
+@pytest.mark.parametrize("variant, window", [("default", SMOLLM2_WINDOW), ("gemma3-base", GEMMA3_WINDOW)])
+def test_plan_prompts_fit_the_windows_their_buckets_promise(variant, window):
+    """Short and medium documents fit SmolLM2's window with the answer; long ones need Gemma 3's, and fit it."""
+    template = load_template(REPO / "prompts" / "plan-commitments" / f"{variant}.j2")
+    shots = _plan_shots()
+    assert all(_tokens(s["document"]) < 400 for s in shots), "keep the base model's shots short"
+    for row in _plan_all():
+        rendered = render(template, _plan_variables(row, shots))
+        need = _tokens(rendered.text) + rendered.max_tokens
+        assert row["document"] in rendered.text
+        if row["bucket"] == "long":
+            assert SMOLLM2_WINDOW < need <= GEMMA3_WINDOW, (row["id"], need)
+        elif variant == "default":
+            assert need <= window, (row["id"], need)
+
+
+def test_plan_base_prompt_shots_are_gold_json():
+    template = load_template(REPO / "prompts" / "plan-commitments" / "gemma3-base.j2")
+    shots = _plan_shots()
+    prompt = render(template, _plan_variables(_splits(PLAN)["test"][0], shots)).prompt
+    marker = "### Commitments as JSON: "
+    lines = [line[len(marker):] for line in prompt.split("\n") if line.startswith(marker)]
+    assert [json.loads(line) for line in lines] == [s["gold"] for s in shots]
+    assert prompt.endswith("### Commitments as JSON:")
