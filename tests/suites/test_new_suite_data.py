@@ -24,7 +24,7 @@ from tests.conftest import REPO
 
 CRM = REPO / "suites" / "tool_call" / "crm-actions"
 PLAN = REPO / "suites" / "extraction" / "plan-commitments"
-CRM_INPUTS = ("today", "weekday", "time_zone", "user", "request")
+CRM_INPUTS = ("today", "weekday", "time_zone", "user", "request")  # = fields.inputs of the draft
 KINDS = {"call", "no_tool", "clarify"}
 
 
@@ -38,6 +38,29 @@ def _draft(folder: Path) -> dict:
 
 def _splits(folder: Path) -> dict[str, list[dict]]:
     return {name: _rows(folder / file) for name, file in _draft(folder)["data"]["files"].items()}
+
+
+# Keys the drafts use that evals/config/suite.py does not know yet (the issue-14 code session adds them).
+NEW_SUITE_KEYS = {"tools"}
+
+
+@pytest.mark.parametrize("folder", [CRM, PLAN], ids=["crm-actions", "plan-commitments"])
+def test_drafts_are_valid_suite_specs_apart_from_the_new_task(folder):
+    """The drafts use today's suite.yaml fields; only the task type and the `tools` key are new."""
+    from evals.config.suite import SuiteSpec
+
+    draft = {k: v for k, v in _draft(folder).items() if k not in NEW_SUITE_KEYS}
+    if draft["task"] == "tool_call":
+        draft["task"] = "classification"  # stand-in until the harness knows tool_call
+    spec = SuiteSpec.model_validate(draft)
+    assert tuple(spec.fields.inputs) == (CRM_INPUTS if folder == CRM else PLAN_INPUTS)
+    assert set(spec.data.files) == {"dev", "test", "full"} and spec.default_split == "test"
+    assert (REPO / "prompts" / spec.prompt / "default.j2").is_file()
+    assert (REPO / "prompts" / spec.prompt / "gemma3-base.j2").is_file()
+    assert spec.rule and spec.weekly_calls > 0 and 0 < spec.quality_floor < 1
+    rows = _splits(folder)["dev"] + _splits(folder)["full"]
+    assert all(set(spec.fields.inputs) | {spec.fields.id, spec.fields.gold} <= set(r) for r in rows)
+    assert not (folder / "suite.yaml").exists(), "keep the draft name until the harness loads this task"
 
 
 def _check_splits(splits: dict[str, list[dict]]) -> None:
