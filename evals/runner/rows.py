@@ -8,7 +8,11 @@ The rule (the row contract in :data:`evals.runner.store.RESULT_COLUMNS`):
 - an answer failure (``answer``: a refusal, or a reply that stopped at ``max_tokens``, i.e.
   ``finish_reason == "length"``, recorded as ``truncated``) scores 0.0 and is not shown to the scorer
   (a cut-off answer is not judged on what it might have said);
-- everything else is scored by the suite's scorer.
+- everything else is scored by the suite's scorer, which reads :func:`scorer_input` (for a request with
+  tools, the calls and the text together).
+
+``tool_calls`` holds the calls of a request with tools (:func:`evals.tool_calls.calls_json`; ``[]`` when
+the model answered in text) and is null for a request without tools.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evals.providers.base import ErrorKind, GenerateResponse, error_class
+from evals.providers.base import ErrorKind, GenerateResponse, error_class, estimate_tokens
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
+from evals.tool_calls import calls_json, scorer_text
 
 if TYPE_CHECKING:
     from evals.runner.calls import JudgeCaller
@@ -29,6 +34,11 @@ def overrides_ascore(scorer: Scorer) -> bool:
     """Whether ``scorer`` scores asynchronously (calls a model); if not, :meth:`Scorer.score` is called
     directly, which keeps a cached re-run free of per-row coroutines."""
     return type(scorer).ascore is not Scorer.ascore
+
+
+def scorer_input(response: GenerateResponse) -> str:
+    """What the scorer reads for a response: its text, with its tool calls where the request had tools."""
+    return scorer_text(response.text, response.tool_calls)
 
 
 def answer_failure(response: GenerateResponse, max_tokens: int) -> tuple[str, str] | None:
@@ -77,7 +87,7 @@ def score_now(job: "Job", response: GenerateResponse) -> Scored:
     if failure is not None:
         return _not_scored(failure)
     try:
-        return _from_score(job.scorer.score(response.text, job.example))
+        return _from_score(job.scorer.score(scorer_input(response), job.example))
     except Exception as exc:
         return _failed(exc)
 
@@ -115,7 +125,7 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "error_message": scored.error_message,
         "input_tokens": response.input_tokens,
         "output_tokens": response.output_tokens,
-        "context_tokens": response.input_tokens if response.input_tokens is not None else len(prompt_text) // 4,
+        "context_tokens": response.input_tokens if response.input_tokens is not None else estimate_tokens(prompt_text),
         "cost_usd": price(spec, response).usd,
         "latency_ms": response.latency_ms,
         "ttft_ms": response.ttft_ms,
@@ -131,6 +141,6 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "error_class": error_class(scored.error),
         "judge_cost_usd": judge.cost_usd if judge is not None else None,
         "judge_calls": judge.calls if judge is not None else 0,
-        "tool_calls": None,
+        "tool_calls": calls_json(response.tool_calls),
         "confidence": None,
     }
