@@ -28,7 +28,8 @@ from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.calls import CallPath
-from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now
+from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now, scorer_input
+from evals.runner.windows import Exclusion, summarise, window_exclusion
 from evals.runner.store import (
     BASELINE_COLUMNS, BASELINES_FORMAT, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id,
     write_json_atomic, write_parquet_atomic,
@@ -138,8 +139,12 @@ def build_scorers(suites: list[Suite], scorers: ScorerRegistry | None) -> dict[s
 
 
 def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], repeats: int,
-         scorers: ScorerRegistry | None, built: dict[str, Scorer] | None = None) -> list[Job]:
-    """Render every prompt up front, so a template error stops the run before anything is paid for."""
+         scorers: ScorerRegistry | None, built: dict[str, Scorer] | None = None,
+         excluded: list[Exclusion] | None = None) -> list[Job]:
+    """Render every prompt up front, so a template error stops the run before anything is paid for.
+
+    A request larger than its model's context window is not planned: it goes to ``excluded``
+    (:mod:`evals.runner.windows`)."""
     jobs: list[Job] = []
     built = built if built is not None else build_scorers(suites, scorers)
     for spec_id, provider in providers.items():
@@ -152,7 +157,12 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
                                  f"only takes chat messages; add a chat variant {spec.id}.j2")
             for example in suite.examples:
-                rendered = build_request(template, suite.variables(example), suite.schema)
+                rendered = build_request(template, suite.variables(example), suite.schema, suite.tools)
+                too_long = window_exclusion(provider, suite.name, example.id, rendered)
+                if too_long is not None:
+                    if excluded is not None:
+                        excluded.append(too_long)
+                    continue
                 for repeat in range(repeats):
                     key = cache_key(identity, rendered.canonical(), repeat)
                     jobs.append(Job(suite, scorer, example, spec, template, rendered, repeat, key))
@@ -200,7 +210,7 @@ async def _finish(index: int, job: Job, response: GenerateResponse, cached: bool
                   rows: list[dict[str, Any] | None], reporter: Reporter) -> None:
     """Score one response (after its call released the model's slot, so a judge call cannot wait on it)."""
     if overrides_ascore(job.scorer):
-        scored = await score_async(job.scorer, response.text, job.example,
+        scored = await score_async(job.scorer, scorer_input(response), job.example,
                                    answer_failure(response, job.rendered.max_tokens), calls.caller())
     else:
         scored = score_now(job, response)
@@ -244,7 +254,8 @@ def _error_counts(frame: Any) -> dict[str, Any]:
 
 def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[Suite], jobs: list[Job],
               providers: dict[str, Provider], started: datetime, finished: datetime, frame: Any,
-              scorer_info: dict[str, Any], judges: dict[str, Provider], baselines: Any) -> dict[str, Any]:
+              scorer_info: dict[str, Any], judges: dict[str, Provider], baselines: Any,
+              excluded: list[Exclusion] = ()) -> dict[str, Any]:
     prompts = {f"{j.template.name}/{j.template.variant}": j.template.sha256 for j in jobs}
 
     def model_entry(p: Provider) -> dict[str, Any]:
@@ -280,6 +291,7 @@ def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[S
         "cached_rows": int(frame["cached"].sum()) if len(frame) else 0,
         "judge_calls": int(frame["judge_calls"].sum()) if len(frame) else 0,
         "baseline_rows": int(len(baselines)),
+        "excluded": [e.to_json() for e in excluded],  # not run: the request exceeds the model's window
     }
 
 
@@ -313,7 +325,10 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     suites = load_suites(project, options.suites, options.split, options.limit)
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
-    jobs = plan(project, suites, providers, options.repeats, scorers, built)
+    excluded: list[Exclusion] = []
+    jobs = plan(project, suites, providers, options.repeats, scorers, built, excluded)
+    for line in summarise(excluded):
+        reporter.warn(line)
     run_id = options.run_id or new_run_id(started)
     with ResponseCache(project.cache_file) as cache:
         rows, baseline_rows, judges = asyncio.run(
@@ -323,7 +338,7 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
-                         frame, scorer_info, judges, baselines)
+                         frame, scorer_info, judges, baselines, excluded)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     write_parquet_atomic(folder / "baselines.parquet", baselines,
                          {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
