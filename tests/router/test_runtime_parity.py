@@ -80,8 +80,9 @@ async def test_every_shipped_rule_sends_the_request_its_suite_evaluated():
                     compared[rule_id] = compared.get(rule_id, 0) + 1
     finally:
         await client.aclose()
-    # the three shipped rules with a prompt, each over all its suite's test examples and its whole chain
-    assert compared == {"inbox-triage": 120 * 3, "crm-extraction": 40 * 3, "founder-voice": 24 * 2}
+    # the shipped rules with a prompt, each over all its suite's test examples and its whole chain
+    assert compared == {"inbox-triage": 120 * 3, "crm-extraction": 40 * 3, "founder-voice": 24 * 2,
+                        "crm-actions": 36 * 3, "long-context": 9 * 2}
 
 
 FIXTURE_MODELS = """\

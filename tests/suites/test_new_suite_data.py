@@ -2,8 +2,8 @@
 
 These check the data on its own terms (ids, splits, gold against the tools' and the suite's JSON
 Schemas, dates against weekdays and time zones, document lengths per context bucket) and that the
-prompt variants render with the variables the suites give. They do not need the harness to know the
-`tool_call` task type, so they run while the suite files are still `suite.yaml.draft`.
+prompt variants render with the variables the suites give. How the harness loads and scores them is
+tested in tests/scorers/test_tool_call_scorer.py, tests/scorers/test_records.py and tests/runner/.
 """
 
 from __future__ import annotations
@@ -33,34 +33,28 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _draft(folder: Path) -> dict:
-    return yaml.safe_load((folder / "suite.yaml.draft").read_text(encoding="utf-8"))
+    return yaml.safe_load((folder / "suite.yaml").read_text(encoding="utf-8"))
 
 
 def _splits(folder: Path) -> dict[str, list[dict]]:
     return {name: _rows(folder / file) for name, file in _draft(folder)["data"]["files"].items()}
 
 
-# Keys the drafts use that evals/config/suite.py does not know yet (the issue-14 code session adds them).
-NEW_SUITE_KEYS = {"tools"}
-
-
 @pytest.mark.parametrize("folder", [CRM, PLAN], ids=["crm-actions", "plan-commitments"])
-def test_drafts_are_valid_suite_specs_apart_from_the_new_task(folder):
-    """The drafts use today's suite.yaml fields; only the task type and the `tools` key are new."""
-    from evals.config.suite import SuiteSpec
+def test_suite_files_load_as_suite_specs(folder):
+    """The suite files load with the harness's own loader (task tool_call and `tools` included)."""
+    from evals.config.suite import load_suite
 
-    draft = {k: v for k, v in _draft(folder).items() if k not in NEW_SUITE_KEYS}
-    if draft["task"] == "tool_call":
-        draft["task"] = "classification"  # stand-in until the harness knows tool_call
-    spec = SuiteSpec.model_validate(draft)
+    spec = load_suite(folder / "suite.yaml")
     assert tuple(spec.fields.inputs) == (CRM_INPUTS if folder == CRM else PLAN_INPUTS)
     assert set(spec.data.files) == {"dev", "test", "full"} and spec.default_split == "test"
     assert (REPO / "prompts" / spec.prompt / "default.j2").is_file()
     assert (REPO / "prompts" / spec.prompt / "gemma3-base.j2").is_file()
     assert spec.rule and spec.weekly_calls > 0 and 0 < spec.quality_floor < 1
+    assert (spec.tools == "tools.json") == (folder == CRM)
     rows = _splits(folder)["dev"] + _splits(folder)["full"]
     assert all(set(spec.fields.inputs) | {spec.fields.id, spec.fields.gold} <= set(r) for r in rows)
-    assert not (folder / "suite.yaml").exists(), "keep the draft name until the harness loads this task"
+    assert not (folder / "suite.yaml.draft").exists()
 
 
 def _check_splits(splits: dict[str, list[dict]]) -> None:
