@@ -4,8 +4,9 @@ Standard library and PyYAML only, and no import of the rest of ``evals``, so a s
 one file. Rules are ordered and the first whose ``when`` holds wins; ``default`` catches the rest.
 Per-call overrides (``model=``, ``fallbacks=``, ``forbid_providers=``) are the caller's, never the
 file's. A model whose context window is smaller than the descriptor's ``context_tokens`` is skipped.
-When every model of the matched rule is excluded, the default's chain is used; when that is empty
-too, :class:`NoRoute` is raised. ``evals.client.load_router`` validates both files first.
+When every model of the matched rule is excluded, the default's chain (and prompt) serves and the
+decision names ``default`` as its rule; when that chain is empty too, :class:`NoRoute` is raised.
+``evals.client.load_router`` validates both files first.
 
 >>> rule_matches({"task": ["a", "b"], "context_tokens": {"max": 100}}, {"task": "a", "context_tokens": 100})
 True
@@ -71,7 +72,7 @@ class Decision:
 
     chain: tuple[Candidate, ...]
     prompt: str | None
-    rule: str  # the matching rule's id, or "default"
+    rule: str  # the id of the rule whose chain serves the call, or "default"
     why: str
 
     model = property(lambda self: self.chain[0].model)
@@ -180,7 +181,7 @@ class Router:
             kept, more = self._filter(self.default[3], context_tokens, forbid_providers)
             notes.append(f"every model of rule {rid!r} excluded; using the default's chain")
             notes += more
-            prompt = self.default[2]
+            rid, prompt = self.default[0], self.default[2]  # the default serves: spend is charged to it
         if not kept:
             raise NoRoute(f"no model left for {d}: " + "; ".join(notes))
         return Decision(tuple(kept), prompt, rid, "; ".join([why, *notes]))

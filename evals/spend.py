@@ -16,11 +16,13 @@ from typing import Iterable
 
 import pandas as pd
 
+from evals.client import NOT_SENT  # attempts that sent nothing to a model
 from evals.errors import DataError, FormatVersionError, UsageError
 
 LOG_FORMAT = 1
-LOG_COLUMNS = ["time", "week", "call_id", "rule", "model", "family", "provider", "attempt", "outcome", "final",
-               "input_tokens", "output_tokens", "tokens", "cost_usd", "latency_ms", "descriptor"]
+LOG_COLUMNS = ["time", "week", "call_id", "rule", "suite", "model", "family", "provider", "prompt", "variant",
+               "attempt", "outcome", "final", "input_tokens", "output_tokens", "cache_read_tokens",
+               "cache_write_tokens", "tokens", "cost_usd", "latency_ms", "descriptor"]
 
 
 def iso_week(when: datetime) -> str:
@@ -35,42 +37,66 @@ def iso_week(when: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-def read_logs(paths: Iterable[Path]) -> pd.DataFrame:
+REQUIRED = ("call_id", "model", "outcome")
+
+
+def _row(rec: object, path: Path, number: int, lenient: bool) -> dict:
+    try:
+        version = rec.get("format_version", 1)
+        if not isinstance(version, int) or version > LOG_FORMAT:
+            raise FormatVersionError(f"{path}:{number}: routing log format {version} is newer than this "
+                                     f"harness reads ({LOG_FORMAT}); upgrade portfolio-evals")
+        when = datetime.fromisoformat(rec["time"].replace("Z", "+00:00"))
+        row = {k: rec.get(k) for k in LOG_COLUMNS if k not in ("week", "tokens")}
+        row.update(time=when, week=iso_week(when))
+        for key in REQUIRED:
+            if not lenient:
+                row[key] = rec[key]
+        if row["call_id"] is None:  # lenient: a line without a call id is a call of its own
+            row.update(call_id=f"{path.name}:{number}", attempt=1, final=True)
+    except AttributeError as exc:
+        raise DataError(path, f"not a JSON object: {exc}", line=number) from None
+    except KeyError as exc:
+        raise DataError(path, f"routing log line lacks {exc.args[0]!r}", line=number) from None
+    except (TypeError, ValueError) as exc:
+        raise DataError(path, f"bad time: {exc}", line=number) from None
+    row["tokens"] = (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
+    return row
+
+
+def read_logs(paths: Iterable[Path], *, lenient: bool = False) -> pd.DataFrame:
     """Read routing logs (JSON lines) into one frame with a ``week`` and a ``tokens`` column.
 
-    A line that is not JSON or lacks a field is a :class:`DataError` naming file and line; a newer
-    ``format_version`` is refused.
+    A line that is not JSON or lacks ``time``, ``call_id``, ``model`` or ``outcome`` is a
+    :class:`DataError` naming file and line. ``lenient`` (the traffic model's reading of logs written
+    by other tools) needs only ``time``, takes a line without ``call_id`` as a call of its own, and
+    skips unreadable lines, counted in ``frame.attrs["skipped"]``. A newer ``format_version`` is
+    always refused.
     """
-    rows = []
+    rows, skipped = [], 0
     for path in map(Path, paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8", errors="replace" if lenient else "strict")
         except FileNotFoundError:
             raise DataError(path, "routing log not found") from None
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-                version = rec.get("format_version", 1)
-                if not isinstance(version, int) or version > LOG_FORMAT:
-                    raise FormatVersionError(f"{path}:{number}: routing log format {version} is newer than this "
-                                             f"harness reads ({LOG_FORMAT}); upgrade portfolio-evals")
-                when = datetime.fromisoformat(rec["time"])
-                row = {k: rec.get(k) for k in LOG_COLUMNS if k not in ("week", "tokens")}
-                row.update(time=when, week=iso_week(when), model=rec["model"], family=rec["family"],
-                           outcome=rec["outcome"], call_id=rec["call_id"])
-            except (json.JSONDecodeError, AttributeError) as exc:
-                raise DataError(path, f"not a JSON object: {exc}", line=number) from None
-            except KeyError as exc:
-                raise DataError(path, f"routing log line lacks {exc.args[0]!r}", line=number) from None
-            except (TypeError, ValueError) as exc:
-                raise DataError(path, f"bad time: {exc}", line=number) from None
-            row["tokens"] = (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
-            rows.append(row)
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(path, f"not a JSON object: {exc}", line=number) from None
+                rows.append(_row(rec, path, number, lenient))
+            except DataError:
+                if not lenient:
+                    raise
+                skipped += 1
     frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
     frame["cost_usd"] = pd.to_numeric(frame["cost_usd"], errors="coerce").astype(float)
     frame["tokens"] = frame["tokens"].astype("int64")
+    frame["family"] = frame["family"].fillna("unknown")
+    frame.attrs["skipped"] = skipped
     return frame
 
 
@@ -94,7 +120,7 @@ def spend_breakdown(logs: pd.DataFrame, by: str = "family", week: str | None = N
     cols = ["week", by, "attempts", "answered", "tokens", "cost_usd", "unpriced", "spend_share", "token_share"]
     if logs.empty:
         return pd.DataFrame(columns=cols)
-    tried = logs[logs["outcome"] != "circuit_open"]
+    tried = logs[~logs["outcome"].isin(list(NOT_SENT))]
     g = tried.groupby(["week", by], sort=True)
     out = pd.DataFrame({
         "attempts": g.size(),

@@ -319,6 +319,7 @@ def test_empty_and_single_example():
     assert summary_table(empty) == []
     one = aggregate(frame(classification_rows("m", ["a"], ["a"])))
     q = metric(one, "quality")
+    # one right answer is not certainty: the pass-rate interval of 1/1
     assert (q.value, q.n) == (1.0, 1) and (q.ci_low, q.ci_high) == pytest.approx(mean_ci([1.0]))
     assert metric(one, "macro_f1").value == 1.0
     assert metric(one, "min_detectable_difference").note.startswith("suite too small")

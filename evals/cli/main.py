@@ -15,6 +15,7 @@ from evals.cli._common import handle_errors
 COMMANDS = [
     "evals.cli.run:run_cmd",
     "evals.cli.validate:validate_cmd",
+    "evals.cli.render:render_cmd",
     "evals.cli.models:models_cmd",
     "evals.cli.recommend:recommend_cmd",
     "evals.cli.approve:approve_cmd",

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.config.descriptor import TaskDescriptor
 from evals.config.policy import Policy, Target
-from evals.policy.evidence import route_slot
 from evals.stats import PairedDiff
 
 ROUTING_FIELDS = ("model", "prompt", "fallbacks", "when", "require", "description")
-WEEK_S = 7 * 24 * 3600
 
 
 def routing_view(target: Target | None) -> dict[str, Any] | None:
@@ -98,61 +93,18 @@ class Spend:
         return self.proposed_usd - self.current_usd
 
 
-def _parse_time(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
 def traffic_from_log(path: Path, policy: Policy) -> tuple[dict[str, float], dict[str, float], list[str]]:
-    """Weekly calls and observed weekly spend per rule from a routing log (JSON lines).
+    """Weekly calls and observed weekly spend per rule from a routing log, by the one traffic model
+    (:mod:`evals.traffic`, which ``evals replay`` uses too).
 
-    Each line needs a ``time``; the rule is the line's ``rule`` or, failing that, where the current
-    policy routes its ``descriptor``. Lines are attempts (evals.client): a call counts once, on its
-    ``final`` line, while the spend adds up every attempt. Lines that cannot be read are counted and skipped. The log's
-    time span (at least one day) is scaled to a week.
+    A call counts once under its logged rule (or, when the policy has no such rule, where the policy
+    routes its descriptor) and costs all its attempts; a rule with a call of unknown cost has no
+    observed spend. Unreadable lines are counted and skipped; the log's span is scaled to one week.
     """
-    calls: dict[str, int] = {}
-    costs: dict[str, float] = {}
-    times: list[float] = []
-    skipped = 0
-    known = {rule_id for rule_id, _ in policy.targets()}
-    text = path.read_text(encoding="utf-8", errors="replace")
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        try:
-            entry = json.loads(raw)
-            when = _parse_time(entry.get("time"))
-            rule = entry.get("rule")
-            if rule not in known:
-                rule = route_slot(policy, TaskDescriptor.model_validate(entry["descriptor"]))
-        except Exception:
-            skipped += 1
-            continue
-        if when is None:
-            skipped += 1
-            continue
-        times.append(when)
-        # One line per attempt: a call that failed over has several lines, only the last is final.
-        if entry.get("final", True):
-            calls[rule] = calls.get(rule, 0) + 1
-        cost = entry.get("cost_usd")
-        if isinstance(cost, (int, float)) and math.isfinite(cost):
-            costs[rule] = costs.get(rule, 0.0) + float(cost)
-    notes = [f"{sum(calls.values())} routed calls read from {path.name}"]
-    if skipped:
-        notes.append(f"{skipped} unreadable lines skipped")
-    if not times:
-        return {}, {}, notes
-    weeks = max(max(times) - min(times), 24 * 3600) / WEEK_S
-    notes.append(f"log spans {(max(times) - min(times)) / 86400:.1f} days, scaled to one week")
-    return ({r: c / weeks for r, c in calls.items()}, {r: c / weeks for r, c in costs.items()}, notes)
+    from evals.traffic import read_traffic
+
+    traffic = read_traffic([path], policy, lenient=True)
+    return traffic.weekly_calls(), traffic.weekly_spend(), traffic.notes
 
 
 def project_spend(weekly_calls: dict[str, float], current_cost: dict[str, float | None],

@@ -12,7 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from evals.config.descriptor import TaskDescriptor
 from evals.config.policy import ModelScore, Policy
@@ -71,6 +71,25 @@ def route_slot(policy: Policy, shape: TaskDescriptor) -> str:
         if rule.when.matches(shape):
             return rule.id
     return DEFAULT_ID
+
+
+def rule_suites(policy: Policy, specs: Iterable[SuiteSpec]) -> dict[str, list[SuiteSpec]]:
+    """The suites that are evidence for each rule id (and ``default``), in the order given.
+
+    A suite whose ``rule:`` names a rule of ``policy`` is evidence for that rule only. A rule that no
+    suite names takes the suites without ``rule:`` whose ``shape`` routes to it (:func:`route_slot`).
+    """
+    specs = list(specs)
+    known = {rule_id for rule_id, _ in policy.targets()}
+    named: dict[str, list[SuiteSpec]] = {rule_id: [] for rule_id in known}
+    shaped: dict[str, list[SuiteSpec]] = {rule_id: [] for rule_id in known}
+    for spec in specs:
+        if spec.rule is not None:
+            if spec.rule in known:
+                named[spec.rule].append(spec)
+        else:
+            shaped[route_slot(policy, spec.shape)].append(spec)
+    return {rule_id: named[rule_id] or shaped[rule_id] for rule_id, _ in policy.targets()}
 
 
 @dataclass

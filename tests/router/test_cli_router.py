@@ -62,5 +62,8 @@ def test_spend_and_replay(proj, tmp_path):
     assert (tmp_path / "c.svg").read_text().startswith("<svg")
     out = invoke("replay", str(log), "--policy", str(proj / "policies" / "current.yaml"), "--project", str(proj))
     assert out.exit_code == 0
-    # both calls now route to bulk -> llama, priced at llama's logged average (0.1)
-    assert "| 2026-W48 | 2 | $0.4000 | $0.2000 | -$0.2000 | -50.0% | 0 | 2 | 0 |" in out.output
+    # the gpt4o-mini call now routes to bulk -> llama: it moves, and without an evidence run it is unknown;
+    # the llama call goes where it went and is re-priced from its own busy time (1 ms at $3.6/h)
+    assert "| bulk | 14 | $2.80 | unknown (1 unpriced) | unknown | n/a |" in out.output  # one day: x7
+    assert "| classify | llama | bulk | llama | 1 | $0.1000 | $0.00000100 |" in out.output
+    assert "pass --run RUN" in out.output

@@ -80,12 +80,14 @@ async def test_primary_fails_fallback_answers_with_its_own_template(setup):
     assert SECRET not in log.read_text()
 
 
-async def test_non_transient_error_does_not_fail_over(setup):
+async def test_an_invalid_request_fails_over(setup):
+    """A request one provider rejects (a parameter it does not take) may be served by the next model."""
     router, log = setup
-    FakeProvider.reset(responder=lambda req: ErrorKind.INVALID_REQUEST)
+    FakeProvider.reset(responder=lambda req: ErrorKind.INVALID_REQUEST if "ALPHA" in req.prompt.text else "beta")
     result = await Client(router, log_path=log).complete({"task": "writing"}, {"text": "x"})
-    assert not result.ok and result.response.error is ErrorKind.INVALID_REQUEST
-    assert [(r["model"], r["outcome"], r["final"]) for r in read_log(log)] == [("alpha", "invalid_request", True)]
+    assert (result.ok, result.model, result.text) == (True, "beta", "beta")
+    assert [(r["model"], r["outcome"], r["final"]) for r in read_log(log)] == [
+        ("alpha", "invalid_request", False), ("beta", "ok", True)]
 
 
 async def test_every_model_failing_returns_the_last_error(setup):
@@ -153,4 +155,4 @@ async def test_bad_requests_do_not_trip_the_breaker(setup):
     client = Client(router, log_path=log, breaker=CircuitBreaker(threshold=1, cooldown_s=30, clock=Clock()))
     for _ in range(3):
         await client.complete({"task": "writing"}, {"text": "x"})
-    assert [r["outcome"] for r in read_log(log)] == ["invalid_request"] * 3
+    assert [r["outcome"] for r in read_log(log)] == ["invalid_request"] * 6  # alpha then beta, every time

@@ -85,10 +85,10 @@ def test_forbidden_providers_filter_the_whole_chain(router):
     d = router.route(task="classification", context_tokens=800, forbid_providers=["openai"])
     assert (d.rule, d.model, d.fallbacks) == ("classify", "llama", [])
     assert "provider openai forbidden" in d.why
-    # every model of the rule forbidden: the default's chain applies, with its prompt
+    # every model of the rule forbidden: the default's chain serves, with its prompt, and is named
     d = router.route(task="classification", volume="high", forbid_providers=["openai", "openai-compatible"])
-    assert (d.rule, d.model, d.prompt) == ("bulk", "claude", "generic")
-    assert "using the default's chain" in d.why
+    assert (d.rule, d.model, d.prompt) == ("default", "claude", "generic")
+    assert "every model of rule 'bulk' excluded; using the default's chain" in d.why
     with pytest.raises(NoRoute):
         router.route(task="writing", forbid_providers=["anthropic", "openai"])
 
@@ -148,3 +148,35 @@ def test_rule_matches_semantics():
     assert rule_matches({"latency_ms": {}}, {"latency_ms": None})
     assert not rule_matches({"tags": ["a", "b"]}, {"tags": ["a"]})
     assert not rule_matches({"volume": "high"}, {"volume": None})
+
+
+def test_default_chain_serving_an_excluded_rule_is_named_default(router):
+    """Spend is charged to the rule that served: a context too long for every model of `bulk` is the default's."""
+    d = router.route(task="classification", volume="high", context_tokens=9000, model="llama", fallbacks=[])
+    assert (d.rule, d.model, d.prompt) == ("default", "claude", "generic")
+    assert "rule 'bulk' excluded" in d.why
+
+
+def test_router_imports_only_the_standard_library_and_yaml(tmp_path):
+    """Services vendor router.py: the file alone, with PyYAML, must import and route (no evals, no pydantic)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import evals.router
+    import yaml
+
+    shutil.copy(evals.router.__file__, tmp_path / "router.py")
+    code = ("import sys\n"
+            f"sys.path[:0] = [{str(tmp_path)!r}, {str(Path(yaml.__file__).parents[1])!r}]\n"
+            "before = set(sys.modules)\n"
+            "import router\n"
+            "r = router.Router({'rules': [], 'default': {'model': 'm'}})\n"
+            "assert r.route(task='t').model == 'm'\n"
+            "std = set(sys.stdlib_module_names)\n"
+            "new = {m.split('.')[0] for m in set(sys.modules) - before if 'cython' not in m}  # PyYAML's C loader\n"
+            "print(sorted(new - std - {'yaml', '_yaml', 'router'}))")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
