@@ -21,10 +21,17 @@ from evals.metrics.quality import example_rate
 INVALID = "<invalid>"
 
 
-def _normaliser():
+def label_set(labels: list[str] | None) -> frozenset[str] | None:
+    """The configured labels as the scorer holds them (normalised by the scorer's own function)."""
+    from evals.scorers.classification import normalise_labels
+
+    return frozenset(normalise_labels(labels)) if labels else None
+
+
+def _normaliser(labels: frozenset[str] | None):
     from evals.scorers.classification import normalise_label
 
-    return normalise_label
+    return lambda text: normalise_label(text, labels)
 
 
 def _label(value: Any, normalise) -> str | None:
@@ -33,18 +40,18 @@ def _label(value: Any, normalise) -> str | None:
     return normalise(str(value))
 
 
-def gold_labels(frame: Any) -> np.ndarray:
-    """Normalised gold label per row (the ``gold`` column holds JSON)."""
-    normalise = _normaliser()
+def gold_labels(frame: Any, labels: frozenset[str] | None = None) -> np.ndarray:
+    """Normalised gold label per row (the ``gold`` column holds JSON), as the scorer normalises it."""
+    normalise = _normaliser(labels)
     column = Calls.of(frame).column("gold")
     memo = {raw: _label(loads(raw), normalise) for raw in set(column)}
     return np.array([memo[raw] or "" for raw in column], dtype=object)
 
 
-def predicted_labels(frame: Any) -> np.ndarray:
+def predicted_labels(frame: Any, labels: frozenset[str] | None = None) -> np.ndarray:
     """Normalised predicted label per row; ``<invalid>`` for an answer outside the set or an answer failure,
     None for an infrastructure failure."""
-    normalise = _normaliser()
+    normalise = _normaliser(labels)
     calls = Calls.of(frame)
     memo: dict[Any, str] = {}
     out = np.empty(len(calls), dtype=object)
@@ -121,12 +128,12 @@ def classification_metrics(frame: Any, labels: list[str] | None = None, *, confi
     from evals.stats import ratio_ci
 
     calls = Calls.of(frame)
-    normalise = _normaliser()
+    known = label_set(labels)
     answered = calls.answered
-    gold = gold_labels(calls)
-    pred = predicted_labels(calls)
+    gold = gold_labels(calls, known)
+    pred = predicted_labels(calls, known)
     g, p = gold[answered], pred[answered]
-    label_set = sorted({normalise(str(x)) for x in (labels or [])} | set(g) | (set(p) - {INVALID}))
+    classes = sorted(set(known or ()) | set(g) | (set(p) - {INVALID}))
     kw = {"confidence": confidence, "n_boot": n_boot, "seed": seed}
     out: dict[str, Estimate] = {}
     out["accuracy"] = example_rate(calls, (gold == pred).astype(float), **kw)
@@ -137,24 +144,24 @@ def classification_metrics(frame: Any, labels: list[str] | None = None, *, confi
     def per_example(mask: np.ndarray) -> np.ndarray:
         return calls.sum_by_example(mask & answered)
 
-    tp = np.stack([per_example((gold == c) & (pred == c)) for c in label_set]) if label_set else np.zeros((0, n_ex))
-    fp = np.stack([per_example((gold != c) & (pred == c)) for c in label_set]) if label_set else np.zeros((0, n_ex))
-    fn = np.stack([per_example((gold == c) & (pred != c)) for c in label_set]) if label_set else np.zeros((0, n_ex))
+    tp = np.stack([per_example((gold == c) & (pred == c)) for c in classes]) if classes else np.zeros((0, n_ex))
+    fp = np.stack([per_example((gold != c) & (pred == c)) for c in classes]) if classes else np.zeros((0, n_ex))
+    fn = np.stack([per_example((gold == c) & (pred != c)) for c in classes]) if classes else np.zeros((0, n_ex))
     keep = calls.sum_by_example(answered) > 0  # examples with an answer
     tp, fp, fn = tp[:, keep], fp[:, keep], fn[:, keep]
-    if label_set and keep.any():
+    if classes and keep.any():
         point = float(macro_f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1)))
         low, high = _macro_f1_ci(tp, fp, fn, confidence, n_boot, seed)
         out["macro_f1"] = Estimate(point, low, high, int(keep.sum()),
-                                   f"over labels {', '.join(label_set)}; invalid answers are misses")
-    for i, c in enumerate(label_set):
+                                   f"over labels {', '.join(classes)}; invalid answers are misses")
+    for i, c in enumerate(classes):
         for name, num, den in (("precision", tp[i], tp[i] + fp[i]), ("recall", tp[i], tp[i] + fn[i]),
                                ("f1", 2 * tp[i], 2 * tp[i] + fp[i] + fn[i])):
             point, low, high = ratio_ci(num, den, **kw)
             out[f"{name}:{c}"] = Estimate(point, low, high, int(np.count_nonzero(den)))
     n_calls = int(answered.sum())
-    for gc in label_set:
-        for pc in [*label_set, INVALID]:
+    for gc in classes:
+        for pc in [*classes, INVALID]:
             count = int(np.sum((g == gc) & (p == pc)))
             if count:
                 out[f"confusion:{gc}->{pc}"] = Estimate.count(count, n_calls, "count of calls")
