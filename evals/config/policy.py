@@ -136,6 +136,10 @@ class PolicySettings(Strict):
     weekly_spend_ceiling_usd: NonNegativeFloat | None = Field(
         default=None, description="The gate fails when the policy's projected weekly spend exceeds this.")
     fail_on_unknown_spend: bool = Field(default=False, description="Fail the gate when spend cannot be projected.")
+    max_infra_failure_rate: float = Field(
+        default=0.02, ge=0, le=1,
+        description="A rule whose evidence has a larger share of calls that failed for infrastructure reasons "
+                    "(rate limits, timeouts, server errors) keeps its model: re-run to retry them.")
 
 
 def load_policy(path: Path) -> Policy:
