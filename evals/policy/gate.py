@@ -180,7 +180,8 @@ def _signature_checks(new: list[Entry], base: Base | None, project: Project, req
                 checks.append(Check("signature", True, f"{at}: good signature (allowed signers at {where})"))
                 continue
             principals = signing.find_principals(signature, allowed) if isinstance(signature, str) and text else []
-            why = (f"signed by the key of {', '.join(principals)}, not {approver!r}" if principals else
+            why = (f"signed by the key of {', '.join(principals)}, not {approver!r}"
+                   if principals and approver not in principals else
                    f"signature does not verify against {signing.ALLOWED_SIGNERS} at {where} ({problem})")
             checks.append(Check("signature", False, f"{at}: {why}; {who}"))
     if not new:
