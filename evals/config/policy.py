@@ -152,6 +152,9 @@ class PolicySettings(Strict):
     """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
 
     format_version: int = FORMAT_VERSION
+    require_signed_approvals: bool = Field(
+        default=True, description="Every approval added since the gate's --base must carry an SSH signature by a "
+                                  "key in policies/allowed_signers as it was at --base; false only for solo use.")
     quality_tolerance: float = Field(
         default=0.02, ge=0, le=1,
         description="Non-inferiority margin for the recommender; the most a changed rule may lose in the gate.")
@@ -161,9 +164,6 @@ class PolicySettings(Strict):
     weekly_spend_ceiling_usd: NonNegativeFloat | None = Field(
         default=None, description="The gate fails when the policy's projected weekly spend exceeds this.")
     fail_on_unknown_spend: bool = Field(default=False, description="Fail the gate when spend cannot be projected.")
-    require_signed_approvals: bool = Field(
-        default=True, description="Every approval added since the gate's --base must carry an SSH signature by a "
-                                  "key in policies/allowed_signers as it was at --base; false only for solo use.")
 
 
 def load_policy(path: Path) -> Policy:

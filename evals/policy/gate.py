@@ -410,8 +410,8 @@ def render_markdown(result: GateResult, base: str | None) -> str:
     if base:
         lines += ["", f"### Requirement changes against {md_text(base)}", ""]
         changes = result.requirement_changes
-        lines += [f"- {'**relaxed**' if ch.relaxed else 'changed'}: {md_text(ch.describe())}" for ch in changes] \
-            or ["None."]
+        lines += [f"- **{md_text(ch.describe())}**" if ch.relaxed else f"- {md_text(ch.describe())}"
+                  for ch in changes] or ["None."]
     if result.approved_diff:
         lines += ["", "<details><summary>Approved diff</summary>", "", md_embed(result.approved_diff), "",
                   "</details>"]
@@ -468,7 +468,8 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     result.checks += _run_check(project, records)
     if at_base is not None:
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
-        result.requirement_changes = (requirement_changes(at_base.policy, current)
+        floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
+        result.requirement_changes = (requirement_changes(at_base.policy, current, floors)
                                       + settings_changes(at_base.settings, settings))
     diffs = [e.record.get("diff_markdown") for e in new if isinstance(e.record.get("diff_markdown"), str)]
     result.approved_diff = diffs[-1] if diffs else None

@@ -27,29 +27,39 @@ class RequirementChange:
     field: str
     before: Any
     after: Any
+    implied: Any = None  # what ``before`` None meant (for quality_floor: the suites' floor), when known
 
     @property
     def relaxed(self) -> bool:
         """True when the new value lets more through (a lower floor, a longer latency, no limit at all)."""
         if self.field in ("fail_on_unknown_spend", "require_signed_approvals"):
             return bool(self.before) and not self.after
+        before = self.implied if self.before is None else self.before
         if self.after is None:
-            return self.before is not None
-        if self.before is None:
+            return before is not None
+        if before is None:
             return False
         lower = self.field in _LOOSER_WHEN_LOWER
-        return self.after < self.before if lower else self.after > self.before
+        return self.after < before if lower else self.after > before
 
     def describe(self) -> str:
         where = f"rule {self.rule!r} require.{self.field}" if self.rule else f"policies/gate.yaml {self.field}"
         verb = "relaxed" if self.relaxed else "changed"
-        show = lambda v: "none" if v is None else v  # noqa: E731
-        return f"{where} {verb}: {show(self.before)} → {show(self.after)}"
+        show = lambda v: "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
+        before = show(self.before) if self.before is not None or self.implied is None else \
+            f"none (suite floor {show(self.implied)})"
+        return f"{where} {verb}: {before} → {show(self.after)}"
 
 
-def requirement_changes(old: Policy | None, new: Policy) -> list[RequirementChange]:
-    """Each rule's ``require`` field that differs between ``old`` and ``new`` (rules present in both or added)."""
+def requirement_changes(old: Policy | None, new: Policy,
+                        suite_floors: dict[str, float] | None = None) -> list[RequirementChange]:
+    """Each rule's ``require`` field that differs between ``old`` and ``new`` (rules present in both or added).
+
+    ``suite_floors`` (suite name -> ``quality_floor``) tells what an absent rule floor meant: the highest
+    floor of the suites the rule's evidence names.
+    """
     before = {r.id: r for r in old.rules} if old is not None else {}
+    floors = suite_floors or {}
     out = []
     for rule in new.rules:
         was = before.get(rule.id)
@@ -57,7 +67,11 @@ def requirement_changes(old: Policy | None, new: Policy) -> list[RequirementChan
             a = getattr(was.require, name) if was is not None else None
             b = getattr(rule.require, name)
             if a != b:
-                out.append(RequirementChange(rule.id, name, a, b))
+                implied = None
+                if name == "quality_floor" and rule.evidence is not None:
+                    known = [floors[s] for s in rule.evidence.suite.split(",") if s in floors]
+                    implied = max(known) if known else None
+                out.append(RequirementChange(rule.id, name, a, b, implied))
     return out
 
 
