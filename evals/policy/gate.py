@@ -19,30 +19,32 @@ Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
   ``quality_tolerance``; requirement and gate-setting changes are listed in the comment.
 * **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``.
 
+With ``--base``, each setting of ``policies/gate.yaml`` is the stricter of the base's and the branch's
+(:func:`~evals.policy.gitbase.strictest`): a pull request cannot relax the gate that judges it.
+
 It renders Markdown for a pull-request comment (everything from files escaped) and can write JUnit XML.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.config._yaml import parse_yaml, validate
 from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Policy, PolicySettings, Target, load_settings
 from evals.config.suite import load_suite
-from evals.errors import ConfigError, UsageError
+from evals.errors import ConfigError
 from evals.policy import signing
 from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
 from evals.policy.bundle import BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes
 from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
 from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes,
                                        settings_changes)
@@ -75,63 +77,6 @@ class GateResult:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-@dataclass
-class Base:
-    """The files the gate reads as they were at ``--base``."""
-
-    rev: str
-    policy: Policy | None
-    log: bytes
-    allowed_signers: str | None
-    settings: PolicySettings | None
-
-
-class _Git:
-    def __init__(self, project: Project):
-        self.project = project
-        try:
-            top = self("rev-parse", "--show-toplevel")
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise UsageError(f"--base needs git: {exc}") from None
-        if top.returncode != 0:
-            raise UsageError(f"--base: {project.root} is not in a git repository")
-        self.top = Path(top.stdout.decode().strip()).resolve()
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=self.project.root, capture_output=True, timeout=30)
-
-    def show(self, rev: str, path: Path) -> bytes | None:
-        rel = path.resolve().relative_to(self.top).as_posix()
-        shown = self("show", f"{rev}:{rel}")
-        return shown.stdout if shown.returncode == 0 else None
-
-
-def _parse_at(model: type, data: bytes | None, label: str) -> Any:
-    if data is None:
-        return None
-    parsed, lines = parse_yaml(data.decode("utf-8", "replace"), Path(label))
-    return validate(model, parsed, Path(label), lines) if parsed is not None else None
-
-
-def read_base(project: Project, rev: str) -> Base:
-    """The policy, approval log, allowed signers and gate settings at git revision ``rev``."""
-    git = _Git(project)
-    if git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode != 0:
-        raise UsageError(f"--base {rev}: no such git revision (fetch it first, e.g. git fetch origin {rev})")
-    signers = git.show(rev, project.root / signing.ALLOWED_SIGNERS)
-    return Base(rev=rev,
-                policy=_parse_at(Policy, git.show(rev, project.policy_file), f"{rev}:policies/current.yaml"),
-                log=git.show(rev, project.approvals_file) or b"",
-                allowed_signers=signers.decode("utf-8", "replace") if signers is not None else None,
-                settings=_parse_at(PolicySettings, git.show(rev, project.root / "policies" / "gate.yaml"),
-                                   f"{rev}:policies/gate.yaml"))
-
-
-def base_policy(project: Project, rev: str) -> Policy | None:
-    """The policy file as of git revision ``rev`` (None when it did not exist there)."""
-    return read_base(project, rev).policy
 
 
 def _log_checks(entries: list[Entry], now: bytes, base: Base | None, log: Path) -> tuple[list[Check], list[Entry]]:
@@ -447,7 +392,7 @@ def write_junit(result: GateResult, path: Path) -> None:
 
 def gate(project: Project, *, base: str | None = None, junit: Path | None = None) -> GateResult:
     """Run every check on the policy in force; see the module docstring."""
-    settings = load_settings(project.root / "policies" / "gate.yaml")
+    branch_settings = load_settings(project.root / "policies" / "gate.yaml")
     if not project.policy_file.is_file():
         raise ConfigError(project.policy_file, "file not found; the gate checks the policy in force")
     models = load_models(project.models_file)
@@ -457,12 +402,12 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     now = log.read_bytes() if log.is_file() else b""
     entries = read_log(log)
     records = [e.record for e in entries]
-    required = settings.require_signed_approvals or bool(
-        at_base is not None and (at_base.settings is None or at_base.settings.require_signed_approvals))
+    base_settings = (at_base.settings or PolicySettings()) if at_base is not None else None
+    settings = strictest(base_settings, branch_settings)
     result = GateResult()
     log_checks, new = _log_checks(entries, now, at_base, log)
     result.checks += log_checks
-    result.checks += _signature_checks(new, at_base, project, required)
+    result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
     result.checks += _approval_checks(current, records, at_base)
     result.checks += _evidence_checks(project, current, entries, models)
     result.checks += _run_check(project, records)
@@ -470,7 +415,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
         floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
         result.requirement_changes = (requirement_changes(at_base.policy, current, floors)
-                                      + settings_changes(at_base.settings, settings))
+                                      + settings_changes(at_base.settings, branch_settings))
     diffs = [e.record.get("diff_markdown") for e in new if isinstance(e.record.get("diff_markdown"), str)]
     result.approved_diff = diffs[-1] if diffs else None
     spend, total = _spend_check(project, current, settings)

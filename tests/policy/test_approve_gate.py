@@ -178,3 +178,15 @@ def test_gate_fails_when_the_evidence_bundle_is_altered_or_missing(signed, propo
     assert any(f"{record['evidence']['bundle']} was altered after its approval" in m for m in failures(gate(signed)))
     bundle.unlink()
     assert any("is missing; commit policies/evidence/" in m for m in failures(gate(signed)))
+
+
+def test_a_pull_request_cannot_relax_the_gate_that_judges_it(signed, proposed, keys):
+    settings = signed.root / "policies" / "gate.yaml"
+    settings.write_text(settings.read_text().replace("weekly_spend_ceiling_usd: 1000", "weekly_spend_ceiling_usd: 0.5"))
+    commit_all(signed.root, "a tight budget")
+    approve(signed, proposed, ADA, key=keys.ada)
+    settings.write_text(settings.read_text().replace("weekly_spend_ceiling_usd: 0.5", "weekly_spend_ceiling_usd: 1000"))
+    result = gate(signed, base="HEAD")
+    assert [c.name for c in result.checks if not c.ok] == ["spend"]
+    assert "exceeds the ceiling $0.50" in result.markdown
+    assert "- **policies/gate.yaml weekly\\_spend\\_ceiling\\_usd relaxed: 0.5 → 1000**" in result.markdown
