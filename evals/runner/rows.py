@@ -7,7 +7,8 @@ The rule (the row contract in :data:`evals.runner.store.RESULT_COLUMNS`):
   of quality;
 - an answer failure (``answer``: a refusal, or a reply that stopped at ``max_tokens``, i.e.
   ``finish_reason == "length"``, recorded as ``truncated``) scores 0.0 and is not shown to the scorer
-  (a cut-off answer is not judged on what it might have said);
+  (a cut-off answer is not judged on what it might have said); its ``detail`` is what it misses
+  (:meth:`~evals.scorers.base.Scorer.unanswered_detail`: every gold field), so per-field metrics count it;
 - everything else is scored by the suite's scorer, which reads :func:`scorer_input` (for a request with
   tools, the calls and the text together).
 
@@ -76,16 +77,22 @@ def _failed(exc: Exception, judge: "JudgeCaller | None" = None) -> Scored:
     return Scored(error=ErrorKind.SCORER_ERROR.value, error_message=f"{type(exc).__name__}: {exc}"[:500], judge=judge)
 
 
-def _not_scored(failure: tuple[str, str]) -> Scored:
+def _not_scored(failure: tuple[str, str], scorer: Scorer, example: Any) -> Scored:
     error, message = failure
-    return Scored(0.0 if error_class(error) == "answer" else None, error=error, error_message=message)
+    if error_class(error) != "answer":
+        return Scored(None, error=error, error_message=message)
+    try:  # what the failed answer misses, for per-field metrics (never its text: it is not judged)
+        detail = scorer.unanswered_detail(example)
+    except Exception:
+        detail = None
+    return Scored(0.0, detail=detail, error=error, error_message=message)
 
 
 def score_now(job: "Job", response: GenerateResponse) -> Scored:
     """Score with a scorer that makes no model calls (``score``, synchronously)."""
     failure = answer_failure(response, job.rendered.max_tokens)
     if failure is not None:
-        return _not_scored(failure)
+        return _not_scored(failure, job.scorer, job.example)
     try:
         return _from_score(job.scorer.score(scorer_input(response), job.example))
     except Exception as exc:
@@ -96,7 +103,7 @@ async def score_async(scorer: Scorer, text: str, example: Any, failure: tuple[st
                       judge: "JudgeCaller") -> Scored:
     """Score through ``await scorer.ascore(text, example, judge)``; ``judge`` tallies its model calls."""
     if failure is not None:
-        return _not_scored(failure)
+        return _not_scored(failure, scorer, example)
     try:
         return _from_score(await scorer.ascore(text, example, judge), judge)
     except Exception as exc:

@@ -418,6 +418,12 @@ class ExtractionScorer(Scorer):
             result.subscores.update(record_subscores(records))
         return result
 
+    def unanswered_detail(self, example) -> dict[str, Any]:
+        """Every gold field missed (the cells of an answer that did not parse)."""
+        gold = example.gold if not isinstance(example.gold, str) else json.loads(example.gold)
+        fields, _, records = self.compare_all(gold, None)
+        return {"fields": fields, "both_null": [], **({"records": records} if records is not None else {})}
+
     def baseline(self, examples) -> Baseline:
         """The empty object for every example: what extracting nothing scores."""
         return Baseline("empty object", {e.id: "{}" for e in examples})

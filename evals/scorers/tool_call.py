@@ -33,8 +33,8 @@ date-times as instants, time zones, durations, amounts, lists as sets, absent = 
 CONTRACTS section 6 has it (``{"gold", "pred", "correct"}``, plus ``"invalid": true`` for a schema
 violation); a wrong tool's arguments appear as its own invented paths. ``gold_tool`` /
 ``predicted_tool`` use :data:`NO_CALL` for no call (``+``-joined names for several calls), for the
-confusion table; ``gold_kind``, ``calls``, ``schema_errors``, ``both_null``, ``accepted_absent``,
-``missing``. **Sub-scores**: ``tool_correct`` and ``exact_call`` on every example; ``argument_accuracy``
+confusion table (``predicted_tool`` is null for an answer failure: no answer to read); ``gold_kind``,
+``calls``, ``schema_errors``, ``both_null``, ``accepted_absent``, ``missing``. **Sub-scores**: ``tool_correct`` and ``exact_call`` on every example; ``argument_accuracy``
 and ``arguments_valid`` where the gold is a call and the tool is right.
 
 **Baseline**: no call on every example (what "never call a tool" scores).
@@ -55,7 +55,7 @@ from evals.scorers.extraction import ExtractionScorer, ExtractionSettings, Kind,
 from evals.tool_calls import ToolCall, call_from_value
 
 #: The tool label of "no call" in ``gold_tool``, ``predicted_tool`` and the confusion table.
-NO_CALL = "<none>"
+NO_CALL = "no_call"
 CALL, NO_TOOL, CLARIFY = "call", "no_tool", "clarify"
 DEFAULT_FREE_TEXT = ["summary", "notes", "title", "agenda", "subject", "body"]
 
@@ -244,6 +244,15 @@ class ToolCallScorer(Scorer):
         if gold.get("missing"):
             detail["missing"] = list(gold["missing"])
         return Score(value, subscores, detail)
+
+    def info(self) -> dict[str, Any]:
+        """The suite's tool names (the classes of the tool-choice metrics)."""
+        return {"tools": list(self.tools)}
+
+    def unanswered_detail(self, example) -> dict[str, Any]:
+        """No call: the gold call's arguments missed, the predicted tool ``no_call``."""
+        detail = self.score("", example).detail
+        return {**detail, "predicted_tool": None}
 
     def baseline(self, examples) -> Baseline:
         """No call on every example: what never calling a tool scores."""
