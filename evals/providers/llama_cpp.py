@@ -132,13 +132,14 @@ def portable_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-def _portable(schema: Any) -> Any:
+def portable_schema(schema: Any) -> Any:
+    """``schema`` with every ``pattern`` made portable (:func:`portable_pattern`); the rest as it is."""
     if isinstance(schema, list):
-        return [_portable(s) for s in schema]
+        return [portable_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
     return {k: (portable_pattern(v) if k == "pattern" and isinstance(v, str) else
-                v if k in ("enum", "const", "default", "examples") else _portable(v)) for k, v in schema.items()}
+                v if k in ("enum", "const", "default", "examples") else portable_schema(v)) for k, v in schema.items()}
 
 
 def bad_escapes(grammar: str) -> list[str]:
@@ -168,7 +169,7 @@ def gbnf(schema: dict[str, Any]) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        grammar = json_schema_to_gbnf(json.dumps(_portable(schema)))
+        grammar = json_schema_to_gbnf(json.dumps(portable_schema(schema)))
     except (AssertionError, KeyError, TypeError, RecursionError) as exc:  # the converter asserts
         raise ValueError(f"schema does not convert to a llama.cpp grammar: {type(exc).__name__}: {exc}") from None
     bad = bad_escapes(grammar)

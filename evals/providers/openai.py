@@ -12,7 +12,8 @@ optional (local servers ignore it). ``options`` in models.yaml
 
 - ``json_mode``: ``response_format`` (default: OpenAI's ``json_schema`` format, which vLLM reads),
   ``guided_json`` (vLLM: also sends ``extra_body={"guided_json": schema}``), ``json_object`` (the
-  llama.cpp server's ``{"type": "json_object", "schema": ...}``) or ``none``;
+  llama.cpp server's ``{"type": "json_object", "schema": ...}``, its patterns made portable as for the
+  in-process provider: :func:`evals.providers.llama_cpp.portable_schema`) or ``none``;
 - ``extra_body``: a mapping sent with every request (server-specific sampling settings);
 - ``tool_mode``: how a request's tools are sent: ``native`` (default: ``tools`` and ``tool_choice: auto``,
   which a vLLM server started with ``--enable-auto-tool-choice`` answers with ``tool_calls``) or
@@ -253,7 +254,11 @@ class OpenAICompatibleProvider(OpenAIProvider):
         if mode == "none":
             return None, {}
         if mode == "json_object":  # llama-cpp-python's server: a grammar built from the schema
-            return ({"type": "json_object", "schema": schema} if schema else {"type": "json_object"}), {}
+            from evals.providers.llama_cpp import portable_schema  # escapes its converter would crash on
+
+            if not schema:
+                return {"type": "json_object"}, {}
+            return {"type": "json_object", "schema": portable_schema(schema)}, {}
         extra = {"guided_json": schema} if mode == "guided_json" and schema else {}
         return response_format(schema), extra
 
