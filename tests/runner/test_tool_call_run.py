@@ -122,3 +122,24 @@ def test_baselines_are_written(shipped_copy, name):
     baselines = pd.read_parquet(result.folder / "baselines.parquet")
     assert set(baselines["baseline"]) == {"no tool" if name == "crm-actions" else "empty object"}
     assert len(baselines) == len(open_suite(SUITES[name]).examples)
+
+
+def test_a_truncated_answer_lists_what_it_misses(shipped_copy):
+    """An answer cut off at max_tokens scores 0 unread, and its detail lists every gold field it misses
+    (per record for plan-commitments, per argument for crm-actions), so per-field metrics count them."""
+    from evals.providers.base import GenerateResponse
+
+    add_model(shipped_copy, "cut-fake", 200000)
+    FakeProvider.reset(responder=lambda request: GenerateResponse(text='{"commitments": [{"owner": "A',
+                                                                   finish_reason="length", output_tokens=9))
+    result = run(shipped_copy, RunOptions(suites=["plan-commitments", "crm-actions"], models=["cut-fake"], limit=1))
+    frame = result.results.set_index("suite")
+    plan, crm = frame.loc["plan-commitments"], frame.loc["crm-actions"]
+    assert plan["error"] == "truncated" and plan["score"] == 0.0
+    gold = open_suite(SUITES["plan-commitments"]).examples[0].gold["commitments"]
+    fields = json.loads(plan["detail"])["fields"]
+    assert len(fields) == sum(1 for g in gold for v in g.values() if v is not None)
+    assert not any(c["pred"] for c in fields.values()) and "commitments[0].owner" in fields
+    detail = json.loads(crm["detail"])
+    assert crm["error"] == "truncated" and detail["predicted_tool"] is None
+    assert detail["gold_tool"] == "schedule_meeting" and "schedule_meeting.start" in detail["fields"]

@@ -111,6 +111,9 @@ def test_pairs_are_one_to_one_best_first():
     pred = [{"owner": "A", "what": "send the signed contract"}, {"owner": "A", "what": "send pricing sheet"}]
     settings = RecordsSettings(path="c", owner="owner", text="what", threshold=0.3)
     assert [(i, j) for i, j, _ in pair_records(gold, pred, settings, token_overlap)] == [(0, 1), (1, 0)]
+    # one answer record that resembles two gold ones pairs with the closer one only; the other is missed
+    twins = [{"owner": "A", "what": "send the pricing sheet"}, {"owner": "A", "what": "send the pricing sheet today"}]
+    assert [(i, j) for i, j, _ in pair_records(twins, pred[1:], settings, token_overlap)] == [(0, 0)]
 
 
 def test_unparseable_answer_misses_every_record():

@@ -217,3 +217,4 @@ def test_padded_gold_arguments_mean_absent(suites, scorer):
     padded["arguments"]["cc"] = None
     result = scorer.score(scorer.gold_answer(example(padded)), example(padded))
     assert result.value == 1.0 and "log_call.cc" not in result.detail["fields"]
+    assert result.subscores["exact_call"] == 1.0 and result.detail["schema_errors"] == []  # no `"cc": null` sent
