@@ -47,3 +47,16 @@ def test_tool_breakdowns_and_exclusions_in_the_report(shipped_copy):
     assert "Excluded (not run, left out of quality): <strong>small-fake</strong> 3 examples, context window 8,192" in html
     summary = (folder / "summary.md").read_text()
     assert "Excluded (not run, left out of quality): small-fake 3 examples, context window 8,192" in summary
+
+
+def test_the_examples_view_shows_the_calls():
+    import pandas as pd
+
+    from evals.report.drill import drilldown
+
+    frame = pd.DataFrame([{"suite": "crm-actions", "example_id": "a", "model": "m", "repeat": 0, "variant": "default",
+                           "score": 1.0, "subscores": None, "error": None, "error_message": None, "output": "",
+                           "gold": "{}", "prompt_text": "p", "detail": None, "cost_usd": 0.0, "latency_ms": 1.0,
+                           "tool_calls": '[{"name": "lookup_account", "arguments": {"account": "Kelpie"}}]'}])
+    (row,) = drilldown(frame)["rows"]
+    assert row["o"] == '[tool calls] [{"name": "lookup_account", "arguments": {"account": "Kelpie"}}]'
