@@ -111,8 +111,11 @@ def portable_pattern(pattern: str) -> str:
     r"""The same regex with the escapes llama-cpp-python would copy into the grammar unparsed written as
     character classes (``\d`` -> ``[0-9]``, ``\.`` -> ``[.]``; in a class ``\s`` -> `` \t\n\r``).
 
+    A negated class also leaves out ``"`` and ``\``: the converter copies classes into the grammar as
+    they are, and a raw quote or backslash there would let the model end or escape the JSON string.
+
     >>> print(portable_pattern(r"^\d{4}-(0[1-9]|[12]\d)$"), portable_pattern(r"^[^@\s]+@[^@\s]+\.[a-z]+$"))
-    ^[0-9]{4}-(0[1-9]|[12][0-9])$ ^[^@ \t\n\r]+@[^@ \t\n\r]+[.][a-z]+$
+    ^[0-9]{4}-(0[1-9]|[12][0-9])$ ^[^"\\@ \t\n\r]+@[^"\\@ \t\n\r]+[.][a-z]+$
     """
     out: list[str] = []
     inside, first = False, 0  # in a [...] class; where its first member is (a "]" there is a member)
@@ -124,7 +127,12 @@ def portable_pattern(pattern: str) -> str:
             i += 2
             continue
         if not inside and char == "[":
-            inside, first = True, i + 1 + (pattern[i + 1:i + 2] == "^")
+            negated = pattern[i + 1:i + 2] == "^"
+            inside, first = True, i + 1 + negated
+            if negated:  # "any character but ...": never a raw quote or backslash, which would end the string
+                out.append('[^"\\\\')
+                i += 2
+                continue
         elif inside and char == "]" and i > first:
             inside = False
         out.append(char)
@@ -160,8 +168,11 @@ def bad_escapes(grammar: str) -> list[str]:
     return found
 
 
-def gbnf(schema: dict[str, Any]) -> str:
+def gbnf(schema: dict[str, Any], leading_space: bool = False) -> str:
     """The GBNF grammar of ``schema`` as llama.cpp can parse it (patterns made portable first).
+
+    ``leading_space``: the answer may start with one space, as a completion prompt ending in ``JSON:``
+    continues (its shots read ``JSON: {...}``); without it the model is forced off its own text.
 
     Raises ValueError when the schema does not convert, or converts into a grammar llama.cpp would
     not parse (the caller answers ``invalid_request`` instead of crashing).
@@ -172,6 +183,8 @@ def gbnf(schema: dict[str, Any]) -> str:
         grammar = json_schema_to_gbnf(json.dumps(portable_schema(schema)))
     except (AssertionError, KeyError, TypeError, RecursionError) as exc:  # the converter asserts
         raise ValueError(f"schema does not convert to a llama.cpp grammar: {type(exc).__name__}: {exc}") from None
+    if leading_space:
+        grammar = re.sub(r"^root ::= (.*)$", r'root ::= " "? (\1)', grammar, count=1, flags=re.M)
     bad = bad_escapes(grammar)
     if bad:
         raise ValueError(f"schema converts to a grammar llama.cpp cannot parse (escapes {', '.join(sorted(set(bad)))}"
@@ -267,12 +280,12 @@ class LlamaCppProvider(Provider):
                 vocab = _VOCABS[str(self._path)] = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
             return len(vocab.tokenize(prompt.text.encode("utf-8"), add_bos=True, special=False))
 
-    def _grammar(self, schema: dict[str, Any]) -> Any:
+    def _grammar(self, schema: dict[str, Any], leading_space: bool = False) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps([schema, leading_space], sort_keys=True).encode()).hexdigest()
         if key not in self._grammars:
-            self._grammars[key] = LlamaGrammar.from_string(gbnf(schema), verbose=False)
+            self._grammars[key] = LlamaGrammar.from_string(gbnf(schema, leading_space), verbose=False)
         return self._grammars[key]
 
     def _generate_sync(self, request: GenerateRequest) -> GenerateResponse:
@@ -286,7 +299,7 @@ class LlamaCppProvider(Provider):
             start = time.perf_counter()
             try:
                 if p.tools is not None:  # no native tool calling in process: one call object
-                    common["grammar"] = self._grammar(call_object_schema(p.tools))
+                    common["grammar"] = self._grammar(call_object_schema(p.tools), leading_space=p.prompt is not None)
                 elif p.json_output:
                     # Built here for both modes: llama-cpp's response_format falls back to any JSON
                     # silently when a schema does not convert; this raises instead.

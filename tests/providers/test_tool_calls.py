@@ -253,7 +253,9 @@ def test_regex_escapes_become_character_classes():
     from evals.providers.llama_cpp import portable_pattern
 
     assert portable_pattern(r"^\d{4}-\d{2}$") == "^[0-9]{4}-[0-9]{2}$"
-    assert portable_pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$") == r"^[^@ \t\n\r]+@[^@ \t\n\r]+[.][^@ \t\n\r]+$"
+    # a negated class never takes a raw quote or backslash: it would end or escape the JSON string
+    assert portable_pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$") == \
+        r'^[^"\\@ \t\n\r]+@[^"\\@ \t\n\r]+[.][^"\\@ \t\n\r]+$'
     assert portable_pattern(r"^[A-Za-z_]+(/[A-Za-z_+-]+)+$") == r"^[A-Za-z_]+(/[A-Za-z_+-]+)+$"
     assert portable_pattern(r"^a\-b[\-x\]]$") == r"^a[-]b[\x2Dx\]]$"
     assert portable_pattern(r"^[]a]\d$") == "^[]a][0-9]$"  # a "]" first in a class is a member
@@ -274,6 +276,45 @@ def test_grammar_of_the_shipped_tools_has_no_escape_llama_cpp_rejects():
     grammar = gbnf(call_object_schema(tools))
     assert bad_escapes(grammar) == []
     assert '"\\"log_call\\""' in grammar and "[0-9]" in grammar
+
+
+def test_a_completion_may_start_its_call_object_with_a_space():
+    pytest.importorskip("llama_cpp")
+    from evals.providers.llama_cpp import gbnf
+
+    schema = call_object_schema(TOOLS)
+    assert gbnf(schema).count("root ::= alternative-0 |") == 1
+    assert 'root ::= " "? (alternative-0 |' in gbnf(schema, leading_space=True)  # "JSON: {" as the shots write it
+
+
+def test_llama_cpp_gives_the_leading_space_only_to_a_completion_prompt(monkeypatch, tmp_path):
+    """A completion template ends in ``JSON:`` and its shots continue ``JSON: {``: that request's grammar
+    allows the space; a chat request's answer starts at ``{`` as before. The spaced call is read back."""
+    pytest.importorskip("llama_cpp")
+    import evals.providers.llama_cpp as llama_cpp
+
+    seen: list[tuple[str, object]] = []
+    reply = ' {"tool": "lookup_account", "arguments": {"account": "Kelpie"}}'
+
+    class Loaded:  # stands in for the loaded GGUF: records the grammar each call is given
+        def create_completion(self, prompt, **kwargs):
+            seen.append(("completion", kwargs["grammar"]))
+            return {"choices": [{"text": reply, "finish_reason": "stop"}], "usage": {}}
+
+        def create_chat_completion(self, messages, **kwargs):
+            seen.append(("chat", kwargs["grammar"]))
+            return {"choices": [{"message": {"content": reply.strip()}, "finish_reason": "stop"}], "usage": {}}
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"")
+    monkeypatch.setattr(llama_cpp, "_load", lambda path, options: Loaded())
+    monkeypatch.setattr(llama_cpp.LlamaCppProvider, "_grammar", lambda self, schema, leading_space=False: leading_space)
+    provider = llama_cpp.LlamaCppProvider(spec("llama-cpp", str(gguf)))
+    completion = provider._generate_sync(tool_request(prompt_text="Request: pull up Kelpie\nJSON:"))
+    chat = provider._generate_sync(tool_request())
+    assert seen == [("completion", True), ("chat", False)]
+    for response in (completion, chat):
+        assert [(c.name, c.parsed()) for c in response.tool_calls] == [("lookup_account", {"account": "Kelpie"})]
 
 
 def test_a_grammar_llama_cpp_cannot_parse_is_refused_not_sent():
