@@ -11,8 +11,8 @@ from evals.scorers.tool_call import ToolCallScorer
 from evals.scorers.voice import VoiceScorer
 
 __all__ = ["Baseline", "ModelCaller", "Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers",
-           "build_scorer", "ClassificationScorer", "ExtractionScorer", "ToolCallScorer", "VoiceScorer", "Judge", "JudgeError",
-           "JudgeSettings", "normalise_label"]
+           "build_scorer", "ClassificationScorer", "ExtractionScorer", "ToolCallScorer", "VoiceScorer", "Judge",
+           "JudgeError", "JudgeSettings", "normalise_label"]
 
 ScorerRegistry = dict[str, type[Scorer]]
 

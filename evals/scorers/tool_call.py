@@ -34,7 +34,8 @@ CONTRACTS section 6 has it (``{"gold", "pred", "correct"}``, plus ``"invalid": t
 violation); a wrong tool's arguments appear as its own invented paths. ``gold_tool`` /
 ``predicted_tool`` use :data:`NO_CALL` for no call (``+``-joined names for several calls), for the
 confusion table (``predicted_tool`` is null for an answer failure: no answer to read); ``gold_kind``,
-``calls``, ``schema_errors``, ``both_null``, ``accepted_absent``, ``missing``. **Sub-scores**: ``tool_correct`` and ``exact_call`` on every example; ``argument_accuracy``
+``calls``, ``schema_errors``, ``both_null``, ``accepted_absent``, ``missing``. **Sub-scores**:
+``tool_correct`` and ``exact_call`` on every example; ``argument_accuracy``
 and ``arguments_valid`` where the gold is a call and the tool is right.
 
 **Baseline**: no call on every example (what "never call a tool" scores).
@@ -144,7 +145,8 @@ class ToolCallScorer(Scorer):
                             for name, t in self.tools.items()}
         self._compare = {}
         for name, tool in self.tools.items():
-            kinds = {path.split(".", 1)[1]: kind for path, kind in settings.kinds.items() if path.startswith(name + ".")}
+            kinds = {path.split(".", 1)[1]: kind for path, kind in settings.kinds.items()
+                     if path.startswith(name + ".")}
             extraction = ExtractionSettings(kinds=kinds, timezone_aliases=settings.timezone_aliases)
             self._compare[name] = ExtractionScorer(SimpleNamespace(schema=tool.get("parameters"), path=where),
                                                    extraction)
