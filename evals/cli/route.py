@@ -10,6 +10,8 @@ import click
 
 from evals.cli._common import open_project, project_option, split_list
 from evals.client import load_router
+from evals.config.models import load_models
+from evals.secrets import key_vars, scrub
 from evals.errors import UsageError
 from evals.router import Decision, NoRoute
 
@@ -59,8 +61,9 @@ def route_cmd(task, context_tokens, latency_ms, cost_ceiling_usd, volume, tags, 
                                 cost_ceiling_usd=cost_ceiling_usd, volume=volume, tags=list(tags), **overrides)
     except (NoRoute, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    names = key_vars(load_models(project.models_file))
     if as_json:
-        click.echo(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
-                                "fallbacks": decision.fallbacks}, indent=2))
+        click.echo(scrub(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
+                                      "fallbacks": decision.fallbacks}, indent=2), names))
     else:
-        click.echo(format_decision(decision))
+        click.echo(scrub(format_decision(decision), names))
