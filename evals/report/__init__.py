@@ -13,8 +13,9 @@ __all__ = ["ReportInputs", "build_report", "render_html", "render_markdown", "re
 
 
 def report_run(project: Any, run_id: str, *, baseline: str | None = None,
-               logs: list[Path] | None = None) -> dict[str, Path]:
-    """Write the report of ``run_id`` (or ``latest``) in a project, optionally against a baseline run."""
+               logs: list[Path] | None = None, out: Path | None = None) -> dict[str, Path]:
+    """Write the report of ``run_id`` (or ``latest``) in a project, optionally against a baseline run, into
+    the run folder (or ``out``)."""
     from evals.errors import UsageError
     from evals.runner.store import run_dir
 
@@ -22,4 +23,4 @@ def report_run(project: Any, run_id: str, *, baseline: str | None = None,
     baseline_folder = run_dir(project.reports_dir, baseline) if baseline else None
     if baseline_folder is not None and baseline_folder.resolve() == folder.resolve():
         raise UsageError(f"--baseline names the run itself ({folder.name}); pass an earlier run id")
-    return write_report(folder, baseline_folder=baseline_folder, logs=logs)
+    return write_report(folder, baseline_folder=baseline_folder, logs=logs, out=out)

@@ -139,8 +139,8 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write_report(folder: Path, *, manifest: dict[str, Any] | None = None, results: Any = None,
                  baseline_folder: Path | None = None, logs: list[Path] | None = None,
-                 byte_budget: int = DEFAULT_BYTE_BUDGET) -> dict[str, Path]:
-    """Write ``report.html`` and ``summary.md`` into a run folder; returns their paths.
+                 byte_budget: int = DEFAULT_BYTE_BUDGET, out: Path | None = None) -> dict[str, Path]:
+    """Write ``report.html`` and ``summary.md`` into a run folder (or ``out``); returns their paths.
 
     ``manifest`` and ``results`` default to the ones stored in ``folder``; ``baseline_folder`` adds a
     comparison against another run; ``logs`` are routing logs for the spend section.
@@ -156,7 +156,8 @@ def write_report(folder: Path, *, manifest: dict[str, Any] | None = None, result
         baseline_id = read_manifest(baseline_folder).get("run_id", baseline_folder.name)
     report = build_report(ReportInputs(manifest, results, folder, baseline, baseline_id, list(logs or []),
                                        byte_budget))
-    paths = {"html": folder / "report.html", "markdown": folder / "summary.md"}
+    target = out if out is not None else folder
+    paths = {"html": target / "report.html", "markdown": target / "summary.md"}
     write_text_atomic(paths["html"], render_html(report))
     write_text_atomic(paths["markdown"], render_markdown(report))
     return paths
