@@ -11,7 +11,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, Valida
 from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import Strict, Versioned
 
 ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "fake"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -222,7 +222,8 @@ class ModelSpec(Strict):
             return value
         if isinstance(value, ProviderOptions):
             value = value.model_dump(exclude_unset=True)
-        return OPTIONS[provider].model_validate(value)
+        # read from a file (evals.config._yaml.validate): as strictly as the rest of the file
+        return OPTIONS[provider].model_validate(value, strict=bool((info.context or {}).get("strict")))
 
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this model's answers: the whole spec minus :attr:`answer_neutral` fields and the
@@ -258,10 +259,9 @@ def _without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-class ModelsFile(Strict):
+class ModelsFile(Versioned):
     """The whole ``models.yaml``."""
 
-    format_version: int = FORMAT_VERSION
     models: list[ModelSpec]
 
     @field_validator("models")

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import FORMAT_VERSION, PromptName, Strict, Versioned
 from evals.config.descriptor import Match
 
 POLICY_FORMAT = FORMAT_VERSION
@@ -61,7 +61,7 @@ class Evidence(Strict):
 
 class Target(Strict):
     model: str
-    prompt: str | None = Field(default=None, description="Prompt name; each model renders its own variant.")
+    prompt: PromptName | None = Field(default=None, description="Prompt name; each model renders its own variant.")
     fallbacks: list[str] = Field(default_factory=list, description="Model ids tried in order when the model fails.")
     evidence: Evidence | None = None
 
@@ -83,19 +83,11 @@ class Source(Strict):
     base_policy_sha256: str | None = Field(default=None, description="Content hash of the policy in force then.")
 
 
-class Policy(Strict):
+class Policy(Versioned):
     format_version: int = POLICY_FORMAT
     source: Source | None = None
     rules: list[Rule] = Field(default_factory=list)
     default: Target
-
-    @field_validator("format_version")
-    @classmethod
-    def _supported(cls, value: int) -> int:
-        if value > POLICY_FORMAT:
-            raise ValueError(f"format version {value} is newer than this harness reads ({POLICY_FORMAT}); "
-                             "upgrade portfolio-evals")
-        return value
 
     @field_validator("rules")
     @classmethod
@@ -123,7 +115,7 @@ class Policy(Strict):
         return hashlib.sha256(data.encode()).hexdigest()
 
 
-class PolicySettings(Strict):
+class PolicySettings(Versioned):
     """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
 
     format_version: int = FORMAT_VERSION
