@@ -36,7 +36,7 @@ def report_cmd(project_dir, run_id, baseline, logs, out) -> None:
     if out is None:
         folder = run_dir(project.reports_dir, run_id).resolve()
         if project.reports_dir.resolve() not in folder.parents:
-            raise UsageError(f"{folder} is outside {project.reports_dir}; its report is written there only with "
+            raise UsageError(f"{folder}: outside {project.reports_dir}; its report is written there only with "
                              "--out DIR (or copy the run under reports/)")
     paths = report_run(project, run_id, baseline=baseline, logs=list(logs), out=out)
     click.echo(f"wrote {paths['html']}")

@@ -63,16 +63,37 @@ def new_run_id(now: datetime | None = None) -> str:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A path that cannot be written (its folder is a file, a folder stands where the file goes, no
+    permission, a full disk) is an ArtifactError naming it; nothing is left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ArtifactError(path, f"cannot write here: {_why(path, exc)}") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ArtifactError(path, f"cannot write here: {_why(path, exc)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _why(path: Path, exc: OSError) -> str:
+    for folder in path.parents:
+        if folder.is_symlink() and not folder.exists():
+            return f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist"
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+    if path.is_dir():
+        return "a folder stands there"
+    return str(exc.strerror or exc)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
