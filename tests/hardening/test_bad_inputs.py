@@ -421,6 +421,10 @@ CASES: list[Case] = [
     Case("template-schema-outside", both(outside("s.json", "{}"), replace(
         T, "max_tokens: 5", "max_tokens: 5\njson_output: true\njson_schema: ../../../s.json")), T, None,
          "outside the project"),
+    Case("template-folder-links-outside", both(outside("outside/default.j2", OUTSIDE_TEMPLATE),
+                                               lambda root: (root / "prompts" / "tiny-out").symlink_to(root.parent / "outside"),
+                                               replace(S, "prompt: tiny", "prompt: tiny-out")),
+         Path("prompts/tiny-out"), None, "outside"),
     Case("policy-prompt-path", write(POLICY, GOOD_POLICY.replace("    prompt: tiny\n", "    prompt: ../tiny\n")),
          POLICY, 6, "not by a path"),
     Case("report-outside-reports", with_run(copy_run_elsewhere), RUN.relative_to("reports").parent / "elsewhere" / RUN.name,
@@ -557,3 +561,15 @@ def test_a_byte_order_mark_in_yaml_and_jsonl_is_not_content(tmp_path, monkeypatc
     monkeypatch.setenv("EVALS_CACHE", str(tmp_path / "cache.sqlite"))
     assert main(["validate", "--project", str(root)]) == 0
     assert "tiny-triage dev 2, test 6" in capsys.readouterr().out
+
+
+def test_a_default_no_call_reaches_needs_no_prompt(tmp_path, monkeypatch, capsys):
+    """A last rule that catches everything makes the default unreachable: its missing prompt is fine."""
+    root = tmp_path / "proj"
+    write_project(root)
+    (root / POLICY).write_text(GOOD_POLICY.replace("default:\n  model: fake-b\n  prompt: tiny\n",
+                                                   "  - id: rest\n    model: fake-b\n    prompt: tiny\n"
+                                                   "default:\n  model: fake-b\n"))
+    monkeypatch.setenv("EVALS_CACHE", str(tmp_path / "cache.sqlite"))
+    assert main(["validate", "--project", str(root)]) == 0
+    assert "policy ok" in capsys.readouterr().out
