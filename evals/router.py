@@ -23,10 +23,10 @@ import yaml
 KEYS = ("task", "context_tokens", "latency_ms", "cost_ceiling_usd", "volume", "tags")
 
 
-def _public_url(url: str | None) -> str | None:
+def public_url(url: str | None) -> str | None:
     """A base_url as a decision shows it: without a ``user:password@`` part.
 
-    >>> _public_url("http://u:secret@host:8000/v1")
+    >>> public_url("http://u:secret@host:8000/v1")
     'http://host:8000/v1'
     """
     parts = urlsplit(url or "")
@@ -151,7 +151,7 @@ class Router:
         if model_id not in self.models:
             raise ValueError(f"model {model_id!r} is not in models.yaml")
         m = self.models[model_id]
-        return Candidate(model_id, m.get("provider"), _public_url(m.get("base_url")), m.get("family"),
+        return Candidate(model_id, m.get("provider"), public_url(m.get("base_url")), m.get("family"),
                          m.get("context_window"), self._variant(prompt, model_id, m.get("family")))
 
     def _chain(self, target: dict) -> tuple[Candidate, ...]:
