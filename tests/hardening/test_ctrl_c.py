@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,21 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MODELS_YAML, have_local_models, write_project
+from tests.hardening.test_crash_resume import _answered
 
 SLOW_MODELS = MODELS_YAML.replace("family: chatty\n", "family: chatty\n    options: {delay_s: 0.5}\n") \
     .replace("family: terse\n", "family: terse\n    options: {delay_s: 0.5}\n")
-
-
-def _answered(cache_path: Path) -> int:
-    if not cache_path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{cache_path}?mode=ro", uri=True, timeout=10)
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
 
 
 def _interrupt(args: list[str], env: dict[str, str], cache_path: Path, *, after_answers: int = 0,
