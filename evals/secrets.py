@@ -91,45 +91,82 @@ def _base64_forms(secret: str) -> list[str]:
     return forms
 
 
+_HINTS = ("bearer", "basic", "token", "api-key", "authorization")  # words an echoed auth header holds
+
+
+class Scrubber:
+    """Redacts a fixed set of secret values (and their base64 forms), echoed auth headers and URL userinfo.
+
+    Built once per set of values; cheap substring checks decide whether a text needs the regexes at all.
+    """
+
+    def __init__(self, values: tuple[str, ...]):
+        needles = set(values)
+        for value in values:
+            needles.update(_base64_forms(value))
+        self.needles = tuple(sorted(needles, key=len, reverse=True))
+        self.pattern = re.compile("|".join(re.escape(n) for n in self.needles)) if self.needles else None
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        if self.pattern is not None and any(n in text for n in self.needles):
+            text = self.pattern.sub(REDACTED, text)
+        lower = text.lower()
+        if any(hint in lower for hint in _HINTS):
+            text = _HEADERS.sub(lambda m: m.group(1) + REDACTED, text)
+        if "@" in text and "://" in text:
+            text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+        return text
+
+
 @lru_cache(maxsize=64)
-def _pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
-    needles = {v for v in values}
-    for value in values:
-        needles.update(_base64_forms(value))
-    if not needles:
-        return None
-    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+def _scrubber(values: tuple[str, ...]) -> Scrubber:
+    return Scrubber(values)
+
+
+def scrubber(names: Iterable[str] | None = None) -> Scrubber:
+    """The :class:`Scrubber` for the key variables ``names`` as they are set now (default: the known ones)."""
+    return _scrubber(secret_values(key_vars() if names is None else names))
 
 
 def scrub(text: str, names: Iterable[str] | None = None) -> str:
     """``text`` with secrets redacted (see the module docstring); ``names`` are the key variables
     (default :func:`key_vars` without models: the known ones)."""
-    if not text:
-        return text
-    pattern = _pattern(secret_values(key_vars() if names is None else names))
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
-    text = _HEADERS.sub(lambda m: m.group(1) + REDACTED, text)
-    return _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    return scrubber(names)(text) if text else text
 
 
-def scrub_data(value: Any, names: Iterable[str] | None = None) -> Any:
+def scrub_data(value: Any, names: Iterable[str] | None = None, *, using: Scrubber | None = None) -> Any:
     """A copy of a JSON-like value (dicts, lists, tuples, strings) with every string scrubbed, keys too."""
-    names = tuple(key_vars() if names is None else names)
+    clean = using or scrubber(names)
     if isinstance(value, str):
-        return scrub(value, names)
+        return clean(value)
     if isinstance(value, dict):
-        return {scrub_data(k, names) if isinstance(k, str) else k: scrub_data(v, names) for k, v in value.items()}
+        return {clean(k) if isinstance(k, str) else k: scrub_data(v, using=clean) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrub_data(v, names) for v in value)
+        return type(value)(scrub_data(v, using=clean) for v in value)
     return value
 
 
-def scrub_frame(frame: Any, names: Iterable[str] | None = None) -> Any:
-    """A pandas DataFrame with every string cell scrubbed (object columns only; numbers stay as they are)."""
-    names = tuple(key_vars() if names is None else names)
+def scrub_frame(frame: Any, names: Iterable[str] | None = None, columns: Iterable[str] | None = None) -> Any:
+    """A pandas DataFrame with every text cell of ``columns`` (default: all) scrubbed; numbers stay as they
+    are. Each distinct text is scrubbed once."""
+    import pandas as pd
+
+    clean = scrubber(names)
     frame = frame.copy()
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = [scrub_data(v, names) if isinstance(v, (str, dict, list)) else v for v in frame[column]]
+    for column in (frame.columns if columns is None else [c for c in columns if c in frame.columns]):
+        series = frame[column]
+        if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+            continue
+        done: dict[str, str] = {}
+        cleaned = []
+        for v in series:
+            if isinstance(v, str):
+                if v not in done:
+                    done[v] = clean(v)
+                cleaned.append(done[v])
+            else:
+                cleaned.append(scrub_data(v, using=clean) if isinstance(v, (dict, list)) else v)
+        frame[column] = pd.Series(cleaned, index=series.index, dtype=series.dtype)
     return frame

@@ -306,6 +306,10 @@ async def _execute_run(jobs: list[Job], suites: list[Suite], scorers: dict[str, 
     return rows, baselines, judges
 
 
+#: The result columns that hold what a model or provider sent back (the rest come from the project's own files).
+RESPONSE_TEXT = ("output", "error_message", "detail", "subscores", "tool_calls")
+
+
 def plan_signature(jobs: list[Job]) -> str:
     """What identifies a run's work: every row's suite, example, model, repeat and cache key (the same
     command on the same inputs gives the same signature)."""
@@ -337,8 +341,8 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
         except BaseException:
             reporter.finish()  # an interrupted run stops its progress display
             raise
-    frame = scrub_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS), names)
-    baselines = scrub_frame(pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS), names)
+    frame = scrub_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS), names, RESPONSE_TEXT)
+    baselines = scrub_frame(pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS), names, RESPONSE_TEXT)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
     signature = plan_signature(jobs)
     resumed = None if options.run_id else resumable_run(project.reports_dir, signature)

@@ -117,3 +117,31 @@ def test_a_cache_of_a_newer_format_is_refused(tmp_path):
     db.close()
     with pytest.raises(FormatVersionError, match="format '9' is newer"):
         ResponseCache(path)
+
+
+def test_scrub_frame_reaches_pandas_string_columns(key):
+    import pandas as pd
+
+    frame = pd.DataFrame({"output": ["ok", f"echo {KEY}"], "detail": [None, {"raw": KEY}], "score": [1.0, 0.0]})
+    assert pd.api.types.is_string_dtype(frame["output"].dtype)  # pandas 3: not object
+    out = __import__("evals.secrets", fromlist=["scrub_frame"]).scrub_frame(frame, key)
+    assert out["output"].tolist() == ["ok", f"echo {REDACTED}"] and out["detail"][1] == {"raw": REDACTED}
+    assert out.dtypes.to_dict() == frame.dtypes.to_dict()
+
+
+def test_results_hold_no_key_even_from_a_response_that_skipped_the_provider_layer(project, key, monkeypatch):
+    """The run scrubs what it writes itself: a response built outside a provider (a bug, a new path)."""
+    from evals.runner import calls
+    from evals.runner.run import RunOptions, run
+    from evals.runner.store import read_results
+
+    models = project.models_file.read_text().replace("family: chatty\n", "family: chatty\n    api_key_env: MY_FLEET_KEY\n")
+    project.models_file.write_text(models)
+
+    async def bypass(provider, request):
+        return GenerateResponse(text=f"lead {KEY}", error=None, finish_reason="stop")
+
+    monkeypatch.setattr(calls, "_guarded", bypass)
+    result = run(project, RunOptions(models=["fake-a"]))
+    assert KEY not in read_results(result.folder).to_json()
+    assert KEY.encode() not in (result.folder / "results.parquet").read_bytes()
