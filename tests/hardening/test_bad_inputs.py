@@ -573,3 +573,16 @@ def test_a_default_no_call_reaches_needs_no_prompt(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("EVALS_CACHE", str(tmp_path / "cache.sqlite"))
     assert main(["validate", "--project", str(root)]) == 0
     assert "policy ok" in capsys.readouterr().out
+
+
+def test_scorer_settings_are_as_strict_as_the_rest_of_suite_yaml(tmp_path):
+    """``fuzzy_threshold: true`` is not 1.0 (a lax model read it so)."""
+    from types import SimpleNamespace
+
+    from evals.errors import ConfigError
+    from evals.scorers.extraction import ExtractionScorer
+
+    suite = SimpleNamespace(spec=SimpleNamespace(scorer=SimpleNamespace(settings={"fuzzy_threshold": True})),
+                            path=tmp_path / "suite.yaml")
+    with pytest.raises(ConfigError, match="scorer.settings.fuzzy_threshold"):
+        ExtractionScorer.from_suite(suite)
