@@ -60,7 +60,7 @@ def report(n: int, results: dict[str, list[tuple[float, float]]], target: float 
     for name in results:
         ratio = walls[name] / walls[base]
         line = (f"    {name:10s} {walls[name]:7.2f} s wall  {cpus[name]:7.2f} s CPU  {n / walls[name]:7.0f} items/s  "
-                f"{ratio:5.2f}x {base}")
+                f"{ratio:5.2f}x {base} wall, {cpus[name] / cpus[base]:5.2f}x CPU")
         if name == "evals" and target is not None:
             line += f"  (target <= {target:.2f}x) -> {verdict(ratio, target)}"
         print(line)

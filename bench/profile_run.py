@@ -59,10 +59,18 @@ STEPS = [
     ("  _row (price, score, row dict)", "evals/runner/run.py", "_row"),
     ("  scorer.score", "evals/scorers/classification.py", "score"),
     ("  progress bar advance", "evals/cli/run.py", "advance"),
+    ("  rich progress refresh thread", "rich/live.py", "run"),
     ("fixed: DataFrame of rows", "pandas/core/frame.py", "__init__"),
     ("fixed: write results.parquet", "evals/runner/store.py", "write_parquet_atomic"),
     ("fixed: aggregate", "evals/aggregates.py", "aggregate"),
     ("  scipy.stats import", "scipy/stats/__init__.py", "<module>"),
+    ("  _classification (per-label P/R/F1, CIs)", "evals/aggregates.py", "_classification"),
+    ("  _general (quality, errors, latency, ...)", "evals/aggregates.py", "_general"),
+    ("  _cost", "evals/aggregates.py", "_cost"),
+    ("  stats._bootstrap (resampling)", "evals/stats.py", "_bootstrap"),
+    ("  stats.ratio_ci", "evals/stats.py", "ratio_ci"),
+    ("  stats.percentile_ci", "evals/stats.py", "percentile_ci"),
+    ("  stats.suite_size_warning (power)", "evals/stats.py", "suite_size_warning"),
     ("fixed: HTML + Markdown report", "evals/report/html.py", "write_run_report"),
     ("fixed: summary table (build)", "evals/cli/run.py", "render_summary"),
     ("fixed: rich Console.print (table, lines)", "rich/console.py", "print"),
@@ -131,6 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--side", choices=["evals", "bare"], default="evals",
+                        help="bare: profile bench/bare_loop.py on the same items instead (py-spy only)")
     parser.add_argument("--sampler", choices=["py-spy", "cprofile"], default="py-spy")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=0, help="cprofile: also print the top N functions by internal time")
@@ -143,6 +153,12 @@ def main() -> None:
         env = evals_env(tmp_path / "cache.sqlite")
         argv = ["run", "--project", str(root), "--no-cache", "--concurrency", str(args.concurrency)]
         cli = [sys.executable, "-m", "evals.cli.main", *argv]
+        if args.side == "bare":
+            items_file = tmp_path / "items.jsonl"
+            items_file.write_text("".join(json.dumps(i) + "\n" for i in triage_items(args.items)))
+            cli = [sys.executable, str(HERE / "bare_loop.py"), str(items_file), base_url,
+                   "--concurrency", str(args.concurrency)]
+            args.sampler = "py-spy"
         timed_process(cli, env=env)  # warm-up
         wall, cpu, _ = timed_process(cli, env=env)
         imports, slowest = import_seconds(cli, env)
@@ -163,10 +179,14 @@ def main() -> None:
     print("  slowest imports (cumulative): " + ", ".join(f"{m.strip()} {s:.2f} s" for s, m in slowest[:8]))
     kind = "CPU seconds sampled by py-spy" if args.sampler == "py-spy" else "seconds under cProfile"
     print(f"profiled process ({args.sampler}): {total:.2f} {kind} in all")
-    print(f"  {'step':44s} {'s':>7s} {'calls':>7s} {'ms/row':>7s} {'share':>6s}")
+    # A sampler on a shared machine also counts time a runnable thread waits for a core, and cProfile
+    # slows what it measures: the shares are the finding; "CPU ms/row" scales them to the un-profiled CPU.
+    print(f"  {'step':44s} {'s':>7s} {'calls':>7s} {'ms/row':>7s} {'share':>6s} {'CPU ms/row':>10s}")
     for label, (seconds, calls) in steps.items():
         shown = "" if calls < 0 else str(calls)
-        print(f"  {label:44s} {seconds:7.2f} {shown:>7s} {1000 * seconds / n:7.3f} {100 * seconds / total:5.1f}%")
+        share = seconds / total
+        print(f"  {label:44s} {seconds:7.2f} {shown:>7s} {1000 * seconds / n:7.3f} {100 * share:5.1f}% "
+              f"{1000 * share * cpu / n:10.3f}")
     if args.top and args.sampler == "cprofile":
         stats.sort_stats("tottime").print_stats(args.top)
     print(json.dumps({"machine_after": machine()}))
