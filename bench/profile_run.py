@@ -51,26 +51,23 @@ STEPS = [
     ("per row: plan (render + cache key)", "evals/runner/run.py", "plan"),
     ("  build_request (Jinja render)", "evals/requests.py", "build_request"),
     ("  cache_key (sha256 of JSON)", "evals/runner/cache.py", "cache_key"),
-    ("per row: execute (the request loop)", "evals/runner/run.py", "execute"),
+    ("per row: CallPath.respond (the request)", "evals/runner/calls.py", "respond"),
     ("  cache.begin_attempt (INSERT, autocommit)", "evals/runner/cache.py", "begin_attempt"),
-    ("  cache.put (BEGIN..COMMIT)", "evals/runner/cache.py", "put"),
+    ("  cache.record -> put (BEGIN..COMMIT)", "evals/runner/cache.py", "record"),
     ("  reliable_generate (retry + limiter)", "evals/providers/retry.py", "reliable_generate"),
     ("  openai SDK create()", "openai/resources/chat/completions/completions.py", "create"),
-    ("  _row (price, score, row dict)", "evals/runner/run.py", "_row"),
-    ("  scorer.score", "evals/scorers/classification.py", "score"),
+    ("per row: _finish (score + row)", "evals/runner/run.py", "_finish"),
+    ("  score_now (scorer.score)", "evals/runner/rows.py", "score_now"),
+    ("  build_row (price, row dict, JSON)", "evals/runner/rows.py", "build_row"),
     ("  progress bar advance", "evals/cli/run.py", "advance"),
     ("  rich progress refresh thread", "rich/live.py", "run"),
+    ("fixed: baselines (scored trivial answers)", "evals/runner/run.py", "score_baselines"),
     ("fixed: DataFrame of rows", "pandas/core/frame.py", "__init__"),
     ("fixed: write results.parquet", "evals/runner/store.py", "write_parquet_atomic"),
     ("fixed: aggregate", "evals/aggregates.py", "aggregate"),
     ("  scipy.stats import", "scipy/stats/__init__.py", "<module>"),
-    ("  _classification (per-label P/R/F1, CIs)", "evals/aggregates.py", "_classification"),
-    ("  _general (quality, errors, latency, ...)", "evals/aggregates.py", "_general"),
-    ("  _cost", "evals/aggregates.py", "_cost"),
-    ("  stats._bootstrap (resampling)", "evals/stats.py", "_bootstrap"),
-    ("  stats.ratio_ci", "evals/stats.py", "ratio_ci"),
-    ("  stats.percentile_ci", "evals/stats.py", "percentile_ci"),
-    ("  stats.suite_size_warning (power)", "evals/stats.py", "suite_size_warning"),
+    ("  evals/metrics/* (py-spy only)", "evals/metrics/", "*"),
+    ("  evals/stats*.py (py-spy only)", "evals/stats", "*"),
     ("fixed: HTML + Markdown report", "evals/report/html.py", "write_run_report"),
     ("fixed: summary table (build)", "evals/cli/run.py", "render_summary"),
     ("fixed: rich Console.print (table, lines)", "rich/console.py", "print"),
@@ -83,7 +80,7 @@ def cumulative(stats: pstats.Stats, suffix: str, name: str) -> tuple[float, int]
     """Cumulative seconds and primitive calls of the functions matching (file suffix, name)."""
     total, calls = 0.0, 0
     for (filename, _, func), (cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        if func == name and filename.replace("\\", "/").endswith(suffix):
+        if func == name and filename.replace("\\", "/").endswith(suffix) and name != "*":
             total, calls = total + ct, calls + cc
     return total, calls
 
@@ -115,7 +112,9 @@ def spy_steps(raw: Path, rate: int) -> tuple[float, dict[str, float]]:
         for label, suffix, name in STEPS:
             for frame in frames:
                 func, _, where = frame.partition(" (")
-                if (func == name or func.endswith("." + name)) and where.rsplit(":", 1)[0].endswith(suffix):
+                path = where.rsplit(":", 1)[0]
+                if name == "*" and suffix in path or \
+                        (func == name or func.endswith("." + name)) and path.endswith(suffix):
                     per_step[label] += seconds
                     break
     return total, per_step

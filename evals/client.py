@@ -40,7 +40,7 @@ from evals.config.descriptor import TaskDescriptor
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.policy import Policy, load_policy, load_router  # noqa: F401 (load_router: public here too)
 from evals.config.suite import load_suite
-from evals.costs import call_cost
+from evals.costs import response_cost
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
@@ -342,10 +342,10 @@ class Client:
             if response.latency_ms is None:
                 response.latency_ms = (time.perf_counter() - started) * 1000
         self.breaker.record(spec.id, response.ok or response.error in REQUEST_FAILURES)
-        cost = (call_cost(spec, response.input_tokens, response.output_tokens, response.latency_ms,
-                          response.cache_read_tokens) if billable(response.ok, response.input_tokens) else None)
+        cost = response_cost(spec, response) if billable(response.ok, response.input_tokens) else None
         record.update(outcome="ok" if response.ok else response.error.value, input_tokens=response.input_tokens,
                       output_tokens=response.output_tokens, cache_read_tokens=response.cache_read_tokens,
+                      cache_write_tokens=response.cache_write_tokens,
                       cost_usd=cost.usd if cost else None,
                       latency_ms=round(response.latency_ms, 3) if response.latency_ms is not None else None)
         return response

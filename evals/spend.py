@@ -21,8 +21,8 @@ from evals.errors import DataError, FormatVersionError, UsageError
 
 LOG_FORMAT = 1
 LOG_COLUMNS = ["time", "week", "call_id", "rule", "suite", "model", "family", "provider", "prompt", "variant",
-               "attempt", "outcome", "final", "input_tokens", "output_tokens", "cache_read_tokens", "tokens",
-               "cost_usd", "latency_ms", "descriptor"]
+               "attempt", "outcome", "final", "input_tokens", "output_tokens", "cache_read_tokens",
+               "cache_write_tokens", "tokens", "cost_usd", "latency_ms", "descriptor"]
 
 
 def iso_week(when: datetime) -> str:

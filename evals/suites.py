@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.config._yaml import read_text
-from evals.config.suite import SuiteSpec, load_suite
+from evals.config.suite import SuiteSpec, load_suite, written_labels
 from evals.errors import ConfigError, DataError
 
 _FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -21,12 +21,13 @@ _FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parqu
 
 @dataclass(frozen=True)
 class Example:
-    """One example: the template inputs and the gold answer."""
+    """One example: the template inputs and the gold answer (``line``: its line in a JSONL file)."""
 
     id: str
     inputs: dict[str, Any]
     gold: Any
     split: str
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Suite:
     context: dict[str, Any] = field(default_factory=dict)
     schema: dict[str, Any] | None = None
     sha256: str = ""
+    data_file: Path | None = None
+    unscored_shots: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -50,9 +53,19 @@ class Suite:
     def folder(self) -> Path:
         return self.path.parent
 
+    @property
+    def labels(self) -> list[str] | None:
+        """The suite's label set, wherever it is written (``labels:``; older suites: ``variables.labels`` or
+        ``scorer.settings.labels``). :func:`~evals.config.suite.load_suite` refuses places that disagree."""
+        written = written_labels(self.spec)
+        return next((list(v) for v in written.values() if isinstance(v, list)), None)
+
     def variables(self, example: Example) -> dict[str, Any]:
         """Everything a template sees for one example. Suite data enters only as values."""
         out: dict[str, Any] = dict(self.spec.variables)
+        labels = self.labels
+        if labels is not None:
+            out["labels"] = labels
         out.update(self.context)
         out["shots"] = self.shots
         out["schema"] = self.schema
@@ -67,8 +80,8 @@ def discover(suites_dir: Path) -> list[Path]:
     return sorted(suites_dir.glob("*/*/suite.yaml"))
 
 
-def _parse_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def _parse_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    rows, lines = [], []
     for number, line in enumerate(read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
@@ -79,10 +92,16 @@ def _parse_jsonl(path: Path) -> list[dict[str, Any]]:
         if not isinstance(value, dict):
             raise DataError(path, "each line must be a JSON object", line=number)
         rows.append(value)
-    return rows
+        lines.append(number)
+    return rows, lines
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
+    return _read_rows_lines(path)[0]
+
+
+def _read_rows_lines(path: Path) -> tuple[list[dict[str, Any]], list[int | None]]:
+    """A data file's rows, with each row's line in the file where it is known (JSONL)."""
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(path, f"unsupported data format {path.suffix!r}; use .jsonl, .json, .csv or .parquet")
@@ -96,16 +115,17 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         if path.suffix.lower() == ".jsonl":
             # Parsed here, not by Arrow's JSON reader, which would turn date-like strings into timestamps
             # (gold "2026-03-14" must stay a string) and cannot name a bad line.
-            parsed = _parse_jsonl(path)
+            parsed, lines = _parse_jsonl(path)
             # from_list fills a key a line lacks with None; drop those again so a missing column is reported.
             return [{k: v for k, v in row.items() if k in raw}
-                    for row, raw in zip(datasets.Dataset.from_list(parsed).to_list(), parsed)]
+                    for row, raw in zip(datasets.Dataset.from_list(parsed).to_list(), parsed)], list(lines)
         ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
     except DataError:
         raise
     except Exception as exc:  # datasets wraps pyarrow and I/O errors in many types
         raise DataError(path, f"cannot load data: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
-    return ds.to_list()
+    rows = ds.to_list()
+    return rows, [None] * len(rows)
 
 
 def _read_hub(name: str, config: str | None, split: str, where: Path) -> list[dict[str, Any]]:
@@ -119,23 +139,26 @@ def _read_hub(name: str, config: str | None, split: str, where: Path) -> list[di
                         field="data.hub") from None
 
 
-def _rows_to_examples(rows: list[dict[str, Any]], spec: SuiteSpec, split: str, where: Path) -> list[Example]:
+def _rows_to_examples(rows: list[dict[str, Any]], spec: SuiteSpec, split: str, where: Path,
+                      lines: list[int | None] | None = None) -> list[Example]:
     f = spec.fields
     examples: list[Example] = []
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
+        line = lines[number - 1] if lines else None
         for column in (f.id, f.gold):
             if column not in row:
-                raise DataError(where, f"row {number} has no column {column!r} (fields in suite.yaml)", line=number)
+                raise DataError(where, f"row {number} has no column {column!r} (fields in suite.yaml)", line=line)
         example_id = str(row[f.id])
         if example_id in seen:
-            raise DataError(where, f"duplicate example id {example_id!r}", line=number)
+            raise DataError(where, f"duplicate example id {example_id!r}", line=line)
         seen.add(example_id)
         names = f.inputs if f.inputs is not None else [k for k in row if k not in (f.gold,)]
         missing = [n for n in names if n not in row]
         if missing:
-            raise DataError(where, f"row {number} lacks input column(s) {missing}", line=number)
-        examples.append(Example(id=example_id, inputs={n: row[n] for n in names}, gold=row[f.gold], split=split))
+            raise DataError(where, f"row {number} lacks input column(s) {missing}", line=line)
+        examples.append(Example(id=example_id, inputs={n: row[n] for n in names}, gold=row[f.gold], split=split,
+                                line=line))
     return examples
 
 
@@ -145,6 +168,17 @@ def _hash_files(paths: list[Path]) -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+def content_files(suite_path: Path) -> list[Path]:
+    """The files a suite's sha256 covers: its ``suite.yaml``, then every other file of its folder, sorted."""
+    folder = suite_path.parent
+    return [suite_path] + sorted(p for p in folder.rglob("*") if p.is_file() and p != suite_path)
+
+
+def content_sha256(suite_path: Path) -> str:
+    """The suite's sha256 as a run's manifest records it (``Suite.sha256``)."""
+    return _hash_files(content_files(suite_path))
 
 
 def _load_context(folder: Path, spec: SuiteSpec, suite_path: Path) -> dict[str, Any]:
@@ -161,15 +195,37 @@ def _load_context(folder: Path, spec: SuiteSpec, suite_path: Path) -> dict[str, 
     return out
 
 
-def load_examples(spec: SuiteSpec, suite_path: Path, split: str) -> list[Example]:
-    """Load one split of a suite."""
+def data_file(spec: SuiteSpec, suite_path: Path, split: str) -> Path | None:
+    """The file holding ``split`` (None for a hub dataset); a split data.files lacks is an error."""
     if spec.data.hub:
-        return _rows_to_examples(_read_hub(spec.data.hub, spec.data.hub_config, split, suite_path), spec, split, suite_path)
+        return None
     files = spec.data.files or {}
     if split not in files:
-        raise ConfigError(suite_path, f"no data file for split {split!r}; splits: {', '.join(files)}", field="data.files")
-    path = suite_path.parent / files[split]
-    return _rows_to_examples(_read_rows(path), spec, split, path)
+        raise ConfigError(suite_path, f"no data file for split {split!r}; splits: {', '.join(files)}",
+                          line=spec.line("data", "files"), field="data.files")
+    return suite_path.parent / files[split]
+
+
+def load_examples(spec: SuiteSpec, suite_path: Path, split: str) -> list[Example]:
+    """Load one split of a suite."""
+    path = data_file(spec, suite_path, split)
+    if path is None:
+        return _rows_to_examples(_read_hub(spec.data.hub, spec.data.hub_config, split, suite_path), spec, split, suite_path)
+    rows, lines = _read_rows_lines(path)
+    return _rows_to_examples(rows, spec, split, path, lines)
+
+
+def _shot_split(spec: SuiteSpec, suite_path: Path) -> str:
+    """The split shots come from, checked against data.files so that the error names ``few_shot.split``."""
+    assert spec.few_shot is not None
+    split = spec.few_shot.split
+    files = spec.data.files
+    if files is not None and split not in files:
+        written = "split" in spec.few_shot.model_fields_set
+        how = f"few_shot.split is {split!r}" if written else f"few_shot.split is left out, so it is {split!r}"
+        raise ConfigError(suite_path, f"{how}, a split data.files does not have; set few_shot.split to one of: "
+                                      f"{', '.join(files)}", line=spec.line("few_shot", "split"), field="few_shot.split")
+    return split
 
 
 def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None = None,
@@ -184,8 +240,16 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
     split = split or spec.default_split
     examples = load_examples(spec, suite_path, split) if with_examples else []
     shots: list[dict[str, Any]] = []
+    unscored: list[str] = []
     if spec.few_shot:
-        pool = load_examples(spec, suite_path, spec.few_shot.split)
+        shot_split = _shot_split(spec, suite_path)
+        if shot_split == split and not spec.few_shot.exclude_from_scoring:
+            raise ConfigError(
+                suite_path, f"the shots come from split {split!r}, the split being scored, so a model would be "
+                            f"scored on examples its prompt shows; take them from another split, or set "
+                            f"few_shot.exclude_from_scoring: true to score {split!r} without them",
+                line=spec.line("few_shot", "split"), field="few_shot.split")
+        pool = load_examples(spec, suite_path, shot_split)
         if spec.few_shot.ids:
             by_id = {e.id: e for e in pool}
             unknown = [i for i in spec.few_shot.ids if i not in by_id]
@@ -196,8 +260,9 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
         else:
             chosen = pool[: spec.few_shot.n]
         shots = [{**e.inputs, "id": e.id, "gold": e.gold} for e in chosen]
-        if spec.few_shot.split == split:  # never score a model on an example it was shown
+        if shot_split == split:  # exclude_from_scoring: never score a model on an example it was shown
             shown = {e.id for e in chosen}
+            unscored = [e.id for e in examples if e.id in shown]
             examples = [e for e in examples if e.id not in shown]
     if spec.max_examples:
         examples = examples[: spec.max_examples]
@@ -210,7 +275,7 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
             schema = json.loads(read_text(schema_path))
         except json.JSONDecodeError as exc:
             raise ConfigError(schema_path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    hashed = [suite_path] + sorted(p for p in folder.rglob("*") if p.is_file() and p != suite_path)
+    hashed = content_files(suite_path)
     return Suite(
         spec=spec,
         path=suite_path,
@@ -220,4 +285,6 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
         context=_load_context(folder, spec, suite_path),
         schema=schema,
         sha256=_hash_files(hashed) if with_examples else "",
+        data_file=data_file(spec, suite_path, split),
+        unscored_shots=unscored,
     )

@@ -20,6 +20,27 @@ def test_shipped_project_validates():
     assert checked.suites == 3 and checked.models >= 2
 
 
+def test_shipped_labels_are_written_once():
+    """inbox-triage writes its labels once, as `labels:`; templates and the scorer both get them."""
+    from evals.scorers import build_scorer
+
+    suite = open_suite(REPO / "suites" / "classification" / "inbox-triage" / "suite.yaml")
+    labels = ["inbound_lead", "customer_support", "outbound_reply", "spam_or_vendor"]
+    assert suite.spec.labels == labels
+    assert "labels" not in suite.spec.variables and "labels" not in suite.spec.scorer.settings
+    assert suite.variables(suite.examples[0])["labels"] == labels
+    assert build_scorer(suite).labels == labels
+
+
+def test_shipped_suites_name_their_rule():
+    from evals.config.policy import load_policy
+
+    ids = {r.id for r in load_policy(REPO / "policies" / "current.yaml").rules}
+    for path in sorted((REPO / "suites").glob("*/*/suite.yaml")):
+        suite = open_suite(path)
+        assert suite.spec.rule in ids, path
+
+
 def test_every_prompt_has_a_chat_and_a_completion_variant():
     from evals.prompts import load_template
 

@@ -19,9 +19,10 @@ from evals import __version__
 from evals.cli._common import handle_errors
 
 # One module per verb, "module:command"; the verb is the module's last name. Listed in this order in
-# --help (the order of the workflow: run, inspect, decide, approve, check in CI, look, operate).
+# --help (the order of the workflow: run and check inputs, decide, approve, gate in CI, look, operate).
 COMMANDS = [
     "evals.cli.run:run_cmd",
+    "evals.cli.render:render_cmd",
     "evals.cli.validate:validate_cmd",
     "evals.cli.models:models_cmd",
     "evals.cli.recommend:recommend_cmd",

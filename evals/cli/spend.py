@@ -8,7 +8,6 @@ import click
 from rich.table import Table
 
 from evals.cli._common import literal, make_console
-
 from evals.runner.store import write_text_atomic
 from evals.spend import failover_counts, format_cell, read_logs, render_markdown, spend_breakdown, spend_chart_svg
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr, model_validator
 
-from evals.config._yaml import load_yaml_model
+from evals.config._yaml import Loc, _line_for, parse_yaml, read_text, validate
 from evals.config.base import Strict
 from evals.config.descriptor import TaskDescriptor
+from evals.errors import ConfigError
 
 TaskType = Literal["classification", "extraction", "writing"]
 
@@ -37,11 +38,14 @@ class Fields(Strict):
 
 
 class FewShot(Strict):
-    """Examples shown to the model inside the prompt (as ``shots``), taken from another split."""
+    """Examples shown to the model inside the prompt (as ``shots``), normally taken from another split."""
 
-    split: str = "dev"
+    split: str = Field(default="dev", description="The split the shots come from (a key of data.files).")
     n: PositiveInt = 3
     ids: list[str] | None = Field(default=None, description="Pick these example ids instead of the first n.")
+    exclude_from_scoring: bool = Field(
+        default=False, description="When the split being scored is the shots' split, score it without the "
+                                   "shots (on fewer examples). Without this, scoring the shots' split is an error.")
 
 
 class ContextFile(Strict):
@@ -72,11 +76,13 @@ class SuiteSpec(Strict):
     context_files: dict[str, ContextFile] = Field(default_factory=dict)
     labels: list[str] | None = Field(
         default=None, description="Classification labels, written once: templates see them as `labels`, the "
-                                  "scorer reads them unless scorer.settings.labels overrides them.")
+                                  "scorer reads them, `evals validate` checks every gold label and the answer "
+                                  "schema's enum against them. Also written elsewhere (variables.labels, "
+                                  "scorer.settings.labels), they must be the same labels.")
     shape: TaskDescriptor = Field(description="The task shape this suite stands for, matched against policy rules.")
     rule: str | None = Field(
-        default=None, description="Id of the policy rule (or `default`) this suite is evidence for; without it "
-                                  "the rule is found by matching `shape`, and diff.md says so.")
+        default=None, description="Id of a rule of policies/current.yaml (or `default`) this suite is evidence "
+                                  "for; without it the rule is found by matching `shape`, and diff.md says so.")
     weekly_calls: NonNegativeFloat = Field(default=0, description="Traffic weight: calls per week this shape sees.")
     quality_floor: float = Field(default=0.0, ge=0, le=1)
     default_split: str = "test"
@@ -84,6 +90,48 @@ class SuiteSpec(Strict):
 
     model_config = Strict.model_config | {"populate_by_name": True}
 
+    _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
+
+    def line(self, *loc: str | int) -> int | None:
+        """The suite.yaml line of a key (its nearest written parent when the key is left out), if loaded
+        from a file."""
+        return _line_for(self._lines, tuple(loc)) if self._lines else None
+
+
+#: Where labels may be written: the suite's own field, and the two places older suites used.
+LABEL_FIELDS = ("labels", "variables.labels", "scorer.settings.labels")
+
+
+def written_labels(spec: SuiteSpec) -> dict[str, Any]:
+    """Each place of :data:`LABEL_FIELDS` that holds labels, with what it holds."""
+    found = {"labels": spec.labels, "variables.labels": spec.variables.get("labels"),
+             "scorer.settings.labels": spec.scorer.settings.get("labels")}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def _check_labels(spec: SuiteSpec, path: Path) -> None:
+    """Labels written in two places must be the same labels (order aside), else neither is trusted."""
+    written = list(written_labels(spec).items())
+    first, a = written[0] if written else ("", None)
+    for second, b in written[1:]:
+        if not isinstance(a, list) or not isinstance(b, list) or {str(x) for x in a} != {str(x) for x in b}:
+            where = spec.line(*first.split("."))
+            raise ConfigError(path, f"{_short(a)} differs from {second} {_short(b)} (line "
+                                    f"{spec.line(*second.split('.'))}); write the labels once, as `labels:`",
+                              line=where, field=first)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
 
 def load_suite(path: Path) -> SuiteSpec:
-    return load_yaml_model(SuiteSpec, path)
+    """Load ``suite.yaml``; errors (also labels written twice with different values) name file, line and field."""
+    data, lines = parse_yaml(read_text(path), path)
+    if data is None:
+        raise ConfigError(path, "file is empty")
+    spec = validate(SuiteSpec, data, path, lines)
+    spec._lines = lines
+    _check_labels(spec, path)
+    return spec

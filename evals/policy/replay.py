@@ -139,7 +139,8 @@ def _reprice_logged(attempts: list[dict[str, Any]], models: ModelsFile) -> float
             continue  # nothing was paid for: the traffic model's rule (evals.client.billable)
         if a["model"] not in models.ids:
             return math.nan
-        cost = call_cost(models.get(a["model"]), tokens_in, tokens_out, latency, _value(a["cache_read_tokens"]))
+        cost = call_cost(models.get(a["model"]), tokens_in, tokens_out, latency, _value(a["cache_read_tokens"]),
+                         cache_write_tokens=_value(a.get("cache_write_tokens")))
         if cost.usd is None:
             return math.nan
         spent += cost.usd

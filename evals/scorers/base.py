@@ -66,9 +66,14 @@ class Scorer(abc.ABC):
         self.settings = settings
 
     @classmethod
+    def settings_data(cls, suite: "Suite") -> dict[str, Any]:
+        """The settings to validate: ``scorer.settings`` (a scorer may fill them from the suite)."""
+        return suite.spec.scorer.settings
+
+    @classmethod
     def from_suite(cls, suite: "Suite") -> "Scorer":
         try:
-            settings = cls.Settings.model_validate(suite.spec.scorer.settings)
+            settings = cls.Settings.model_validate(cls.settings_data(suite))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in ("scorer", "settings", *err["loc"]))
