@@ -46,7 +46,7 @@ finally:
 STEPS = [
     ("all imports (anywhere in the run)", "<frozen importlib._bootstrap>", "_find_and_load"),
     ("fixed: load suites (datasets)", "evals/runner/run.py", "load_suites"),
-    ("  _read_rows (datasets import + Dataset)", "evals/suites.py", "_read_rows"),
+    ("  _read_rows_lines (datasets import + Dataset)", "evals/suites.py", "_read_rows_lines"),
     ("fixed: providers (availability probes)", "evals/runner/run.py", "_providers"),
     ("per row: plan (render + cache key)", "evals/runner/run.py", "plan"),
     ("  build_request (Jinja render)", "evals/requests.py", "build_request"),
