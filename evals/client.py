@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable
 
 from evals.config.descriptor import TaskDescriptor
 from evals.config.models import ModelSpec, ModelsFile, load_models
-from evals.config.policy import Policy, load_policy
+from evals.config.policy import Policy, load_policy, load_router  # noqa: F401 (load_router: public here too)
 from evals.config.suite import load_suite
 from evals.costs import response_cost
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
@@ -69,24 +69,6 @@ def billable(ok: bool, input_tokens: int | None) -> bool:
     the routing log with this same rule.
     """
     return ok or input_tokens is not None
-
-
-def load_router(policy_path: Path, models_path: Path | None = None, prompts_dir: Path | None = None) -> Router:
-    """Validate the policy (and models.yaml) through the typed config, then build the router.
-
-    Errors name file, line and field; a rule naming a model missing from models.yaml is a ConfigError.
-    The typed policy is kept on the router (``router.policy``) for :class:`Client`.
-    """
-    policy = load_policy(Path(policy_path))
-    if models_path is not None:
-        load_models(Path(models_path))
-    try:
-        router = Router.from_file(policy_path, models_path, prompts_dir)
-    except ValueError as exc:
-        raise ConfigError(policy_path, str(exc).removeprefix(f"{policy_path}: ")) from None
-    router.models_path = Path(models_path) if models_path is not None else None
-    router.policy = policy
-    return router
 
 
 class CircuitBreaker:

@@ -6,7 +6,7 @@ Per-call overrides (``model=``, ``fallbacks=``, ``forbid_providers=``) are the c
 file's. A model whose context window is smaller than the descriptor's ``context_tokens`` is skipped.
 When every model of the matched rule is excluded, the default's chain (and prompt) serves and the
 decision names ``default`` as its rule; when that chain is empty too, :class:`NoRoute` is raised.
-``evals.client.load_router`` validates both files first.
+``evals.config.policy.load_router`` (also ``evals.client.load_router``) validates both files first.
 
 >>> rule_matches({"task": ["a", "b"], "context_tokens": {"max": 100}}, {"task": "a", "context_tokens": 100})
 True

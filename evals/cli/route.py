@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from evals.cli._common import open_project, project_option, split_list
-from evals.client import load_router
+from evals.config.policy import load_router
 from evals.errors import UsageError
 from evals.router import Decision, NoRoute
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evals.aggregates import read_aggregates, summary_table
-from evals.cli._common import make_console, open_project, project_option, split_list
+from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
 from evals.runner.run import RunOptions, run
 
 
@@ -27,13 +27,13 @@ class RichReporter:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        print_warning(self.console, message)
 
     def start(self, total: int, cached: int) -> None:
         self.console.print(f"{total} calls planned, {cached} served from the cache")
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(), TimeRemainingColumn(),
             console=self.console, transient=False,
         )
         self.progress.start()
@@ -89,7 +89,7 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
         cells = _failures(r)
         cells += ["-"] * (len(failures) - len(cells))
         table.add_row(
-            r["suite"], r["model"], str(r["n"]),
+            literal(r["suite"]), literal(r["model"]), str(r["n"]),
             f"{_fmt(r['quality'], '.3f')} [{_fmt(r['ci_low'], '.3f')}, {_fmt(r['ci_high'], '.3f')}]",
             *cells, cost, _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
         )
@@ -131,7 +131,7 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
     result = run(project, options, reporter=RichReporter(console))
     out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
-    out.print(closing_line(result.run_id, result.manifest, str(result.folder)), highlight=False, soft_wrap=True)
+    print_line(out, closing_line(result.run_id, result.manifest, str(result.folder)))
 
 
 def closing_line(run_id: str, manifest: dict[str, Any], folder: str) -> str:

@@ -18,6 +18,9 @@ from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 from evals.config._yaml import load_yaml_model
 from evals.config.base import FORMAT_VERSION, Strict
 from evals.config.descriptor import Match
+from evals.config.models import load_models
+from evals.errors import ConfigError
+from evals.router import Router
 
 POLICY_FORMAT = FORMAT_VERSION
 
@@ -180,3 +183,21 @@ def load_settings(path: Path) -> PolicySettings:
     if not path.is_file():
         return PolicySettings()
     return load_yaml_model(PolicySettings, path)
+
+
+def load_router(policy_path: Path, models_path: Path | None = None, prompts_dir: Path | None = None) -> Router:
+    """Validate the policy (and models.yaml) through the typed config, then build the router.
+
+    Errors name file, line and field; a rule naming a model missing from models.yaml is a ConfigError.
+    The typed policy is kept on the router (``router.policy``) for :class:`evals.client.Client`.
+    """
+    policy = load_policy(Path(policy_path))
+    if models_path is not None:
+        load_models(Path(models_path))
+    try:
+        router = Router.from_file(policy_path, models_path, prompts_dir)
+    except ValueError as exc:
+        raise ConfigError(policy_path, str(exc).removeprefix(f"{policy_path}: ")) from None
+    router.models_path = Path(models_path) if models_path is not None else None
+    router.policy = policy
+    return router
