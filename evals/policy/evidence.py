@@ -18,7 +18,7 @@ from evals.config.suite import SuiteSpec, load_suite
 from evals.errors import UsageError
 from evals.project import Project
 from evals.runner.store import read_manifest, read_results, run_dir
-from evals.stats import bootstrap_ci, per_example_means, percentile
+from evals.stats import mean_ci, per_example_means, percentile
 from evals.suites import discover
 
 DEFAULT_ID = "default"
@@ -138,7 +138,7 @@ def measure(frame: Any, suites: list[str], model: str, *, confidence: float = 0.
     rows["score"] = pd.to_numeric(rows["score"], errors="coerce")
     rows.loc[rows["error"].notna() | rows["score"].isna(), "score"] = 0.0
     means = per_example_means(rows, value="score").set_index(["suite", "example_id"])["score"].sort_index()
-    ci = bootstrap_ci(means.to_numpy(), confidence=confidence)
+    ci = mean_ci(means.to_numpy(), confidence=confidence)
     costs = pd.to_numeric(rows["cost_usd"], errors="coerce")
     notes = []
     cost = None if costs.isna().all() else float(costs.mean())
