@@ -1,0 +1,52 @@
+"""The gate checks every rule with evidence against its floor, moved or not (issue 13, finding 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.policy.approve import approve
+from evals.policy.gate import gate
+from evals.policy.recommend import recommend
+from tests.policy.scenarios import Model, Suite, ones, run_scenario, write_scenario
+
+POLICY = {"rules": [{"id": "triage", "when": {"task": "classification"}, "model": "premium", "prompt": "yesno",
+                     "fallbacks": ["mid"]}],
+          "default": {"model": "premium"}}
+
+
+def _project(tmp_path: Path, premium_hits: int):
+    models = {"premium": Model(ones(40, premium_hits), provider="anthropic", cost_per_call=0.01),
+              "mid": Model(ones(40, 25), provider="openai", cost_per_call=0.005)}
+    return write_scenario(tmp_path / "proj", models, [Suite("triage", 40, rule="triage", quality_floor=0.7)], POLICY)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALS_CACHE", str(tmp_path / "cache.sqlite"))
+
+
+def test_a_kept_rule_under_its_floor_fails_the_gate(tmp_path):
+    project = _project(tmp_path, premium_hits=26)  # 0.65 [0.48, 0.79]: under the floor 0.70, nothing better
+    run_scenario(project)
+    result = recommend(project, "r1")
+    d = next(x for x in result.decisions if x.rule_id == "triage")
+    assert d.kind == "flagged" and d.proposed.model == "premium"
+    approve(project, result.proposal_path, "Ada")
+    verdict = gate(project)
+    assert verdict.exit_code == 1
+    [floor] = [c for c in verdict.checks if c.name == "floor"]
+    assert floor.rule == "triage" and not floor.ok
+    assert "rule triage routes to premium, whose quality 0.650 [" in floor.message
+    assert "has its lower bound below its floor 0.70 (run r1)" in floor.message
+
+
+def test_a_kept_rule_over_its_floor_passes(tmp_path):
+    project = _project(tmp_path, premium_hits=38)
+    run_scenario(project)
+    result = recommend(project, "r1")
+    approve(project, result.proposal_path, "Ada")
+    verdict = gate(project)
+    assert not [c for c in verdict.checks if c.name == "floor"]
+    assert verdict.exit_code == 0, verdict.markdown
