@@ -2,7 +2,8 @@
 
 It fails (exit 1) when ``policies/current.yaml`` is not the policy of the last approval, when a rule
 changed against ``--base`` carries no evidence (or evidence for another model, or evidence that does
-not match its run), or regresses by more than the tolerance of ``policies/gate.yaml``, or when the
+not match its run), or regresses by more than the tolerance of ``policies/gate.yaml``, when any rule's
+evidence (moved or not) puts its model under its floor (:mod:`evals.policy.floors`), or when the
 policy's projected weekly spend exceeds the configured ceiling. It prints a Markdown summary for a
 pull-request comment and can write JUnit XML.
 """
@@ -23,6 +24,7 @@ from evals.policy.approve import read_approvals
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes
 from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.floors import floor_failures
 from evals.project import Project
 from evals.runner.store import write_text_atomic
 
@@ -237,6 +239,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     result = GateResult()
     result.checks += _approval_checks(current, records)
     result.checks += _run_check(project, records)
+    result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
     if base is not None:
         result.checks += _base_checks(project, current, base_policy(project, base), base, records,
                                       settings.quality_tolerance)
