@@ -154,3 +154,20 @@ def run_scenario(project: Project, run_id: str = "r1", **options: Any) -> str:
     result = run(project, RunOptions(run_id=run_id, concurrency=8, **options), reporter=SilentReporter(),
                  registry=REGISTRY)
     return result.run_id
+
+
+class LocalStandIn(Provider):
+    """A stand-in for an in-process model: answers each request from :data:`STAND_IN_ANSWERS` (rendered
+    request text -> answer), which the test fills before the run and clears after it."""
+
+    name = "local-stand-in"
+    supports_completion = True  # as llama-cpp: a base model gets a completion prompt
+
+    async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        text = STAND_IN_ANSWERS[request.prompt.text]
+        return GenerateResponse(text=text, input_tokens=len(request.prompt.text) // 4, output_tokens=len(text) // 4,
+                                latency_ms=400.0, finish_reason="stop")
+
+
+STAND_IN_ANSWERS: dict[str, str] = {}
+STAND_IN = ProviderEntry("tests.policy.scenarios:LocalStandIn")
