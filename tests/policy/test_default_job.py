@@ -22,6 +22,7 @@ from evals.runner.run import RunOptions, SilentReporter, run
 from evals.suites import discover, open_suite
 from tests.policy.scenarios import STAND_IN, STAND_IN_ANSWERS
 
+
 def _answer(task: str, example) -> str:
     if task == "writing":
         return ("Quick note on this. " + " ".join(example.inputs["facts"]) + " Short version: we looked at the "
