@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 from evals.config.models import ModelSpec
-from evals.policy.evidence import Measure
+from evals.policy.evidence import Measure, measure
 from evals.report.format import fmt_ci, fmt_ms, fmt_usd
 
 
@@ -86,6 +86,23 @@ def pool(per_suite: dict[str, Measure], weights: dict[str, float]) -> Measure:
         max_context_tokens=max(m.max_context_tokens for m in measures),
         notes=list(dict.fromkeys(n for m in measures for n in m.notes)), **counts,
     )
+
+
+def suite_measures(frame: Any, suites: list[str], model: str, *, confidence: float = 0.95) -> dict[str, Measure]:
+    """``model`` measured on each of ``suites`` on its own (:func:`evals.policy.evidence.measure`)."""
+    return {s: m for s in suites if (m := measure(frame, [s], model, confidence=confidence)) is not None}
+
+
+def rule_measure(frame: Any, suites: list[str], model: str, weights: dict[str, float], *,
+                 confidence: float = 0.95) -> Measure | None:
+    """A model's figures for a rule whose evidence is ``suites``: :func:`suite_measures`, :func:`pool`-ed
+    by ``weights`` (suite -> weekly calls).
+
+    The one definition of the numbers a rule's evidence states: ``evals recommend`` writes them and
+    ``evals approve`` re-derives them. None when the run has no rows of ``model`` on these suites.
+    """
+    per_suite = suite_measures(frame, suites, model, confidence=confidence)
+    return pool(per_suite, weights) if per_suite else None
 
 
 def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: list[str], weights: dict[str, float],

@@ -21,8 +21,8 @@ from evals.errors import UsageError
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
-from evals.policy.eligibility import Limits, provider_key
-from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, measure, rule_suites, suite_specs
+from evals.policy.eligibility import Limits, provider_key, suite_measures
+from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
 from evals.project import Project
 from evals.runner.store import write_text_atomic
 
@@ -155,16 +155,12 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
         return Decision(rule_id, [], current, current, "kept: no suite of this run is evidence for this rule")
     prompt, problem, notes = _links(rule_id, current, suites)
     notes += _small_suite_notes(run, names)
-    per_model: dict[str, dict[str, Measure]] = {}
-    for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"])):
-        for name in names:
-            m = measure(run.frame, [name], model, confidence=settings.confidence)
-            if m is not None:
-                per_model.setdefault(model, {})[name] = m
+    per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence)
+                 for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))}
     limits = _limits(current, suites, min_examples)
-    ev = RuleEvidence(names, {s.name: s.weekly_calls for s in suites}, per_model, {m.id: m for m in models.models},
-                      limits)
-    pooled = {m: ev.pooled(m) for m in per_model}
+    weights = {s.name: s.weekly_calls for s in suites}
+    ev = RuleEvidence(names, weights, per_model, {m.id: m for m in models.models}, limits)
+    pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(run.frame, names, m, weights), what approve checks
     if problem is not None:
         return Decision(rule_id, names, current, current, problem, "prompt", pooled, notes=notes)
     choice: Choice = decide(ev, current.model, list(current.fallbacks), objective=options.objective,
