@@ -23,7 +23,8 @@ from evals.config.policy import Evidence, Policy
 from evals.errors import EvalsError, UsageError
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
-from evals.policy.evidence import file_sha256, measure
+from evals.policy.eligibility import rule_measure
+from evals.policy.evidence import file_sha256, suite_specs
 from evals.project import Project
 from evals.runner.store import check_version, read_results, write_text_atomic
 
@@ -63,6 +64,7 @@ def verify_evidence(project: Project, proposal: Policy, path: Path) -> str:
         raise ApprovalRefused(f"{path}: evidence altered: {results} has sha256 {actual[:12]}…, the proposal was "
                               f"compiled from {source.results_sha256[:12]}…; re-run `evals recommend {source.run_id}`")
     frame = None
+    weights = {s.name: s.weekly_calls for s in suite_specs(project).values()}
     for rule_id, target in proposal.targets():
         ev = target.evidence
         if ev is None or ev.run_id != source.run_id:
@@ -70,13 +72,13 @@ def verify_evidence(project: Project, proposal: Policy, path: Path) -> str:
         if ev.results_sha256 not in (None, actual):
             raise ApprovalRefused(f"{path}: rule {rule_id!r}: evidence results_sha256 does not match run {ev.run_id}")
         frame = read_results(results.parent) if frame is None else frame
-        _check_numbers(frame, rule_id, target.model, ev, path)
+        _check_numbers(frame, rule_id, target.model, ev, path, weights)
     return actual
 
 
-def _check_numbers(frame: Any, rule_id: str, model: str, ev: Evidence, path: Path) -> None:
+def _check_numbers(frame: Any, rule_id: str, model: str, ev: Evidence, path: Path, weights: dict[str, float]) -> None:
     subject = ev.model or model
-    m = measure(frame, ev.suite.split(","), subject)
+    m = rule_measure(frame, ev.suite.split(","), subject, weights)
     if m is None:
         raise ApprovalRefused(f"{path}: rule {rule_id!r}: run {ev.run_id} has no results for {subject} "
                               f"on {ev.suite}; the evidence is not from this run")
