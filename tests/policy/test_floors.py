@@ -50,3 +50,22 @@ def test_a_kept_rule_over_its_floor_passes(tmp_path):
     verdict = gate(project)
     assert not [c for c in verdict.checks if c.name == "floor"]
     assert verdict.exit_code == 0, verdict.markdown
+
+
+def test_a_rule_with_two_suites_is_approved_on_its_traffic_weighted_numbers(tmp_path):
+    # the evidence of a rule with several suites states their traffic-weighted figures; approval
+    # re-derives them with the same function (evals.policy.eligibility.rule_measure)
+    models = {"premium": Model(ones(40, 40), provider="anthropic", cost_per_call=0.01),
+              "cheap": Model({"light": ones(40, 40), "heavy": ones(20, 18)}, provider="openai", cost_per_call=0.001)}
+    models["premium"].answers = {"light": ones(40, 40), "heavy": ones(20, 20)}
+    suites = [Suite("light", 40, rule="triage", weekly_calls=100), Suite("heavy", 20, rule="triage", weekly_calls=900)]
+    project = write_scenario(tmp_path / "proj", models, suites, {**POLICY, "rules": [{**POLICY["rules"][0],
+                                                                                     "fallbacks": []}]},
+                             gate={"quality_tolerance": 0.35})
+    run_scenario(project)
+    result = recommend(project, "r1")
+    d = next(x for x in result.decisions if x.rule_id == "triage")
+    assert d.kind == "switched" and d.proposed.evidence.suite == "heavy,light"
+    assert d.proposed.evidence.quality == pytest.approx((100 * 1.0 + 900 * 0.9) / 1000)  # not 58/60 by examples
+    approve(project, result.proposal_path, "Ada")
+    assert gate(project).exit_code == 0
