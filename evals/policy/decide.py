@@ -117,6 +117,7 @@ class Verdict:
     against: str
     outcome: Outcome
     diffs: dict[str, PairedDiff]
+    margin: float = 0.0
     exact_p: dict[str, float] = field(default_factory=dict)
     needed: int | None = None  # examples per suite that would decide it, when undecidable
     sd: float | None = None  # the paired sd behind ``needed``
@@ -124,7 +125,7 @@ class Verdict:
 
     def key_suite(self) -> str:
         """The suite that decided: inferior there, else the least favourable lower bound."""
-        bad = [s for s, d in self.diffs.items() if self.outcome == "inferior" and d.ci_high < 0]
+        bad = [s for s, d in self.diffs.items() if self.outcome == "inferior" and d.ci_high < -self.margin]
         return bad[0] if bad else min(self.diffs, key=lambda s: self.diffs[s].ci_low)
 
     def interval(self) -> str:
@@ -160,7 +161,8 @@ def compare(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites
         outcomes.append(result)
     outcome: Outcome = ("inferior" if "inferior" in outcomes else
                         "non-inferior" if all(o == "non-inferior" for o in outcomes) else "undecidable")
-    return Verdict(candidate[suites[0]].model, incumbent[suites[0]].model, outcome, diffs, exact, needed, sd, note)
+    return Verdict(candidate[suites[0]].model, incumbent[suites[0]].model, outcome, diffs, margin, exact, needed, sd,
+                   note)
 
 
 @dataclass
@@ -299,14 +301,18 @@ def _unmeasured_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], *,
 def _quality_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], excluded: dict[str, Exclusion],
                     budget: float | None, *, confidence: float) -> Choice:
     within = f" within {fmt_usd(budget)}/1k calls" if budget is not None else ""
+    if not ev.measured(incumbent):  # --replace-unmeasured
+        within += f" (incumbent {incumbent} not measured, --replace-unmeasured)"
     pool_ = list(eligible)
     if budget is not None:
         pool_ = [m for m in pool_ if ev.pooled(m).cost_per_1k is not None and ev.pooled(m).cost_per_1k <= budget]
     if not pool_:
+        none = "no model meets the rule" + (f" at most {fmt_usd(budget)}/1k calls" if budget is not None else "")
         if incumbent in excluded:
             return Choice("flagged", incumbent, f"flagged: {incumbent} fails its rule ({excluded[incumbent].text}); "
-                                                f"no model that meets it costs at most {fmt_usd(budget)}/1k calls")
-        return Choice("no-eligible", incumbent, f"kept: no eligible model costs at most {fmt_usd(budget)}/1k calls")
+                                                f"{none}")
+        kind: Kind = "unmeasured" if not ev.measured(incumbent) else "no-eligible"
+        return Choice(kind, incumbent, f"kept: {none}")
     best = max(pool_, key=lambda m: (ev.pooled(m).quality, -(ev.pooled(m).cost_per_call or math.inf)))
     if best == incumbent:
         return Choice("kept", incumbent, f"kept: best eligible quality{within}")
@@ -333,7 +339,9 @@ def decide(ev: RuleEvidence, incumbent: str, current_fallbacks: list[str], *, ob
                             for f in current_fallbacks if f in excluded and excluded[f].kind == "constraint"]
             choice.excluded = excluded
             return choice
-        choice = _unmeasured_choice(ev, incumbent, eligible, margin=margin, confidence=confidence)
+        choice = (_quality_choice(ev, incumbent, eligible, excluded, budget, confidence=confidence)
+                  if objective == "quality" else
+                  _unmeasured_choice(ev, incumbent, eligible, margin=margin, confidence=confidence))
     elif incumbent in excluded and excluded[incumbent].kind == "evidence":
         return Choice("too-few", incumbent, f"kept: {incumbent} has {excluded[incumbent].text} to change a rule "
                                             "(run more examples or lower min_examples in policies/gate.yaml)",

@@ -57,6 +57,7 @@ class Decision:
     excluded: dict[str, str] = field(default_factory=dict)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings shown in diff.md under the rule
+    unmeasured: list[str] = field(default_factory=list)  # proposed fallbacks the run could not judge
 
     @property
     def changed(self) -> bool:
@@ -167,9 +168,11 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
                             budget=options.budget_per_1k_usd, margin=tolerance, confidence=settings.confidence,
                             max_fallbacks=settings.max_fallbacks, replace_unmeasured=options.replace_unmeasured)
     excluded = {m: why.text for m, why in choice.excluded.items()}
+    chain = choice.fallbacks if choice.decided else list(current.fallbacks)
+    unmeasured = [f for f in chain if not ev.measured(f) or getattr(choice.excluded.get(f), "kind", "") == "evidence"]
     if not choice.decided:
         return Decision(rule_id, names, current, current, choice.reason, choice.kind, pooled, excluded,
-                        choice.verdicts, notes + choice.notes)
+                        choice.verdicts, notes + choice.notes, unmeasured)
     fallbacks = choice.fallbacks or []
     reason = choice.reason + "".join(f"; {n}" for n in choice.notes)
     update: dict[str, Any] = {"model": choice.model, "fallbacks": fallbacks}
@@ -181,14 +184,13 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
     scored = [pooled[f] for f in fallbacks if f in pooled]
     update["evidence"] = _evidence(run, names, pooled[choice.model], limits.floor, reason, scored)
     return Decision(rule_id, names, current, current.model_copy(update=update), reason, choice.kind, pooled,
-                    excluded, choice.verdicts, notes)
+                    excluded, choice.verdicts, notes, unmeasured)
 
 
 def _row(d: Decision) -> RuleRow:
     cur, new = d.measures.get(d.current.model), d.measures.get(d.proposed.model)
     verdict = d.verdicts.get(d.proposed.model) if d.proposed.model != d.current.model else None
     change = verdict.diffs[verdict.key_suite()] if verdict is not None else None
-    unmeasured = [f for f in d.proposed.fallbacks if f not in d.measures or f in d.excluded]
     return RuleRow(
         rule=d.rule_id, suites=d.suites, current_model=d.current.model, proposed_model=d.proposed.model,
         current_fallbacks=list(d.current.fallbacks), proposed_fallbacks=list(d.proposed.fallbacks),
@@ -196,7 +198,7 @@ def _row(d: Decision) -> RuleRow:
         quality_change=change, current_cost_per_1k=cur.cost_per_1k if cur else None,
         proposed_cost_per_1k=new.cost_per_1k if new else None, current_p95_ms=cur.p95_ms if cur else None,
         proposed_p95_ms=new.p95_ms if new else None, reason=d.reason, kind=d.kind, notes=list(d.notes),
-        unmeasured_fallbacks=unmeasured, prompt_change=(d.current.prompt, d.proposed.prompt)
+        unmeasured_fallbacks=list(d.unmeasured), prompt_change=(d.current.prompt, d.proposed.prompt)
         if d.current.prompt != d.proposed.prompt else None,
     )
 

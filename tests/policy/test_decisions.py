@@ -223,6 +223,11 @@ ROWS = [
         "cheap", ["premium"], "switched",
         marks=(pytest.mark.xfail(strict=True, reason="needs metrics: measure on main scores an infrastructure "
                                                      "failure 0 and makes one unpriced call the model's cost unknown"),)),
+    # objective quality under a budget keeps its behaviour: the best eligible model within the budget
+    Row("quality-objective-under-a-budget",
+        {"premium": premium(ones(40, 40)), "mid": mid(ones(40, 40)), "cheap": cheap(ones(40, 33))},
+        "mid", ["premium", "cheap"], "switched", options=RecommendOptions(objective="quality", budget_per_1k_usd=6),
+        check=_contains("switched: best eligible quality within $6.00/1k calls", reason=True)),
     Row("three-candidates-middle-winner",
         {"premium": premium(ones(40, 40)), "mid": mid(ones(40, 40)), "cheap": cheap(ones(40, 30))},
         "mid", ["premium", "cheap"], "switched",
