@@ -30,6 +30,9 @@ Otherwise it keeps its model and says which of these holds (:data:`KINDS`):
   ``--replace-unmeasured`` the rule moves instead to the cheapest eligible model non-inferior to the
   best eligible one (highest quality);
 - ``too-few``: the incumbent has fewer than ``min_examples`` examples on a suite;
+- ``retry``: a comparison's evidence is incomplete: more than ``max_infra_failure_rate`` of the two
+  models' calls failed for infrastructure reasons (left out of quality, so the pairs may be biased):
+  re-run to retry them. Only the pairs that involve the failing model wait; a third model freezes nothing;
 - ``inferior``: every cheaper eligible candidate is inferior;
 - ``undecidable``: a cheaper eligible candidate is neither (the reason says about how many examples
   would decide it at the observed difference and paired sd, :func:`examples_needed`);
@@ -45,7 +48,8 @@ budget per 1k calls; to replace an eligible incumbent it must be significantly b
 **Fallbacks**, for every rule decided on its evidence (:func:`evals.policy.eligibility.choose_fallbacks`):
 eligible models only, at most ``max_fallbacks``, each picked first at a provider not yet in the chain,
 then by quality, then by cost; current fallbacks the run cannot judge are kept after them and marked
-unmeasured. A rule kept as ``unmeasured``, ``too-few``, ``no-evidence`` or ``prompt`` is left as it is.
+unmeasured. A rule kept as ``unmeasured``, ``too-few``, ``retry``, ``no-evidence`` or ``prompt`` is left as
+it is.
 """
 
 from __future__ import annotations
@@ -62,13 +66,13 @@ from evals.policy.evidence import Measure, aligned
 from evals.report.format import fmt_delta, fmt_usd
 from evals.stats import PairedDiff, noninferiority_exact, paired_difference
 
-Kind = Literal["switched", "kept", "inferior", "undecidable", "unmeasured", "flagged", "too-few", "no-eligible",
-               "no-evidence", "prompt"]
-KINDS: tuple[str, ...] = ("switched", "kept", "inferior", "undecidable", "unmeasured", "flagged", "too-few",
+Kind = Literal["switched", "kept", "inferior", "undecidable", "unmeasured", "flagged", "too-few", "retry",
+               "no-eligible", "no-evidence", "prompt"]
+KINDS: tuple[str, ...] = ("switched", "kept", "inferior", "undecidable", "unmeasured", "flagged", "too-few", "retry",
                           "no-eligible", "no-evidence", "prompt")
 UNMEASURED_REASON = ("incumbent not measured in this run: run it, or pass `--replace-unmeasured` to choose among "
                      "measured models")
-Outcome = Literal["non-inferior", "inferior", "undecidable"]
+Outcome = Literal["non-inferior", "inferior", "undecidable", "retry"]
 
 
 def paired_test(a: np.ndarray, b: np.ndarray, margin: float, confidence: float) -> tuple[Outcome, PairedDiff, float]:
@@ -136,8 +140,20 @@ class Verdict:
         return f"{fmt_delta(d.diff)} [{fmt_delta(d.ci_low)}, {fmt_delta(d.ci_high)}]{where}"
 
 
+def incomplete(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites: list[str],
+               max_infra_failure_rate: float) -> str | None:
+    """"re-run to retry N failed calls ..." when more than ``max_infra_failure_rate`` of the two models'
+    calls on ``suites`` failed for infrastructure reasons (their examples are missing from the pairs), else None."""
+    calls = sum(m[s].calls for m in (incumbent, candidate) for s in suites)
+    failed = sum(m[s].infra_failures for m in (incumbent, candidate) for s in suites)
+    if not calls or failed / calls <= max_infra_failure_rate:
+        return None
+    return (f"re-run to retry {failed} failed calls ({failed} of {calls} calls failed for infrastructure reasons, "
+            f"more than max_infra_failure_rate {max_infra_failure_rate:g} in policies/gate.yaml)")
+
+
 def compare(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites: list[str], *, margin: float,
-            confidence: float, min_examples: int) -> Verdict:
+            confidence: float, min_examples: int, max_infra_failure_rate: float = 1.0) -> Verdict:
     """The paired non-inferiority test of ``candidate`` against ``incumbent`` (module docstring)."""
     diffs, exact, outcomes = {}, {}, []
     needed, sd, note = None, None, ""
@@ -161,6 +177,9 @@ def compare(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites
         outcomes.append(result)
     outcome: Outcome = ("inferior" if "inferior" in outcomes else
                         "non-inferior" if all(o == "non-inferior" for o in outcomes) else "undecidable")
+    retry = incomplete(incumbent, candidate, suites, max_infra_failure_rate)
+    if retry is not None:
+        outcome, note = "retry", retry
     return Verdict(candidate[suites[0]].model, incumbent[suites[0]].model, outcome, diffs, margin, exact, needed, sd,
                    note)
 
@@ -225,6 +244,9 @@ def _by_cost(models: list[str], ev: RuleEvidence) -> list[str]:
 
 
 def _kept_reason(verdicts: list[Verdict], incumbent: str, margin: float) -> tuple[Kind, str]:
+    retry = [v for v in verdicts if v.outcome == "retry"]
+    if retry:
+        return "retry", retry[0].note + (f" ({retry[0].model} against {incumbent})" if len(verdicts) > 1 else "")
     undecided = [v for v in verdicts if v.outcome == "undecidable"]
     if not undecided:
         shown = "; ".join(f"{v.model} {v.interval()}" for v in verdicts)
@@ -249,7 +271,7 @@ def _cost_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], excluded
     verdicts: dict[str, Verdict] = {}
     for m in _by_cost(pool_, ev):
         v = compare(ev.measures[incumbent], ev.measures[m], ev.suites, margin=margin, confidence=confidence,
-                    min_examples=ev.limits.min_examples)
+                    min_examples=ev.limits.min_examples, max_infra_failure_rate=ev.limits.max_infra_failure_rate)
         verdicts[m] = v
         if v.outcome == "non-inferior":
             new = ev.pooled(m)
@@ -287,7 +309,7 @@ def _unmeasured_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], *,
         if m == best:
             break
         v = compare(ev.measures[best], ev.measures[m], ev.suites, margin=margin, confidence=confidence,
-                    min_examples=ev.limits.min_examples)
+                    min_examples=ev.limits.min_examples, max_infra_failure_rate=ev.limits.max_infra_failure_rate)
         verdicts[m] = v
         if v.outcome == "non-inferior":
             return Choice("switched", m, f"switched: incumbent {incumbent} not measured (--replace-unmeasured); {m} "
@@ -317,6 +339,9 @@ def _quality_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], exclu
     if best == incumbent:
         return Choice("kept", incumbent, f"kept: best eligible quality{within}")
     if incumbent in pool_:
+        retry = incomplete(ev.measures[incumbent], ev.measures[best], ev.suites, ev.limits.max_infra_failure_rate)
+        if retry is not None:
+            return Choice("retry", incumbent, f"kept: {retry}")
         diffs = {s: paired_difference(*aligned(ev.measures[incumbent][s], ev.measures[best][s]), confidence=confidence)
                  for s in ev.suites}
         if not all(d.ci_low > 0 for d in diffs.values()):
@@ -350,7 +375,7 @@ def decide(ev: RuleEvidence, incumbent: str, current_fallbacks: list[str], *, ob
         choice = _quality_choice(ev, incumbent, eligible, excluded, budget, confidence=confidence)
     else:
         choice = _cost_choice(ev, incumbent, eligible, excluded, margin=margin, confidence=confidence)
-    if choice.kind == "unmeasured":
+    if choice.kind in ("unmeasured", "retry"):  # nothing judged: the rule stays as it is
         choice.excluded = excluded
         return choice
     pooled = {m: ev.pooled(m) for m in ev.measures}
@@ -362,4 +387,4 @@ def decide(ev: RuleEvidence, incumbent: str, current_fallbacks: list[str], *, ob
 
 
 __all__ = ["Choice", "KINDS", "Kind", "RuleEvidence", "UNMEASURED_REASON", "Verdict", "compare", "decide",
-           "examples_needed"]
+           "examples_needed", "incomplete", "paired_test"]

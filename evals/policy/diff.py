@@ -164,6 +164,7 @@ class CandidateRow:
     cost_per_1k: float | None
     p95_ms: float | None
     status: str
+    flags: list[str] = field(default_factory=list)  # e.g. a suite baseline the model does not beat
 
 
 def _chain(model: str, fallbacks: list[str], unmeasured: list[str] = ()) -> str:
@@ -217,6 +218,6 @@ def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = 
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for c in candidates:
             cells = [c.rule, f"{c.model} ({c.variant or '-'})", str(c.n), fmt_ci(c.quality, *c.ci),
-                     money(c.cost_per_1k), fmt_ms(c.p95_ms), c.status]
+                     money(c.cost_per_1k), fmt_ms(c.p95_ms), "; ".join([c.status, *(f"⚠ {f}" for f in c.flags)])]
             lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"

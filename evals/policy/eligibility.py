@@ -28,6 +28,7 @@ class Limits:
     ceiling_usd: float | None  # per call
     context_tokens: int  # the rule's bucket and its suites' shapes; a model's own longest prompt is added
     min_examples: int
+    max_infra_failure_rate: float = 1.0  # of a paired comparison's calls; more: re-run to retry them
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.metrics import baseline_flags
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
@@ -77,7 +78,7 @@ class Recommendation:
     diff_path: Path | None = None
 
 
-def _limits(target: Target, suites: list[SuiteSpec], min_examples: int) -> Limits:
+def _limits(target: Target, suites: list[SuiteSpec], min_examples: int, settings: PolicySettings) -> Limits:
     rule = target if isinstance(target, Rule) else None
 
     def limit(rule_value: float | None, shape_values: list[float | None]) -> float | None:
@@ -94,7 +95,7 @@ def _limits(target: Target, suites: list[SuiteSpec], min_examples: int) -> Limit
         ceiling_usd=limit(rule.require.max_cost_per_call_usd if rule else None,
                           [s.shape.cost_ceiling_usd for s in suites]),
         context_tokens=int(max([bucket or 0, *(s.shape.context_tokens for s in suites)])),
-        min_examples=min_examples,
+        min_examples=min_examples, max_infra_failure_rate=settings.max_infra_failure_rate,
     )
 
 
@@ -158,7 +159,7 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
     notes += _small_suite_notes(run, names)
     per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence)
                  for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))}
-    limits = _limits(current, suites, min_examples)
+    limits = _limits(current, suites, min_examples, settings)
     weights = {s.name: s.weekly_calls for s in suites}
     ev = RuleEvidence(names, weights, per_model, {m.id: m for m in models.models}, limits)
     pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(run.frame, names, m, weights), what approve checks
@@ -291,7 +292,8 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
     )
     spend = _spend(decisions, current, options, weights)
     candidates = [CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
-                               _status(d, m.model))
+                               _status(d, m.model), baseline_flags(m.scores, data.baselines,
+                                                                   confidence=settings.confidence))
                   for d in decisions for m in d.measures.values()]
     markdown = render_diff([_row(d) for d in decisions], spend, run_id=data.run_id, candidates=candidates,
                            confidence=settings.confidence)

@@ -38,12 +38,13 @@ class FakeProvider(Provider):
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
         type(self).calls.append(request)
-        options = self.spec.options
-        delay = options.delay_s if options.delay_s is not None else self.delay_s
+        options = self.spec.options  # FakeOptions, or another provider's options when the fake stands in for it
+        set_delay, fixed = getattr(options, "delay_s", None), getattr(options, "answer", None)
+        delay = set_delay if set_delay is not None else self.delay_s
         if delay:
             await asyncio.sleep(delay)
-        if options.answer is not None:  # a fixed answer set in models.yaml, for subprocess tests
-            answer = options.answer
+        if fixed is not None:  # a fixed answer set in models.yaml, for subprocess tests
+            answer = fixed
         elif self.script:
             answer = self.script.popleft()
         elif self.responder is not None:

@@ -14,12 +14,14 @@ from tests.policy.scenarios import Model, Suite, ones, run_scenario, write_scena
 POLICY = {"rules": [{"id": "triage", "when": {"task": "classification"}, "model": "premium", "prompt": "yesno",
                      "fallbacks": ["mid"]}],
           "default": {"model": "premium"}}
+UNSIGNED = {"require_signed_approvals": False}  # solo use: the signing itself is tested in test_signed_approvals
 
 
 def _project(tmp_path: Path, premium_hits: int):
     models = {"premium": Model(ones(40, premium_hits), provider="anthropic", cost_per_call=0.01),
               "mid": Model(ones(40, 25), provider="openai", cost_per_call=0.005)}
-    return write_scenario(tmp_path / "proj", models, [Suite("triage", 40, rule="triage", quality_floor=0.7)], POLICY)
+    return write_scenario(tmp_path / "proj", models, [Suite("triage", 40, rule="triage", quality_floor=0.7)], POLICY,
+                          gate=UNSIGNED)
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +63,7 @@ def test_a_rule_with_two_suites_is_approved_on_its_traffic_weighted_numbers(tmp_
     suites = [Suite("light", 40, rule="triage", weekly_calls=100), Suite("heavy", 20, rule="triage", weekly_calls=900)]
     project = write_scenario(tmp_path / "proj", models, suites, {**POLICY, "rules": [{**POLICY["rules"][0],
                                                                                      "fallbacks": []}]},
-                             gate={"quality_tolerance": 0.35})
+                             gate={**UNSIGNED, "quality_tolerance": 0.35})
     run_scenario(project)
     result = recommend(project, "r1")
     d = next(x for x in result.decisions if x.rule_id == "triage")

@@ -42,7 +42,13 @@ def test_baselines_are_scored_written_and_aggregated(project, monkeypatch):
 
 
 def test_no_baseline_writes_an_empty_table(project):
-    result = run(project, RunOptions(models=["fake-a"]))
+    from evals.scorers import ClassificationScorer
+
+    class NoBaseline(ClassificationScorer):
+        def baseline(self, examples):
+            return None
+
+    result = run(project, RunOptions(models=["fake-a"]), scorers={"classification": NoBaseline})
     frame = read_baselines(result.folder)
     assert list(frame.columns) == BASELINE_COLUMNS and len(frame) == 0
 
