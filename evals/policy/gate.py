@@ -42,7 +42,8 @@ from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
 from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
-from evals.policy.bundle import BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths
+from evals.policy.bundle import (BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths,
+                                 suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes
 from evals.policy.evidence import file_sha256, route_slot, suite_specs
@@ -230,7 +231,8 @@ def _evidence_checks(project: Project, current: Policy, entries: list[Entry], mo
             fail(f"rule {rule_id!r}: {rel} was altered after its approval ({name}:{entry.number} holds another sha256)")
             continue
         confidence = evidence.get("confidence", 0.95)
-        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel)
+        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel,
+                                   weights=suite_weights(paths))
         if problems:
             fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
             continue
