@@ -32,7 +32,8 @@ Otherwise it keeps its model and says which of these holds (:data:`KINDS`):
 - ``too-few``: the incumbent has fewer than ``min_examples`` examples on a suite;
 - ``retry``: a comparison's evidence is incomplete: more than ``max_infra_failure_rate`` of the two
   models' calls failed for infrastructure reasons (left out of quality, so the pairs may be biased):
-  re-run to retry them. Only the pairs that involve the failing model wait; a third model freezes nothing;
+  re-run to retry them (:func:`incomplete`). Only pairs with the failing model wait; a third model
+  freezes nothing;
 - ``inferior``: every cheaper eligible candidate is inferior;
 - ``undecidable``: a cheaper eligible candidate is neither (the reason says about how many examples
   would decide it at the observed difference and paired sd, :func:`examples_needed`);
@@ -42,8 +43,8 @@ Otherwise it keeps its model and says which of these holds (:data:`KINDS`):
 - ``no-evidence`` and ``prompt``: no suite of the run can speak for the rule.
 
 **Objective quality** (``--budget``): the eligible model with the highest quality costing at most the
-budget per 1k calls; to replace an eligible incumbent it must be significantly better on every suite
-(paired lower bound above 0).
+budget per 1k calls; to replace an incumbent that is eligible and within the budget it must be
+significantly better on every suite (paired lower bound above 0).
 
 **Fallbacks**, for every rule decided on its evidence (:func:`evals.policy.eligibility.choose_fallbacks`):
 eligible models only, at most ``max_fallbacks``, each picked first at a provider not yet in the chain,
