@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from evals.report.format import fmt_pct, fmt_usd
+from evals.report.format import fmt_ci, fmt_ms, fmt_pct, fmt_usd
 
 
 def report_aggregates(folder: Path | None, results: Any, notes: list[str], given: Any = None) -> Any:
@@ -61,20 +61,24 @@ def _table(items: list[Any]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _rule_row(rule: dict[str, Any], name: str | None = None) -> list[str]:
+    """One proposed rule, its evidence's numbers formatted as everywhere else (:mod:`evals.report.format`)."""
     ev = rule.get("evidence") if isinstance(rule.get("evidence"), dict) else {}
-    ci = ev.get("quality_ci")
-    quality = _cell(ev.get("quality"))
-    if isinstance(ci, list) and len(ci) == 2:
-        quality += f" [{_cell(ci[0])}, {_cell(ci[1])}]"
+    ci = ev.get("quality_ci") if isinstance(ev.get("quality_ci"), list) and len(ev["quality_ci"]) == 2 else [None, None]
+    quality = fmt_ci(_number(ev.get("quality")), _number(ci[0]), _number(ci[1])) if ev else ""
     cost = ev.get("cost_per_1k_usd")
+    p95 = _number(ev.get("p95_latency_ms"))
     return [name or _cell(rule.get("id")), _cell(rule.get("when")), _cell(rule.get("require")), _cell(rule.get("model")),
-            _cell(rule.get("fallbacks")), quality.strip(), "" if cost is None else f"${cost}",
-            _cell(ev.get("p95_latency_ms")), _cell(ev.get("n")), _cell(ev.get("reason"))]
+            _cell(rule.get("fallbacks")), quality, fmt_usd(_number(cost)) if ev else "",
+            fmt_ms(p95) if p95 is not None else "", _cell(ev.get("n")), _cell(ev.get("reason"))]
 
 
 RULE_COLUMNS = ["rule", "when", "require", "model", "fallbacks", "quality [95% CI]", "cost / 1k calls",
-                "p95 ms", "n", "reason"]
+                "p95 latency", "n", "reason"]
 
 
 def read_proposal(folder: Path, notes: list[str]) -> dict[str, Any] | None:
