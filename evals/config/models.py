@@ -12,7 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 from evals.config._yaml import load_yaml_model
 from evals.config.base import FORMAT_VERSION, Strict
 
-ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "fake"]
+ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "sklearn", "fake"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -74,7 +74,8 @@ class ModelSpec(Strict):
 
     id: str = Field(description="Model id used in suites, prompts and policies.")
     provider: ProviderName
-    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>.")
+    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>; for "
+                                   "sklearn an `evals distill` artifact folder.")
     family: str = Field(description="Selects prompt variants after the model id.")
     context_window: PositiveInt
     description: str = ""
