@@ -24,6 +24,7 @@ COMMANDS = [
     "evals.cli.spend:spend_cmd",
     "evals.cli.replay:replay_cmd",
     "evals.cli.report:report_cmd",
+    "evals.cli.distill:distill_cmd",
 ]
 
 
