@@ -15,6 +15,7 @@ from evals.policy.checks import load_checked_policy
 from evals.config.models import load_models
 from evals.providers import ErrorKind, GenerateResponse, default_registry
 from evals.providers.fake import FakeProvider
+from evals.policy.replay import replay
 from evals.router import Router
 from evals.spend import failover_counts, read_logs, spend_breakdown
 from evals.traffic import read_traffic
@@ -204,6 +205,10 @@ async def test_the_cascade_escalates_exactly_the_calls_below_the_threshold(setup
     escalated = traffic.calls[traffic.calls["call_id"] == by_text["m3"][0]["call_id"]].iloc[0]
     assert escalated["model"] == "strong" and escalated["actual_usd"] == pytest.approx(cheap_cost + strong_cost)
     assert traffic.calls["actual_usd"].sum() == pytest.approx(9 * cheap_cost + len(BELOW) * strong_cost)
+    # replaying the policy in force re-prices every leg as logged, the cheap leg's passed-on answers included
+    replayed = replay(traffic, root / "policy.yaml", models_path=root / "models.yaml")
+    assert set(replayed.calls["method"]) == {"logged"}
+    assert replayed.calls["projected_usd"].sum() == pytest.approx(traffic.calls["actual_usd"].sum())
 
 
 async def test_an_escalated_call_whose_strong_leg_fails_goes_to_the_fallbacks(setup):
@@ -248,3 +253,18 @@ def test_shipped_policy_still_loads(tmp_path: Path):
     repo = Path(__file__).resolve().parents[2]
     policy = load_policy(repo / "policies" / "current.yaml")
     assert all(t.cascade is None for _, t in policy.targets())
+
+
+def test_evals_route_prints_the_cascade(setup):
+    from click.testing import CliRunner
+
+    from evals.cli.main import cli
+
+    _, root = setup
+    (root / "policies").mkdir()
+    (root / "policies" / "models.yaml").write_text(MODELS)
+    (root / "policies" / "current.yaml").write_text(POLICY)
+    out = CliRunner().invoke(cli, ["route", "--project", str(root), "--task", "classification"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert "cascade:   cheap (fake, small.j2) if confidence >= 0.85 -> strong (fake, big.j2)" in out.output
+    assert "fallbacks: spare (fake, big.j2)" in out.output
