@@ -126,3 +126,22 @@ def test_repeats_are_per_call_and_examples_are_the_units():
 def test_non_inferior_needs_evidence():
     assert not non_inferior(PairedDiff(math.nan, math.nan, math.nan, 0), 0.1)
     assert non_inferior(PairedDiff(-0.05, -0.1, 0.0, 30), 0.1)
+
+
+def test_a_failed_cheap_answer_is_never_taken_whatever_its_confidence():
+    dev = dataset("dev")
+    # the cheap model's first answer was cut off at max_tokens (an answer failure, score 0) yet carries 0.99
+    cut = (dev["model"] == "cheap") & (dev["example_id"] == "ex-000")
+    dev.loc[cut, ["error", "score", "confidence"]] = ["truncated", 0.0, 0.99]
+    choice = sweep(dev, dev, cheap="cheap", strong="strong", reference="strong", margin=MARGIN)
+    assert 0.99 not in [p.threshold for p in choice.curve]
+    point = next(p for p in choice.curve if p.threshold == 0.95)
+    assert point.quality == 1.0 and point.escalation_share == pytest.approx(23 / 42)  # escalated, the strong one right
+
+
+def test_a_test_split_of_unknown_cost_does_not_confirm_a_saving():
+    test = dataset("test")
+    test.loc[test["model"] == "strong", "cost_usd"] = np.nan  # the strong model unpriced on test
+    choice = sweep(dataset("dev"), test, cheap="cheap", strong="strong", reference="strong", margin=MARGIN)
+    assert choice.confirmation.non_inferior and choice.confirmation.cost_per_call is None
+    assert not choice.proposed and "a cost there is unknown" in choice.reason

@@ -13,6 +13,7 @@ from evals.config.models import load_models
 from evals.distill import DistillOptions, distill, expected_calibration_error, reliability
 from evals.distill.data import example_texts
 from evals.errors import UsageError
+from evals.providers import ErrorKind
 from evals.providers.fake import FakeProvider
 from evals.providers.sklearn import MANIFEST_FILE, MODEL_FILE, file_sha256, load_artifact, request_text
 from evals.requests import build_request, variant_for
@@ -67,6 +68,7 @@ def test_the_training_text_is_what_the_served_request_carries(mini):
 def test_distill_from_a_teachers_answers_learns_the_teacher_not_the_gold(mini):
     wrong = {"train-000", "train-004"}  # the teacher says spam for these (gold lead, support)
     garbage = {"train-001"}
+    refused = {"train-002"}  # a failed call (gold spam): no label
 
     examples = train_rows(mini)
 
@@ -77,6 +79,8 @@ def test_distill_from_a_teachers_answers_learns_the_teacher_not_the_gold(mini):
             return "spam"
         if example["id"] in garbage:
             return "I am not sure, maybe both"
+        if example["id"] in refused:
+            return ErrorKind.REFUSED
         return f"Label: {example['label'].upper()}"  # normalised like every answer
 
     FakeProvider.reset(responder=teacher)
@@ -87,8 +91,8 @@ def test_distill_from_a_teachers_answers_learns_the_teacher_not_the_gold(mini):
     assert m["source"]["run_id"] == done.run_id and m["source"]["split"] == "train"
     assert m["source"]["results_sha256"] == file_sha256(done.folder / "results.parquet")
     assert m["source"]["suite_changed_since_run"] is False
-    assert m["data"]["skipped"] == {"invalid_label": 1} and m["data"]["examples"] == 47
-    assert m["data"]["per_label"] == {"lead": 15, "support": 14, "spam": 18}
+    assert m["data"]["skipped"] == {"invalid_label": 1, "failed_call": 1} and m["data"]["examples"] == 46
+    assert m["data"]["per_label"] == {"lead": 15, "support": 14, "spam": 17}
     assert result.folder.name.startswith("mini-triage-teacher-")
 
 

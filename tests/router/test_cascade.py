@@ -268,3 +268,16 @@ def test_evals_route_prints_the_cascade(setup):
     assert out.exit_code == 0, out.output
     assert "cascade:   cheap (fake, small.j2) if confidence >= 0.85 -> strong (fake, big.j2)" in out.output
     assert "fallbacks: spare (fake, big.j2)" in out.output
+
+
+def test_a_passed_on_answer_of_unknown_cost_makes_the_call_unknown(tmp_path: Path):
+    base = {"format_version": 1, "time": "2026-11-24T10:00:00+00:00", "call_id": "c1", "rule": "triage",
+            "descriptor": {"task": "classification"}, "family": "f", "provider": "p", "prompt": "triage"}
+    lines = [{**base, "model": "cheap", "attempt": 1, "outcome": ESCALATED, "final": False, "input_tokens": None,
+              "output_tokens": None, "cost_usd": None, "latency_ms": 2.0, "confidence": 0.3, "accept_if": 0.85},
+             {**base, "model": "strong", "attempt": 2, "outcome": "ok", "final": True, "input_tokens": 100,
+              "output_tokens": 1, "cost_usd": 0.0104, "latency_ms": 50.0, "confidence": None, "accept_if": None}]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    call = read_traffic([log]).calls.iloc[0]
+    assert call["model"] == "strong" and math.isnan(call["actual_usd"])  # the cheap leg answered: paid, price unknown
