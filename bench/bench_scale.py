@@ -52,8 +52,13 @@ def fill_cache(root: Path) -> int:
                 text = ANSWERS[(i * 7919) % len(ANSWERS)]
                 response = GenerateResponse(text=text, input_tokens=40 + i % 300, output_tokens=1 + i % 5,
                                             latency_ms=50.0 + (i * 37) % 900, finish_reason="stop")
-            db.execute("INSERT OR REPLACE INTO responses (key, model_id, created_at, response) VALUES (?, ?, ?, ?)",
-                       (job.key, job.model.id, time.time(), json.dumps(response.to_dict())))
+            if response.is_answer:
+                db.execute("INSERT OR REPLACE INTO responses (key, model_id, created_at, response) VALUES (?, ?, ?, ?)",
+                           (job.key, job.model.id, time.time(), json.dumps(response.to_dict())))
+            else:  # failures live in the attempts journal; the measured run reuses them (--reuse-errors)
+                db.execute("INSERT INTO attempts (key, model_id, started_at, finished_at, outcome, response) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (job.key, job.model.id, time.time(), time.time(),
+                                                         response.error.value, json.dumps(response.to_dict())))
         db.execute("COMMIT")
     return len(jobs)
 
@@ -66,7 +71,7 @@ def child(root: Path) -> None:
     phases: dict[str, float] = {}
     start = time.perf_counter()
     with phase_timer(phases):
-        result = run(Project(root), RunOptions(concurrency=64))
+        result = run(Project(root), RunOptions(concurrency=64, reuse_errors=True))
     wall = time.perf_counter() - start
     assert result.results["cached"].all()
     files = sorted(p.name for p in result.folder.iterdir())

@@ -170,6 +170,17 @@ def _hash_files(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def content_files(suite_path: Path) -> list[Path]:
+    """The files a suite's sha256 covers: its ``suite.yaml``, then every other file of its folder, sorted."""
+    folder = suite_path.parent
+    return [suite_path] + sorted(p for p in folder.rglob("*") if p.is_file() and p != suite_path)
+
+
+def content_sha256(suite_path: Path) -> str:
+    """The suite's sha256 as a run's manifest records it (``Suite.sha256``)."""
+    return _hash_files(content_files(suite_path))
+
+
 def _load_context(folder: Path, spec: SuiteSpec, suite_path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, ref in spec.context_files.items():
@@ -264,7 +275,7 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
             schema = json.loads(read_text(schema_path))
         except json.JSONDecodeError as exc:
             raise ConfigError(schema_path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    hashed = [suite_path] + sorted(p for p in folder.rglob("*") if p.is_file() and p != suite_path)
+    hashed = content_files(suite_path)
     return Suite(
         spec=spec,
         path=suite_path,

@@ -20,7 +20,7 @@ from evals.errors import FormatVersionError
 from evals.providers.fake import FakeProvider
 from evals.runner.run import RunOptions, run
 from evals.runner.store import RESULT_COLUMNS, write_parquet_atomic
-from evals.stats import mcnemar, paired_bootstrap, wilson_ci
+from evals.stats import mcnemar, mean_ci, paired_difference
 from tests.conftest import MODELS_YAML, write_project
 
 
@@ -109,23 +109,50 @@ def test_unknown_price_shows_a_warning_in_the_printed_table_not_zero(project):
 # -- classification and extraction by hand ----------------------------------------------------------
 
 
-def test_classification_metrics_match_sklearn_with_invalid_and_failed_calls():
-    gold = ["a", "a", "b", "b", "c", "c", "a", "b"]
-    pred = ["a", "b", "b", None, "c", "a", "a", "b"]
-    agg = aggregate(frame(classification_rows("m", gold, pred, errors=(7,))))
-    y_pred = [p if p is not None and i != 7 else INVALID for i, p in enumerate(pred)]
+def test_classification_metrics_match_sklearn_with_invalid_answers_and_failures():
+    gold = ["a", "a", "b", "b", "c", "c", "a", "b", "c"]
+    pred = ["a", "b", "b", None, "c", "a", "a", "b", "c"]
+    rows = classification_rows("m", gold, pred, errors=(7,))  # row 7: a timeout (infrastructure)
+    rows[8].update(error="refused", score=0.0, subscores=None, detail=None)  # row 8: an answer failure
+    agg = aggregate(frame(rows))
+    # the timeout is left out; the refusal is a miss, predicted <invalid>
+    keep = [i for i in range(9) if i != 7]
+    y_true = [gold[i] for i in keep]
+    y_pred = [INVALID if pred[i] is None or i == 8 else pred[i] for i in keep]
     labels = ["a", "b", "c"]
-    assert metric(agg, "macro_f1").value == pytest.approx(f1_score(gold, y_pred, labels=labels, average="macro"))
+    assert metric(agg, "macro_f1").value == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro"))
     for label in labels:
-        p = precision_score(gold, y_pred, labels=[label], average="macro", zero_division=0)
-        r = recall_score(gold, y_pred, labels=[label], average="macro", zero_division=0)
+        p = precision_score(y_true, y_pred, labels=[label], average="macro", zero_division=0)
+        r = recall_score(y_true, y_pred, labels=[label], average="macro", zero_division=0)
         assert metric(agg, f"precision:{label}").value == pytest.approx(p)
         assert metric(agg, f"recall:{label}").value == pytest.approx(r)
-    assert metric(agg, f"confusion:b->{INVALID}").value == 2  # one invalid answer, one failed call
+    assert metric(agg, f"confusion:b->{INVALID}").value == 1  # the invalid answer; the timeout is not a prediction
+    assert metric(agg, f"confusion:c->{INVALID}").value == 1  # the refusal
     assert metric(agg, "confusion:a->b").value == 1
-    assert metric(agg, "invalid_label_rate").value == pytest.approx(1 / 7)  # of the 7 answered calls
-    assert metric(agg, "error_rate").value == pytest.approx(1 / 8)
-    assert metric(agg, "quality").value == pytest.approx(4 / 8)  # the failed (otherwise right) call counts as 0
+    assert metric(agg, "invalid_label_rate").value == pytest.approx(1 / 7)  # of the 7 scored answers
+    assert metric(agg, "accuracy").value == pytest.approx(4 / 8)
+    assert metric(agg, "quality").value == pytest.approx(4 / 8) and metric(agg, "quality").n == 8
+    assert metric(agg, "error_rate").value == pytest.approx(2 / 9)
+    assert metric(agg, "availability").value == pytest.approx(8 / 9)
+    counts = {m: metric(agg, m).value for m in ("calls", "errors", "infra_failures", "answer_failures", "refused",
+                                                "truncated", "failures:timeout", "failures:refused")}
+    assert counts == {"calls": 9, "errors": 2, "infra_failures": 1, "answer_failures": 1, "refused": 1,
+                      "truncated": 0, "failures:timeout": 1, "failures:refused": 1}
+
+
+def test_gold_labels_and_the_label_set_are_normalised_like_the_scorer():
+    """Issue 12 item 3: aggregates compared raw gold with normalised predictions (quality 1.0, accuracy 0.0)."""
+    from evals.scorers.classification import normalise_label
+
+    gold = ["Inbound Lead", "Support", "Inbound Lead"]
+    rows = classification_rows("m", gold, [normalise_label(g) for g in gold])
+    for row in rows:
+        row["score"] = 1.0  # the scorer normalises gold: every answer is right
+    agg = aggregate(frame(rows), scorer_info={"triage": {"labels": ["Inbound Lead", "Support", "Spam"]}})
+    assert metric(agg, "quality").value == 1.0
+    assert metric(agg, "accuracy").value == 1.0
+    assert metric(agg, "recall:inbound_lead").value == 1.0
+    assert "over labels inbound_lead, spam, support" in metric(agg, "macro_f1").note
 
 
 def test_macro_f1_uses_the_scorers_label_set():
@@ -167,9 +194,29 @@ def test_extraction_field_precision_recall_f1_by_hand():
     assert metric(agg, "field_precision").value == pytest.approx(2 / 4)
     assert metric(agg, "field_recall").value == pytest.approx(2 / 6)
     assert metric(agg, "field_f1").value == pytest.approx(2 * 2 / (2 * 2 + 2 + 4))
-    assert metric(agg, "parse_rate").value == pytest.approx(2 / 4)
-    assert metric(agg, "schema_valid_rate").value == pytest.approx(1 / 4)
+    # the timeout (row 3) is left out of every rate
+    assert metric(agg, "parse_rate").value == pytest.approx(2 / 3)
+    assert metric(agg, "schema_valid_rate").value == pytest.approx(1 / 3)
     assert metric(agg, "exact_record_rate").value == 0.0
+    assert metric(agg, "both_null:seats").value == 2  # null on both sides: reported apart, never matched
+
+
+def test_extraction_null_vs_null_fields_are_not_matches_and_answer_failures_miss_every_gold_field():
+    t = {"gold": True, "pred": True, "correct": True}
+    rows = [
+        {**extraction_row(0, {"name": t}, {"parsed": 1.0}), "detail": json.dumps({"fields": {"name": t},
+                                                                                  "both_null": ["phone"]})},
+        {**extraction_row(1, None, None), "error": "truncated", "score": 0.0,
+         "gold": json.dumps({"name": "Ada", "phone": None, "company": {"name": "Acme"}})},
+    ]
+    agg = aggregate(frame(rows))
+    assert metric(agg, "both_null:phone").value == 1
+    assert metric(agg, "field_recall:name").value == pytest.approx(1 / 2)  # the truncated answer missed it
+    assert metric(agg, "field_recall:company.name").value == 0.0
+    assert metric(agg, "field_recall").value == pytest.approx(1 / 3)
+    assert metric(agg, "field_precision").value == 1.0
+    assert metric(agg, "parse_rate").value == pytest.approx(1 / 2)
+    assert metric(agg, "truncated").value == 1 and metric(agg, "answer_failures").value == 1
 
 
 # -- statistics in the table ------------------------------------------------------------------------
@@ -182,7 +229,7 @@ def test_paired_comparison_and_mcnemar_match_the_stats_functions():
     agg = aggregate(frame(classification_rows("ma", gold, pa) + classification_rows("mb", gold, pb)))
     a = np.array([float(p == "a") for p in pa])
     b = np.array([float(p == "a") for p in pb])
-    expected = paired_bootstrap(a, b)
+    expected = paired_difference(a, b)
     got = metric(agg, "paired_diff_vs:ma", "mb")
     assert (got.value, got.ci_low, got.ci_high, got.n) == pytest.approx((expected.diff, expected.ci_low,
                                                                          expected.ci_high, 12))
@@ -204,14 +251,31 @@ def test_repeats_give_per_example_variance_and_resample_examples():
 
 def test_small_suite_warning_and_context_slices():
     rows = classification_rows("m", ["a", "b"] * 10, ["a", "a"] * 10)
+    rows += classification_rows("other", ["a", "b"] * 10, ["b", "b"] * 10)
     for i, row in enumerate(rows):
-        row["context_tokens"] = 100 if i < 10 else 3000
+        row["context_tokens"] = 100 if i % 20 < 10 else 3000
     agg = aggregate(frame(rows))
-    mde = metric(agg, "min_detectable_difference")
-    assert mde.value > 0.05 and "suite too small" in mde.note
-    assert metric(agg, "quality", slice_="context:0-512").n == 10
-    assert metric(agg, "quality", slice_="context:2048-8192").n == 10
+    mde = metric(agg, "min_detectable_difference", "m")
+    assert mde.value > 0.05 and "suite too small" in mde.note and "sd of paired differences vs other" in mde.note
+    assert metric(agg, "quality", "m", slice_="context:0-512").n == 10
+    assert metric(agg, "quality", "m", slice_="context:2048-8192").n == 10
     assert context_bucket(511) == "context:0-512" and context_bucket(8192) == "context:8192-32768"
+
+
+def test_the_power_warning_uses_the_sd_of_paired_differences():
+    """Issue 11 item 4: min_detectable_difference was fed one model's score sd."""
+    n = 200
+    a = [("x" if i % 2 else "y") for i in range(n)]  # right on half the examples: score sd 0.5
+    b = list(a)
+    b[0] = "y" if a[0] == "x" else "x"  # the other model differs on one example only
+    gold = ["x"] * n
+    agg = aggregate(frame(classification_rows("a", gold, a) + classification_rows("b", gold, b)))
+    mde = metric(agg, "min_detectable_difference", "a")
+    diffs = np.zeros(n)
+    diffs[0] = 1.0 if a[0] == "x" else -1.0
+    from evals.stats import min_detectable_difference
+    assert mde.value == pytest.approx(min_detectable_difference(n, float(np.std(diffs, ddof=1))))
+    assert mde.value < 0.05 and not isinstance(mde.note, str)  # one model's sd (0.5) would have warned: 0.099 > 0.05
 
 
 def test_latency_percentiles_ttft_and_costs():
@@ -231,12 +295,19 @@ def test_latency_percentiles_ttft_and_costs():
     assert "self-hosted: $3.6/h" in cost.note
 
 
-def test_partly_unpriced_calls_make_the_cost_unknown():
+def test_partly_unpriced_calls_are_averaged_over_the_priced_ones():
+    """Issue 11 item 2: the cost per call is the mean over priced calls; unknown only when none is priced."""
     rows = classification_rows("m", ["a"] * 4, ["a"] * 4)
     rows[0]["cost_usd"] = None
+    rows[1]["cost_usd"] = 0.003
     cost = metric(aggregate(frame(rows)), "cost_per_call_usd")
-    assert cost.value is None or math.isnan(cost.value)
-    assert "price unknown for 1 of 4 calls" in cost.note
+    assert cost.value == pytest.approx((0.003 + 0.001 + 0.001) / 3) and cost.n == 3
+    assert "1 of 4 calls had no price" in cost.note
+    for row in rows:
+        row["cost_usd"] = None
+    unknown = metric(aggregate(frame(rows)), "cost_per_1k_calls_usd")
+    assert unknown.value is None or math.isnan(unknown.value)
+    assert "price unknown" in unknown.note
 
 
 # -- edges and the artifact -------------------------------------------------------------------------
@@ -249,7 +320,7 @@ def test_empty_and_single_example():
     one = aggregate(frame(classification_rows("m", ["a"], ["a"])))
     q = metric(one, "quality")
     # one right answer is not certainty: the pass-rate interval of 1/1
-    assert (q.value, q.ci_high, q.n) == (1.0, 1.0, 1) and q.ci_low == pytest.approx(wilson_ci(1, 1)[0])
+    assert (q.value, q.n) == (1.0, 1) and (q.ci_low, q.ci_high) == pytest.approx(mean_ci([1.0]))
     assert metric(one, "macro_f1").value == 1.0
     assert metric(one, "min_detectable_difference").note.startswith("suite too small")
 

@@ -29,7 +29,7 @@ def test_shipped_labels_are_written_once():
     assert suite.spec.labels == labels
     assert "labels" not in suite.spec.variables and "labels" not in suite.spec.scorer.settings
     assert suite.variables(suite.examples[0])["labels"] == labels
-    assert build_scorer(suite).settings.labels == labels
+    assert build_scorer(suite).labels == labels
 
 
 def test_shipped_suites_name_their_rule():

@@ -52,14 +52,33 @@ def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
     return missing if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
-def render_summary(rows: list[dict[str, Any]]) -> Table:
-    """The run's table: quality with its 95% interval, errors, cost per 1k calls, p50/p95 latency.
+def _failures(r: dict[str, Any]) -> list[str]:
+    """The failure cells of a row: infra failures and answer failures apart when the aggregates carry
+    them (``infra_failures``, ``answer_failures``, ``truncated``, ``refused``), else the errors."""
+    calls = f"/{r['calls']}" if r.get("calls") else ""
+    if "infra_failures" not in r:
+        return [f"{r['errors']}{calls}"]
+    infra = f"{r['infra_failures']}{calls}"
+    if r.get("availability") is not None and r["infra_failures"]:
+        infra += f" ({_fmt(r['availability'], '.1%')} ok)"
+    answer = f"{r['answer_failures']}{calls}"
+    kinds = [f"{r[k]} {k}" for k in ("truncated", "refused") if r.get(k)]
+    if kinds:
+        answer += f" ({', '.join(kinds)})"
+    return [infra, answer]
 
-    An unknown price shows as a yellow warning, never as $0; the warnings (unpriced models, suites too
-    small to detect a 0.05 difference) are listed under the table.
+
+def render_summary(rows: list[dict[str, Any]]) -> Table:
+    """The run's table: quality with its 95% interval, failures, cost per 1k calls, p50/p95 latency.
+
+    Infrastructure failures (availability, left out of quality) and answer failures (truncated or
+    refused answers, which score 0) are shown apart. An unknown price shows as a yellow warning, never as
+    $0; the warnings (unpriced models, suites too small to detect a 0.05 difference) are listed under it.
     """
+    apart = any("infra_failures" in r for r in rows)
+    failures = ("infra failures", "answer failures") if apart else ("errors",)
     table = Table(title="quality, cost and latency per suite and model")
-    for column in ("suite", "model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p50 ms", "p95 ms"):
+    for column in ("suite", "model", "n", "quality [95% CI]", *failures, "cost / 1k calls", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column in ("suite", "model") else "right")
     notes: list[str] = []
     for r in rows:
@@ -67,11 +86,12 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
             cost = "[bold yellow]! unknown price[/]"
         else:
             cost = f"${r['cost_per_1k_usd']:.4f}"
+        cells = _failures(r)
+        cells += ["-"] * (len(failures) - len(cells))
         table.add_row(
             r["suite"], r["model"], str(r["n"]),
             f"{_fmt(r['quality'], '.3f')} [{_fmt(r['ci_low'], '.3f')}, {_fmt(r['ci_high'], '.3f')}]",
-            f"{r['errors']}/{r['calls']}" if r.get("calls") else str(r["errors"]), cost,
-            _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
+            *cells, cost, _fmt(r["p50_ms"], ".0f"), _fmt(r["p95_ms"], ".0f"),
         )
         notes += [f"{r['suite']} / {r['model']}: {w}" for w in r.get("warnings", []) if w not in notes]
     if notes:
@@ -89,10 +109,13 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Calls in flight at once.")
 @click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
+@click.option("--reuse-errors", is_flag=True,
+              help="Serve the failures recorded by earlier runs (rate limits, timeouts, rejected requests, "
+                   "malformed replies) instead of asking again; by default they are retried.")
 @click.option("--batch", is_flag=True,
               help="Send OpenAI/Anthropic calls as provider batch jobs (about half price, up to 24 h); "
                    "a restarted run resumes polling. Other models run as usual.")
-def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache, batch) -> None:
+def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache, reuse_errors, batch) -> None:
     """Run the task suites against the candidate models and write reports/<run-id>/.
 
     \b
@@ -103,9 +126,33 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
     console = make_console(stderr=True)
     project = open_project(project_dir)
     options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
-                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch)
+                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch,
+                         reuse_errors=reuse_errors)
     result = run(project, options, reporter=RichReporter(console))
     out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
-    out.print(f"run {result.run_id}: {len(result.results)} rows, "
-              f"{result.manifest['cached_rows']} from the cache -> {result.folder}")
+    out.print(closing_line(result.run_id, result.manifest, str(result.folder)), highlight=False, soft_wrap=True)
+
+
+def closing_line(run_id: str, manifest: dict[str, Any], folder: str) -> str:
+    """The last line of ``evals run``: rows, cache, and failures by class, so "0 errors" is never printed
+    over truncated answers.
+
+    >>> closing_line("r1", {"rows": 16, "cached_rows": 0, "errors_by_class": {"infra": 1, "answer": 7},
+    ...                     "errors_by_kind": {"timeout": 1, "truncated": 7}}, "reports/r1")
+    'run r1: 16 rows, 0 from the cache, 1 infra failure (1 timeout; re-run to retry), 7 answer failures (7 truncated) -> reports/r1'
+    """
+    by_class = manifest.get("errors_by_class") or {}
+    by_kind = manifest.get("errors_by_kind") or {}
+    answer_kinds = {"truncated", "refused"}
+
+    def part(count: int, what: str, kinds: list[str], tail: str = "") -> str:
+        detail = ", ".join(f"{by_kind[k]} {k}" for k in kinds if by_kind.get(k))
+        inner = "; ".join(x for x in (detail, tail) if x)
+        return f"{count} {what}{'' if count == 1 else 's'}" + (f" ({inner})" if count and inner else "")
+
+    infra, answer = int(by_class.get("infra", 0)), int(by_class.get("answer", 0))
+    infra_kinds = sorted(k for k in by_kind if k not in answer_kinds)
+    return (f"run {run_id}: {manifest['rows']} rows, {manifest['cached_rows']} from the cache, "
+            f"{part(infra, 'infra failure', infra_kinds, 're-run to retry' if infra else '')}, "
+            f"{part(answer, 'answer failure', sorted(answer_kinds))} -> {folder}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
@@ -69,6 +70,122 @@ class RateLimit(Strict):
     tokens_per_minute: PositiveInt | None = None
 
 
+# -- provider options (``options:`` of a model in models.yaml) --------------------------------------------
+
+
+class ProviderOptions(Strict):
+    """Base of a provider's typed ``options``: unknown keys are errors, like everywhere else.
+
+    ``answer_neutral`` lists the option fields that cannot change an answer; every other field is part
+    of the response cache key (an exclude list, so an option added later is in the key by default).
+    """
+
+    answer_neutral: ClassVar[frozenset[str]] = frozenset()
+
+    def identity(self) -> dict[str, Any]:
+        """The options that can change an answer, for the cache key (None means unset: the default)."""
+        return self.model_dump(mode="json", exclude=set(self.answer_neutral), exclude_none=True)
+
+
+class LlamaCppOptions(ProviderOptions):
+    """``llama-cpp``: arguments of ``llama_cpp.Llama``."""
+
+    n_ctx: PositiveInt = Field(default=4096, description="Context window the model is loaded with (tokens).")
+    seed: int = Field(default=0, description="Sampling seed.")
+    n_batch: PositiveInt = Field(default=512, description="Prompt tokens evaluated per batch (changes the arithmetic).")
+    n_gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
+    n_threads: PositiveInt | None = Field(default=None, description="CPU threads; default: every core.")
+
+    #: ``n_threads`` only splits the same arithmetic over cores (each dot product stays on one thread).
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"n_threads"})
+
+
+class OpenAIOptions(ProviderOptions):
+    """``openai``: OpenAI's hosted models."""
+
+    extra_body: dict[str, Any] = Field(default_factory=dict,
+                                       description="Fields sent with every request (server-specific settings).")
+
+
+class OpenAICompatibleOptions(OpenAIOptions):
+    """``openai-compatible``: a vLLM or llama.cpp server (or any OpenAI-compatible endpoint)."""
+
+    json_mode: Literal["response_format", "guided_json", "json_object", "none"] = Field(
+        default="response_format",
+        description="How JSON output is asked for: OpenAI's response_format, vLLM's guided_json, the llama.cpp "
+                    "server's json_object with a schema, or not at all.")
+    probe_timeout_s: PositiveFloat = Field(default=1.0, description="How long the reachability probe waits.")
+
+    #: The probe runs before any call; it never reaches the model.
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"probe_timeout_s"})
+
+
+class AnthropicOptions(ProviderOptions):
+    """``anthropic``: the Messages API."""
+
+    json_mode: Literal["tool", "output_format"] = Field(
+        default="tool", description="JSON output as a forced tool call or as structured outputs (output_config).")
+    sampling_params: bool = Field(default=False, description="Send temperature/top_p (rejected by newer API versions).")
+    anthropic_version: str | None = Field(default=None, description="The anthropic-version header to send.")
+
+
+class VllmOptions(ProviderOptions):
+    """``vllm``: arguments of ``vllm.LLM`` (None: vLLM's default), plus how requests are gathered."""
+
+    tensor_parallel_size: PositiveInt | None = None
+    pipeline_parallel_size: PositiveInt | None = None
+    max_model_len: PositiveInt | None = None
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    max_num_seqs: PositiveInt | None = None
+    dtype: str | None = None
+    quantization: str | None = None
+    seed: int | None = None
+    revision: str | None = None
+    tokenizer: str | None = None
+    trust_remote_code: bool | None = None
+    enforce_eager: bool | None = None
+    enable_prefix_caching: bool | None = None
+    engine_args: dict[str, Any] = Field(default_factory=dict,
+                                        description="Any other vllm.LLM keyword argument, passed as given.")
+    batch_size: PositiveInt = Field(default=256, description="Most requests per engine call.")
+    batch_wait_s: NonNegativeFloat = Field(default=0.05, description="How long to gather requests before a call.")
+
+    #: How the harness gathers requests into engine calls; the engine batches continuously anyway.
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"batch_size", "batch_wait_s"})
+
+    @field_validator("engine_args")
+    @classmethod
+    def _not_typed(cls, value: dict[str, Any]) -> dict[str, Any]:
+        typed = set(cls.model_fields) & set(value)
+        if typed:
+            raise ValueError(f"set {', '.join(sorted(typed))} as options of their own, not in engine_args")
+        return value
+
+    def engine(self) -> dict[str, Any]:
+        """Keyword arguments for ``vllm.LLM`` (besides ``model``)."""
+        typed = self.model_dump(exclude={"engine_args", "batch_size", "batch_wait_s"}, exclude_none=True)
+        return {**typed, **self.engine_args}
+
+
+class FakeOptions(ProviderOptions):
+    """``fake`` (tests): a fixed answer and a delay."""
+
+    answer: str | None = Field(default=None, description="A fixed reply to every request.")
+    delay_s: NonNegativeFloat | None = Field(default=None, description="Seconds each call takes.")
+
+    #: A delay changes when the answer comes, not what it is.
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})
+
+
+OPTIONS: dict[str, type[ProviderOptions]] = {
+    "llama-cpp": LlamaCppOptions, "openai": OpenAIOptions, "openai-compatible": OpenAICompatibleOptions,
+    "anthropic": AnthropicOptions, "vllm": VllmOptions, "fake": FakeOptions,
+}
+"""The options model of each provider."""
+
+AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions, FakeOptions]
+
+
 class ModelSpec(Strict):
     """One candidate model."""
 
@@ -86,7 +203,36 @@ class ModelSpec(Strict):
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     timeout_s: PositiveFloat = 120.0
     max_retries: int = Field(default=4, ge=0)
-    options: dict[str, Any] = Field(default_factory=dict, description="Provider-specific settings.")
+    options: AnyOptions = Field(default_factory=dict, validate_default=True,
+                                description="Provider-specific settings; see the options model of the provider.")
+
+    #: Fields that cannot change an answer, left out of the response cache key (:meth:`cache_identity`).
+    #: An exclude list: a field added later is in the key by default. ``id`` and ``description`` name the
+    #: model; ``concurrency``, ``rate_limit``, ``timeout_s`` and ``max_retries`` say when and how often a
+    #: request is sent, not what it is; ``pricing`` is what it costs; ``api_key_env`` names a variable.
+    answer_neutral: ClassVar[frozenset[str]] = frozenset(
+        {"id", "description", "concurrency", "rate_limit", "timeout_s", "max_retries", "pricing", "api_key_env"})
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _typed_options(cls, value: Any, info: ValidationInfo) -> Any:
+        provider = info.data.get("provider")
+        if provider not in OPTIONS:
+            raise ValueError("options are checked once provider is valid")  # the provider's own error shows
+        if isinstance(value, OPTIONS[provider]):
+            return value
+        if isinstance(value, ProviderOptions):
+            value = value.model_dump(exclude_unset=True)
+        return OPTIONS[provider].model_validate(value)
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What identifies this model's answers: the whole spec minus :attr:`answer_neutral` fields and the
+        options' own answer-neutral fields. Never holds secrets (a ``base_url`` loses any user:password)."""
+        identity = self.model_dump(mode="json", exclude=set(self.answer_neutral) | {"options"})
+        identity["options"] = self.options.identity()
+        if identity.get("base_url"):
+            identity["base_url"] = _without_credentials(identity["base_url"])
+        return identity
 
     @field_validator("id", "family")
     @classmethod
@@ -99,6 +245,18 @@ class ModelSpec(Strict):
     @classmethod
     def _auto_string(cls, value: Any) -> Any:
         return {"auto": True} if value == "auto" else value
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part.
+
+    >>> _without_credentials("http://u:secret@host:8000/v1")
+    'http://host:8000/v1'
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class ModelsFile(Strict):

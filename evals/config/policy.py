@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from pathlib import Path
 
 from typing import Any
@@ -21,6 +22,22 @@ from evals.config.base import FORMAT_VERSION, Strict
 from evals.config.descriptor import Match
 
 POLICY_FORMAT = FORMAT_VERSION
+
+_UNSAFE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first control, format or line-separator character of ``text`` (BEL, U+0085, U+2028, ...), or None.
+
+    Such a character in a name or an id would break the YAML, JSON lines or Markdown it is written to.
+
+    >>> unsafe_character("Ada Lovelace") is None, unsafe_character("Ada\u2028x")
+    (True, 'U+2028 LINE SEPARATOR')
+    """
+    for ch in text:
+        if unicodedata.category(ch) in _UNSAFE:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
+    return None
 
 
 class Requirements(Strict):
@@ -142,6 +159,14 @@ class Rule(Target):
     when: Match = Field(default_factory=Match)
     require: Requirements = Field(default_factory=Requirements)
 
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        bad = unsafe_character(value)
+        if bad is not None or not value.strip():
+            raise ValueError(f"rule id holds {bad}; use printable characters" if bad else "rule id is empty")
+        return value
+
 
 class Source(Strict):
     """Where a proposal came from: the run, and the policy it was compiled against."""
@@ -197,6 +222,9 @@ class PolicySettings(Strict):
     """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
 
     format_version: int = FORMAT_VERSION
+    require_signed_approvals: bool = Field(
+        default=True, description="Every approval added since the gate's --base must carry an SSH signature by a "
+                                  "key in policies/allowed_signers as it was at --base; false only for solo use.")
     quality_tolerance: float = Field(
         default=0.02, ge=0, le=1,
         description="Non-inferiority margin for the recommender; the most a changed rule may lose in the gate.")
@@ -206,6 +234,10 @@ class PolicySettings(Strict):
     weekly_spend_ceiling_usd: NonNegativeFloat | None = Field(
         default=None, description="The gate fails when the policy's projected weekly spend exceeds this.")
     fail_on_unknown_spend: bool = Field(default=False, description="Fail the gate when spend cannot be projected.")
+    max_infra_failure_rate: float = Field(
+        default=0.02, ge=0, le=1,
+        description="A rule whose evidence has a larger share of calls that failed for infrastructure reasons "
+                    "(rate limits, timeouts, server errors) keeps its model: re-run to retry them.")
 
 
 def load_policy(path: Path) -> Policy:

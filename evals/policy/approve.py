@@ -1,9 +1,17 @@
-"""``evals approve``: put a proposal in force and record who approved it on what evidence.
+"""``evals approve``: put a proposal in force and record, signed, who approved it on what evidence.
 
 The proposal's evidence is verified first: the run it names must exist, its ``results.parquet`` must
-hash to the sha256 the proposal carries, and every rule's evidence numbers must be what that run
-gives when measured again. Then ``policies/current.yaml`` is written atomically and one line is
-appended to ``policies/approvals.jsonl`` (never rewritten).
+hash to the sha256 the proposal carries, every rule's numbers must be what that run gives when measured
+again, and the suites and prompt variants the branch holds must be the ones the run measured. Then,
+under the approval lock:
+
+1. the evidence bundle is written to ``policies/evidence/`` (see :mod:`evals.policy.bundle`);
+2. the record (approver, time, proposal, evidence bundle sha256, input hashes, accepted lower floors,
+   ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
+   ``policies/approvals.jsonl`` (:mod:`evals.policy.approvals`);
+3. only then ``policies/current.yaml`` is edited, touching only the keys that changed.
+
+If step 3 fails, running the same command again finishes it without a second record.
 """
 
 from __future__ import annotations
@@ -11,23 +19,26 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from evals.config.models import load_models
-from evals.config.policy import Evidence, Policy
+from evals.config.policy import Policy, load_settings
+from evals.config.suite import load_suite
 from evals.errors import EvalsError, UsageError
+from evals.policy import approvals, signing
+from evals.policy.approvals import APPROVALS_FORMAT, Entry, check_name, read_log, signed_bytes, write_bytes_atomic
+from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, manifest_problems, number_problems,
+                                 read_bundle, rule_inputs, suite_paths)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
-from evals.policy.evidence import file_sha256, measure
+from evals.policy.evidence import file_sha256
+from evals.policy.requirements import lowered_floors
+from evals.policy.yamledit import edit_policy_file
 from evals.project import Project
-from evals.runner.store import check_version, read_results, write_text_atomic
-
-APPROVALS_FORMAT = 1
+from evals.runner.store import read_manifest, read_results
 
 
 class ApprovalRefused(EvalsError):
@@ -41,20 +52,21 @@ class Approval:
     record: dict[str, Any]
     policy_path: Path
     log_path: Path
+    resumed: bool = False
 
 
-def _close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+def read_approvals(path: Path) -> list[dict[str, Any]]:
+    """Every record of ``approvals.jsonl``, oldest first (refuses a newer format or an unreadable line)."""
+    return [e.record for e in read_log(path)]
 
 
-def verify_evidence(project: Project, proposal: Policy, path: Path) -> str:
-    """Check the proposal's evidence against its run; returns the run's results sha256."""
+def verify_evidence(project: Project, proposal: Policy, path: Path, *, confidence: float = 0.95) -> tuple[str, Any]:
+    """Check the proposal's evidence against its run; returns the run's results sha256 and results frame."""
     source = proposal.source
     if source is None:
         raise ApprovalRefused(f"{path}: no `source:`; only a proposal written by `evals recommend` can be approved")
-    results = project.reports_dir / source.run_id / "results.parquet"
+    folder = project.reports_dir / source.run_id
+    results = folder / "results.parquet"
     if not results.is_file():
         raise ApprovalRefused(f"{path}: evidence run {source.run_id} is missing ({results} not found); "
                               "approve on the machine that has the run, or re-run `evals recommend`")
@@ -69,54 +81,11 @@ def verify_evidence(project: Project, proposal: Policy, path: Path) -> str:
             continue
         if ev.results_sha256 not in (None, actual):
             raise ApprovalRefused(f"{path}: rule {rule_id!r}: evidence results_sha256 does not match run {ev.run_id}")
-        frame = read_results(results.parent) if frame is None else frame
-        _check_numbers(frame, rule_id, target.model, ev, path)
-    return actual
-
-
-def _check_numbers(frame: Any, rule_id: str, model: str, ev: Evidence, path: Path) -> None:
-    subject = ev.model or model
-    m = measure(frame, ev.suite.split(","), subject)
-    if m is None:
-        raise ApprovalRefused(f"{path}: rule {rule_id!r}: run {ev.run_id} has no results for {subject} "
-                              f"on {ev.suite}; the evidence is not from this run")
-    s = m.score()
-    pairs = {"quality": (ev.quality, s.quality), "n": (float(ev.n), float(s.n)),
-             "cost_per_1k_usd": (ev.cost_per_1k_usd, s.cost_per_1k_usd),
-             "p95_latency_ms": (ev.p95_latency_ms, s.p95_latency_ms)}
-    for name, (claimed, measured) in pairs.items():
-        if not _close(claimed, measured):
-            raise ApprovalRefused(f"{path}: rule {rule_id!r}: evidence.{name} says {claimed}, run {ev.run_id} gives "
-                                  f"{measured}; the proposal was edited, re-run `evals recommend`")
-
-
-def read_approvals(path: Path) -> list[dict[str, Any]]:
-    """Every record of ``approvals.jsonl``, oldest first (refuses a newer format)."""
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise UsageError(f"{path}:{number}: not valid JSON; the approval log is append-only, "
-                             "restore it from version control") from None
-        check_version("approvals", record.get("format_version"), APPROVALS_FORMAT, path)
-        records.append(record)
-    return records
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        frame = read_results(folder) if frame is None else frame
+        problems = number_problems(frame, rule_id, target, ev, confidence=confidence, source=f"run {ev.run_id}")
+        if problems:
+            raise ApprovalRefused(f"{path}: {problems[0]}; the proposal was edited, re-run `evals recommend`")
+    return actual, frame if frame is not None else read_results(folder)
 
 
 def _user() -> str | None:
@@ -126,44 +95,146 @@ def _user() -> str | None:
         return None
 
 
-def approve(project: Project, proposal_path: Path, by: str, *, force_base: bool = False) -> Approval:
-    """Verify ``proposal_path`` and put it in force; ``by`` names the approver."""
-    from evals.policy.recommend import dump_policy
-
-    if not by.strip():
-        raise UsageError("--by needs the approver's name")
+def _find_proposal(project: Project, proposal_path: Path) -> Path:
     tries = [proposal_path, project.root / proposal_path, project.reports_dir / proposal_path]
     path = next((p for p in tries if p.is_file()), None)
     if path is None:
         raise UsageError(f"proposal {proposal_path} not found (give reports/<run-id>/proposal.yaml)")
+    return path
+
+
+def _rel(project: Project, path: Path) -> str:
+    root = project.root.resolve()
+    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
+
+
+def _sign(record: dict[str, Any], key: Path, by: str, allowed: Path) -> str:
+    """Sign ``record`` and check, against the working tree's allowed signers, that the key is ``by``'s."""
+    if not allowed.is_file():
+        raise ApprovalRefused(f"{allowed} not found: add your public key there (`{by} <key type> <key>`), have it "
+                              "merged, then approve with --key")
+    signature = signing.sign(signed_bytes(record), key)
+    problem = signing.verify(signed_bytes(record), signature, by, allowed)
+    if problem is not None:
+        principals = signing.find_principals(signature, allowed)
+        listed = (f"{allowed} lists this key for {', '.join(principals)}, not {by!r}; pass --by "
+                  f"{principals[0]!r}") if principals else f"the key is not in {allowed}; add `{by} <its public key>`"
+        raise ApprovalRefused(f"--key {key}: {listed}")
+    return signature
+
+
+def _accepted_floors(lowered: dict[str, tuple[float, float]], accept: bool, last: dict[str, Any] | None,
+                     path: Path) -> dict[str, float]:
+    if not lowered:
+        return {}
+    before = (last or {}).get("accept_lower_floor") or {}
+    missing = {r: v for r, v in lowered.items() if before.get(r) != v[0]}
+    if missing and not accept:
+        what = "; ".join(f"rule {r!r} quality_floor {a} is below its suite floor {b}" for r, (a, b) in missing.items())
+        raise ApprovalRefused(f"{path}: {what}; if that is intended, approve with --accept-lower-floor")
+    return {r: v[0] for r, v in lowered.items()}
+
+
+def _finish_interrupted(project: Project, proposal: Policy, current: Policy | None,
+                        last: Entry | None) -> Approval | None:
+    """The record of this very approval is in the log but the policy was not written: write it now."""
+    if last is None or current is None:
+        return None
+    wanted, now = proposal.content_sha256(), current.content_sha256()
+    if last.record.get("policy_sha256") != wanted or now == wanted or now != last.record.get("previous_policy_sha256"):
+        return None
+    write_bytes_atomic(project.policy_file, edit_policy_file(project.policy_file, proposal).encode("utf-8"))
+    return Approval(last.record, project.policy_file, project.approvals_file, resumed=True)
+
+
+def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None = None, force_base: bool = False,
+            accept_lower_floor: bool = False) -> Approval:
+    """Verify ``proposal_path`` and put it in force; ``by`` names the approver (their principal in
+    ``policies/allowed_signers`` when ``key`` signs the record)."""
+    by = check_name(by or "", "--by")
+    path = _find_proposal(project, proposal_path)
+    settings = load_settings(project.root / "policies" / "gate.yaml")
+    if key is None and settings.require_signed_approvals:
+        raise UsageError("policies/gate.yaml requires signed approvals (require_signed_approvals: true): pass "
+                         "--key ~/.ssh/id_ed25519, a key listed for you in policies/allowed_signers")
     models = load_models(project.models_file)
     proposal = load_checked_policy(path, models)
-    results_sha = verify_evidence(project, proposal, path)
-    current = load_checked_policy(project.policy_file, models) if project.policy_file.is_file() else None
-    base = proposal.source.base_policy_sha256 if proposal.source else None
-    if current is not None and base and base != current.content_sha256() and not force_base:
-        raise ApprovalRefused(f"{path}: compiled against a different policy than {project.policy_file} holds now; "
-                              f"re-run `evals recommend {proposal.source.run_id}` (or pass --force-base)")
-    diff_md = path.parent / "diff.md"
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record = {
-        "format_version": APPROVALS_FORMAT,
-        "approver": by.strip(),
-        "user": _user(),
-        "time": now,
-        "proposal": str(path.resolve().relative_to(project.root.resolve())) if path.resolve().is_relative_to(
-            project.root.resolve()) else str(path),
-        "proposal_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "policy_sha256": proposal.content_sha256(),
-        "previous_policy_sha256": current.content_sha256() if current is not None else None,
-        "evidence": {"run_id": proposal.source.run_id, "results_sha256": results_sha},
-        "diff": policy_changes(current, proposal),
-        "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,
-        "policy": proposal.model_dump(mode="json"),
-    }
-    header = (f"Routing policy in force: approved by {by.strip()} at {now}\n"
-              f"on evidence run {proposal.source.run_id} (see policies/approvals.jsonl).\n"
-              "Change it through `evals recommend` + `evals approve`; `evals gate` refuses hand edits.")
-    write_text_atomic(project.policy_file, dump_policy(proposal, header))
-    _append(project.approvals_file, record)
-    return Approval(record, project.policy_file, project.approvals_file)
+    results_sha, frame = verify_evidence(project, proposal, path, confidence=settings.confidence)
+    run_id = proposal.source.run_id
+    manifest = read_manifest(project.reports_dir / run_id)
+    paths = suite_paths(project)
+    inputs: dict[str, dict[str, str]] = {}
+    for rule_id, target in proposal.targets():
+        ev = target.evidence
+        if ev is None or ev.run_id != run_id:
+            continue
+        problems = manifest_problems(project, models, manifest, frame, rule_id, target, ev, paths)
+        if problems:
+            raise ApprovalRefused(f"{path}: {problems[0]}")
+        inputs[rule_id] = rule_inputs(project, models, target, ev, paths)
+    rows = bundle_frame(frame, proposal, run_id)
+    data = bundle_bytes(rows)
+    bundle_rel = bundle_path(run_id, data)
+    reread = read_bundle(data)  # the bundle must reproduce every number, or the gate could not
+    for rule_id, target in proposal.targets():
+        ev = target.evidence
+        if ev is not None and ev.run_id == run_id:
+            problems = number_problems(reread, rule_id, target, ev, confidence=settings.confidence,
+                                       source="the evidence bundle")
+            if problems:
+                raise ApprovalRefused(f"{path}: {problems[0]}")
+    floors = {name: load_suite(p).quality_floor for name, p in paths.items()}
+    lowered = lowered_floors(proposal, floors)
+    log = project.approvals_file
+    with approvals.locked(log):
+        entries = read_log(log)
+        broken = approvals.chain_problems(entries, log)
+        if broken:
+            raise ApprovalRefused(f"{broken[0]}; restore {log.name} from version control before approving")
+        current = load_checked_policy(project.policy_file, models) if project.policy_file.is_file() else None
+        last = entries[-1] if entries else None
+        resumed = _finish_interrupted(project, proposal, current, last)
+        if resumed is not None:
+            return resumed
+        base = proposal.source.base_policy_sha256
+        if current is not None and base and base != current.content_sha256() and not force_base:
+            raise ApprovalRefused(f"{path}: compiled against a different policy than {project.policy_file} holds "
+                                  f"now; re-run `evals recommend {run_id}` (or pass --force-base)")
+        accepted = _accepted_floors(lowered, accept_lower_floor, last.record if last else None, path)
+        target_file = project.root / bundle_rel
+        created = not target_file.is_file() or file_sha256(target_file) != hashlib.sha256(data).hexdigest()
+        diff_md = path.parent / "diff.md"
+        record: dict[str, Any] = {
+            "format_version": APPROVALS_FORMAT,
+            "prev": approvals.next_prev(entries),
+            "approver": by,
+            "user": _user(),
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "proposal": _rel(project, path),
+            "proposal_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "policy_sha256": proposal.content_sha256(),
+            "previous_policy_sha256": current.content_sha256() if current is not None else None,
+            "evidence": {"run_id": run_id, "results_sha256": results_sha, "confidence": settings.confidence,
+                         "bundle": bundle_rel.as_posix(), "bundle_sha256": hashlib.sha256(data).hexdigest()},
+            "inputs": inputs,
+            "accept_lower_floor": accepted,
+            "diff": policy_changes(current, proposal),
+            "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,
+            "policy": proposal.model_dump(mode="json"),
+        }
+        json.dumps(record, allow_nan=False)  # fails here, before anything is written, on a NaN
+        if key is not None:
+            record["signature"] = _sign(record, key, by, project.root / signing.ALLOWED_SIGNERS)
+        if created:
+            write_bytes_atomic(target_file, data)
+        try:
+            approvals.append(log, entries, record)
+        except BaseException:
+            if created:
+                target_file.unlink(missing_ok=True)
+            raise
+        write_bytes_atomic(project.policy_file, edit_policy_file(project.policy_file, proposal).encode("utf-8"))
+    return Approval(record, project.policy_file, log)
+
+
+__all__ = ["Approval", "ApprovalRefused", "approve", "read_approvals", "verify_evidence"]

@@ -172,6 +172,7 @@ class CandidateRow:
     cost_per_1k: float | None
     p95_ms: float | None
     status: str
+    flags: list[str] = field(default_factory=list)  # e.g. a suite baseline the model does not beat
 
 
 def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = "Policy diff",
@@ -214,6 +215,6 @@ def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = 
         for c in candidates:
             cells = [c.rule, f"{c.model} ({c.variant or '-'})", str(c.n),
                      f"{_num(c.quality, '.3f')} [{_num(c.ci[0], '.3f')}, {_num(c.ci[1], '.3f')}]",
-                     money(c.cost_per_1k), _num(c.p95_ms, ".0f"), c.status]
+                     money(c.cost_per_1k), _num(c.p95_ms, ".0f"), "; ".join([c.status, *(f"⚠ {f}" for f in c.flags)])]
             lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,9 @@
 """A run as evidence: its results hash, which rule each suite's shape routes to, and per-model measures.
 
-Quality counts a failed call (an ``error`` row) as a score of 0, because a routed call that errors is
-a failed call; repeats are averaged per example before any interval is computed.
+Every number of a :class:`Measure` comes from :mod:`evals.metrics`, the definitions the aggregates and
+the report use: quality is the mean over examples of the per-example mean score (an answer failure
+scores 0, an infrastructure failure is left out and counted in ``infra_failures``), cost per call is the
+mean over priced calls (unknown only when no call has a price), latency is the p95 over calls.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from evals.config.suite import SuiteSpec, load_suite
 from evals.errors import UsageError
 from evals.project import Project
 from evals.runner.store import read_manifest, read_results, run_dir
-from evals.stats import bootstrap_ci, per_example_means, percentile
 from evals.suites import discover
 
 DEFAULT_ID = "default"
@@ -42,6 +43,7 @@ class RunData:
     manifest: dict[str, Any]
     frame: Any  # pandas.DataFrame
     results_sha256: str
+    baselines: Any = None  # pandas.DataFrame of baselines.parquet, when the run has one
 
 
 def load_run(project: Project, run: str) -> RunData:
@@ -51,7 +53,10 @@ def load_run(project: Project, run: str) -> RunData:
     if not results.is_file():
         raise UsageError(f"{folder} has no results.parquet; the run did not finish")
     manifest = read_manifest(folder)
-    return RunData(manifest.get("run_id", folder.name), folder, manifest, read_results(folder), file_sha256(results))
+    from evals.metrics import read_baselines
+
+    return RunData(manifest.get("run_id", folder.name), folder, manifest, read_results(folder), file_sha256(results),
+                   read_baselines(folder))
 
 
 def suite_specs(project: Project) -> dict[str, SuiteSpec]:
@@ -102,6 +107,8 @@ class Measure:
     max_context_tokens: int
     errors: int
     notes: list[str] = field(default_factory=list)
+    calls: int = 0
+    infra_failures: int = 0
 
     @property
     def n(self) -> int:
@@ -129,36 +136,43 @@ def _ci(ci: tuple[float, float]) -> tuple[float, float] | None:
 
 
 def measure(frame: Any, suites: list[str], model: str, *, confidence: float = 0.95) -> Measure | None:
-    """Measure ``model`` on the rows of ``suites``; None when the run has no such rows."""
+    """Measure ``model`` on the rows of ``suites``; None when the run has no such rows.
+
+    ``scores`` are the per-example quality scores indexed by (suite, example_id): examples whose every
+    call failed for infrastructure reasons are absent, so paired comparisons use answered examples only.
+    """
     import pandas as pd
 
-    rows = frame[(frame["model"] == model) & (frame["suite"].isin(suites))].copy()
+    from evals.metrics import Calls, cost_per_call, example_scores, failure_counts, latency_percentiles, quality
+
+    rows = frame[(frame["model"] == model) & (frame["suite"].isin(suites))]
     if rows.empty:
         return None
-    rows["score"] = pd.to_numeric(rows["score"], errors="coerce")
-    rows.loc[rows["error"].notna() | rows["score"].isna(), "score"] = 0.0
-    means = per_example_means(rows, value="score").set_index(["suite", "example_id"])["score"].sort_index()
-    ci = bootstrap_ci(means.to_numpy(), confidence=confidence)
-    costs = pd.to_numeric(rows["cost_usd"], errors="coerce")
+    calls = Calls.of(rows)
+    q = quality(calls, confidence=confidence)
+    cost = cost_per_call(calls, confidence=confidence)
+    counts = failure_counts(calls)
     notes = []
-    cost = None if costs.isna().all() else float(costs.mean())
-    if costs.isna().any() and cost is not None:
-        notes.append(f"{int(costs.isna().sum())} calls without a price")
-        cost = None
-    latency = pd.to_numeric(rows["latency_ms"], errors="coerce").dropna().to_numpy()
-    p95 = percentile(latency, 95) if latency.size else None
+    if cost.value is not None and cost.n < counts.calls:
+        notes.append(f"{counts.calls - cost.n} calls without a price; cost is the mean over {cost.n} priced calls")
+    if counts.infra:
+        notes.append(f"{counts.infra} of {counts.calls} calls failed for infrastructure reasons (left out of quality)")
+    p95 = latency_percentiles(calls, (95,), confidence=confidence).get(95)
     variants = sorted({str(v) for v in rows["variant"].dropna()}) if "variant" in rows else []
     providers = sorted({str(v) for v in rows["provider"].dropna()}) if "provider" in rows else []
     context = pd.to_numeric(rows["context_tokens"], errors="coerce").dropna()
     return Measure(
         model=model, variant=",".join(variants) or None, provider=providers[0] if providers else None,
-        scores=means, quality=float(means.mean()) if len(means) else math.nan, ci=ci, cost_per_call=cost,
-        p95_ms=p95, max_context_tokens=int(context.max()) if len(context) else 0,
-        errors=int(rows["error"].notna().sum()), notes=notes,
+        scores=example_scores(calls), quality=q.value if q.value is not None else math.nan,
+        ci=(q.ci_low if q.ci_low is not None else math.nan, q.ci_high if q.ci_high is not None else math.nan),
+        cost_per_call=cost.value, p95_ms=p95.value if p95 is not None else None,
+        max_context_tokens=int(context.max()) if len(context) else 0,
+        errors=counts.errors, notes=notes, calls=counts.calls, infra_failures=counts.infra,
     )
 
 
 def aligned(a: Measure, b: Measure) -> tuple[Any, Any]:
     """The two models' per-example scores on the examples both have, in the same order."""
-    common = a.scores.index.intersection(b.scores.index)
-    return a.scores.loc[common].to_numpy(), b.scores.loc[common].to_numpy()
+    from evals.metrics import align
+
+    return align(a.scores, b.scores)

@@ -1,28 +1,53 @@
-"""``evals gate``: the CI check on the policy in force.
+"""``evals gate``: the CI check on the policy in force. It trusts nothing it cannot re-derive.
 
-It fails (exit 1) when ``policies/current.yaml`` is not the policy of the last approval, when a rule
-changed against ``--base`` carries no evidence (or evidence for another model, or evidence that does
-not match its run), or regresses by more than the tolerance of ``policies/gate.yaml``, or when the
-policy's projected weekly spend exceeds the configured ceiling. It prints a Markdown summary for a
-pull-request comment and can write JUnit XML.
+Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
+
+* **log**: ``policies/approvals.jsonl`` is an intact hash chain, and (with ``--base``) the log at the
+  base revision is a byte prefix of the log now: records are only ever appended.
+* **signature**: every record added since ``--base`` carries an SSH signature (``ssh-keygen -Y
+  verify``, namespace :data:`~evals.policy.signing.NAMESPACE`) by a key that ``policies/allowed_signers``
+  *as it was at the base* lists for the record's approver, so a pull request cannot add its own key
+  and use it. ``require_signed_approvals: false`` (at the base or now, the stricter wins) allows unsigned
+  records for solo use.
+* **approved**: ``policies/current.yaml`` is the policy of the last record (hand edits are named).
+* **evidence**: each rule's stated quality, interval, cost and p95 equal what
+  :func:`~evals.policy.evidence.measure` gives on the evidence bundle the approval committed (whose
+  sha256 the record holds), and the suite files, scorer settings and prompt variants the rule's
+  numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
+  have been accepted by the approval (``--accept-lower-floor``).
+* against ``--base``: a changed rule carries evidence, meets its floor, and loses at most
+  ``quality_tolerance``; requirement and gate-setting changes are listed in the comment.
+* **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``.
+
+With ``--base``, each setting of ``policies/gate.yaml`` is the stricter of the base's and the branch's
+(:func:`~evals.policy.gitbase.strictest`): a pull request cannot relax the gate that judges it.
+
+It renders Markdown for a pull-request comment (everything from files escaped) and can write JUnit XML.
 """
 
 from __future__ import annotations
 
-import subprocess
+import re
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-
-from evals.config._yaml import parse_yaml, validate
-from evals.config.models import load_models
+from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Policy, PolicySettings, Target, load_settings
-from evals.errors import ConfigError, UsageError
-from evals.policy.approve import read_approvals
+from evals.config.suite import load_suite
+from evals.errors import ConfigError
+from evals.policy import signing
+from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
+from evals.policy.bundle import BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes
 from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.gitbase import Base, base_policy, read_base, strictest
+from evals.policy.mdsafe import md_embed, md_text
+from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes,
+                                       settings_changes)
 from evals.project import Project
 from evals.runner.store import write_text_atomic
 
@@ -41,6 +66,8 @@ class Check:
 class GateResult:
     checks: list[Check] = field(default_factory=list)
     weekly_spend_usd: float | None = None
+    requirement_changes: list[RequirementChange] = field(default_factory=list)
+    approved_diff: str | None = None
     markdown: str = ""
 
     @property
@@ -52,34 +79,77 @@ class GateResult:
         return 0 if self.ok else 1
 
 
-def base_policy(project: Project, rev: str) -> Policy | None:
-    """The policy file as of git revision ``rev`` (None when it did not exist there)."""
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True, timeout=30)
-
-    try:
-        top = git("rev-parse", "--show-toplevel")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"--base needs git: {exc}") from None
-    if top.returncode != 0:
-        raise UsageError(f"--base {rev}: {project.root} is not in a git repository")
-    if git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode != 0:
-        raise UsageError(f"--base {rev}: no such git revision (fetch it first, e.g. git fetch origin {rev})")
-    rel = project.policy_file.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-    shown = git("show", f"{rev}:{rel}")
-    if shown.returncode != 0:
-        return None
-    label = Path(f"{rev}:{rel}")
-    data, lines = parse_yaml(shown.stdout, label)
-    return validate(Policy, data, label, lines) if data is not None else None
+def _log_checks(entries: list[Entry], now: bytes, base: Base | None, log: Path) -> tuple[list[Check], list[Entry]]:
+    """Chain and prefix checks; returns them and the records added since the base (all without a base)."""
+    checks = [Check("log", False, p) for p in chain_problems(entries, log)]
+    if base is None:
+        return checks, entries
+    problem = prefix_problem(base.log, now, log.name, base.rev)
+    if problem:
+        checks.append(Check("log", False, problem))
+        return checks, entries
+    known = len(parse_log(base.log, log)) if base.log else 0
+    if not checks:
+        checks.append(Check("log", True, f"{log.name}: {len(entries)} records, hash chain intact, "
+                                         f"{len(entries) - known} appended since {base.rev}"))
+    return checks, entries[known:]
 
 
-def _approval_checks(current: Policy, records: list[dict]) -> list[Check]:
+def _signature_checks(new: list[Entry], base: Base | None, project: Project, required: bool) -> list[Check]:
+    where = base.rev if base is not None else "the working tree (no --base)"
+    if base is not None:
+        text = base.allowed_signers
+    else:
+        path = project.root / signing.ALLOWED_SIGNERS
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    who = signing.who_may_approve(text, where)
+    name = project.approvals_file.name
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="evals-gate-") as tmp:
+        allowed = Path(tmp) / "allowed_signers"
+        allowed.write_text(text or "", encoding="utf-8")
+        for entry in new:
+            record = entry.record
+            approver = str(record.get("approver"))
+            signature = record.get("signature")
+            at = f"{name}:{entry.number}: approval by {approver!r}"
+            if not signature:
+                if required:
+                    checks.append(Check("signature", False, f"{at} is not signed; {who}; sign with "
+                                                            "`evals approve --key`"))
+                continue
+            problem = "not an SSH signature" if not isinstance(signature, str) else (
+                "nobody may approve" if text is None else
+                signing.verify(signed_bytes(record), signature, approver, allowed))
+            if problem is None:
+                checks.append(Check("signature", True, f"{at}: good signature (allowed signers at {where})"))
+                continue
+            principals = signing.find_principals(signature, allowed) if isinstance(signature, str) and text else []
+            why = (f"signed by the key of {', '.join(principals)}, not {approver!r}"
+                   if principals and approver not in principals else
+                   f"signature does not verify against {signing.ALLOWED_SIGNERS} at {where} ({problem})")
+            checks.append(Check("signature", False, f"{at}: {why}; {who}"))
+    if not new:
+        checks.append(Check("signature", True, f"no approval added since {where}"))
+    return checks
+
+
+def _who(record: dict[str, Any]) -> str:
+    evidence = record.get("evidence") if isinstance(record.get("evidence"), dict) else {}
+    return f"{record.get('approver')} at {record.get('time')} (run {evidence.get('run_id')})"
+
+
+def _approval_checks(current: Policy, records: list[dict], base: Base | None) -> list[Check]:
     if not records:
+        untouched = base is not None and base.policy is not None and \
+            base.policy.content_sha256() == current.content_sha256()
+        if untouched and all(t.evidence is None for _, t in current.targets()):
+            return [Check("approved", True, f"policies/current.yaml is unchanged against {base.rev} and not yet "
+                                            "approved (the hand-written starting policy, no evidence)")]
         return [Check("approved", False, "no approval recorded in policies/approvals.jsonl; put the policy in force "
-                                         "with `evals recommend` then `evals approve <proposal> --by NAME`")]
+                                         "with `evals recommend` then `evals approve <proposal> --by NAME --key KEY`")]
     last = records[-1]
-    who = f"{last.get('approver')} at {last.get('time')} (run {last.get('evidence', {}).get('run_id')})"
+    who = _who(last)
     if current.content_sha256() == last.get("policy_sha256"):
         return [Check("approved", True, f"policies/current.yaml is the policy approved by {who}")]
     try:
@@ -103,9 +173,83 @@ def _approval_checks(current: Policy, records: list[dict]) -> list[Check]:
     return checks or [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}")]
 
 
+def _covering(entries: list[Entry], rule_id: str, target: Target) -> Entry | None:
+    """The latest approval that committed a bundle for this rule's evidence run."""
+    ev = target.evidence
+    for entry in reversed(entries):
+        evidence = entry.record.get("evidence")
+        inputs = entry.record.get("inputs")
+        if (isinstance(evidence, dict) and evidence.get("run_id") == ev.run_id
+                and evidence.get("results_sha256") == ev.results_sha256 and evidence.get("bundle")
+                and isinstance(inputs, dict) and rule_id in inputs):
+            return entry
+    return None
+
+
+def _bundle_file(project: Project, rel: Any) -> Path | None:
+    folder = (project.root / BUNDLE_DIR).resolve()
+    if not isinstance(rel, str):
+        return None
+    path = (project.root / rel).resolve()
+    return path if path.is_relative_to(folder) else None
+
+
+def _evidence_checks(project: Project, current: Policy, entries: list[Entry], models: ModelsFile) -> list[Check]:
+    """Re-derive every rule's numbers from its approval's bundle; bind them to the inputs the branch holds."""
+    checks: list[Check] = []
+    frames: dict[Path, Any] = {}
+    paths = suite_paths(project)
+    last = entries[-1].record if entries else {}
+    accepted = last.get("accept_lower_floor") if isinstance(last.get("accept_lower_floor"), dict) else {}
+    floors = {name: load_suite(p).quality_floor for name, p in paths.items()}
+    lowered = lowered_floors(current, floors)
+    name = project.approvals_file.name
+    for rule_id, target in current.targets():
+        ev = target.evidence
+        if ev is None:
+            continue
+        fail = lambda msg: checks.append(Check("evidence", False, msg, rule_id))  # noqa: E731
+        entry = _covering(entries, rule_id, target)
+        if entry is None:
+            fail(f"rule {rule_id!r}: evidence run {ev.run_id} is covered by no approval with an evidence bundle; "
+                 f"its numbers cannot be re-derived: approve a proposal compiled from the run")
+            continue
+        evidence = entry.record["evidence"]
+        bundle = _bundle_file(project, evidence.get("bundle"))
+        if bundle is None or not bundle.is_file():
+            fail(f"rule {rule_id!r}: evidence bundle {evidence.get('bundle')} ({name}:{entry.number}) is missing; "
+                 "commit policies/evidence/ with the approval")
+            continue
+        rel = bundle.relative_to(project.root.resolve()).as_posix()
+        if bundle not in frames:
+            frames[bundle] = read_bundle(bundle) if file_sha256(bundle) == evidence.get("bundle_sha256") else None
+        if frames[bundle] is None:
+            fail(f"rule {rule_id!r}: {rel} was altered after its approval ({name}:{entry.number} holds another sha256)")
+            continue
+        confidence = evidence.get("confidence", 0.95)
+        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel)
+        if problems:
+            fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
+            continue
+        changed = input_changes(entry.record["inputs"][rule_id], rule_inputs(project, models, target, ev, paths))
+        if changed:
+            fail(f"rule {rule_id!r}: inputs changed since evidence run {ev.run_id} without new evidence: "
+                 f"{', '.join(changed)}; re-run `evals run`, `evals recommend` and approve")
+            continue
+        if rule_id in lowered and accepted.get(rule_id) != lowered[rule_id][0]:
+            low, suite = lowered[rule_id]
+            fail(f"rule {rule_id!r}: require.quality_floor {low} is below its suite floor {suite} and the approval "
+                 "did not accept it (`evals approve --accept-lower-floor`)")
+            continue
+        checks.append(Check("evidence", True, f"rule {rule_id!r}: numbers re-derived from {rel}, inputs unchanged",
+                            rule_id))
+    return checks
+
+
 def _run_check(project: Project, records: list[dict]) -> list[Check]:
     """The last approval's evidence run, where it is present here, still hashes as approved."""
     evidence = records[-1].get("evidence", {}) if records else {}
+    evidence = evidence if isinstance(evidence, dict) else {}
     run_id, sha = evidence.get("run_id"), evidence.get("results_sha256")
     results = project.reports_dir / str(run_id) / "results.parquet"
     if not run_id or not results.is_file():
@@ -116,7 +260,7 @@ def _run_check(project: Project, records: list[dict]) -> list[Check]:
     return [Check("evidence", True, f"evidence run {run_id} is unaltered since its approval")]
 
 
-def _evidence_problem(project: Project, rule_id: str, target: Target, records: list[dict]) -> str | None:
+def _evidence_problem(project: Project, target: Target, records: list[dict]) -> str | None:
     ev = target.evidence
     if ev is None:
         return "carries no evidence; compile it with `evals recommend` and approve it"
@@ -129,8 +273,8 @@ def _evidence_problem(project: Project, rule_id: str, target: Target, records: l
         if file_sha256(results) != ev.results_sha256:
             return f"evidence run {ev.run_id} has been altered (results.parquet sha256 differs)"
         return None
-    if any(r.get("evidence", {}).get("run_id") == ev.run_id and r.get("evidence", {}).get("results_sha256")
-           == ev.results_sha256 for r in records):
+    if any(isinstance(r.get("evidence"), dict) and r["evidence"].get("run_id") == ev.run_id
+           and r["evidence"].get("results_sha256") == ev.results_sha256 for r in records):
         return None
     return f"evidence run {ev.run_id} is neither here nor recorded in an approval"
 
@@ -145,7 +289,7 @@ def _base_checks(project: Project, current: Policy, base: Policy | None, rev: st
             checks.append(Check("evidence", True, f"rule {rule_id!r} {change['change']} against {rev}", rule_id))
             continue
         target = current.target(rule_id)
-        problem = _evidence_problem(project, rule_id, target, records)
+        problem = _evidence_problem(project, target, records)
         if problem:
             checks.append(Check("evidence", False, f"rule {rule_id!r} changed against {rev} but {problem}", rule_id))
             continue
@@ -200,46 +344,80 @@ def _spend_check(project: Project, current: Policy, settings: PolicySettings) ->
 
 
 def render_markdown(result: GateResult, base: str | None) -> str:
-    """The summary for a pull-request comment."""
+    """The summary for a pull-request comment; every piece of text that comes from a file is escaped."""
     head = "✅ passed" if result.ok else "❌ failed"
     lines = [f"## Policy gate: {head}", "",
-             f"Base: `{base}`." if base else "No base revision given; changed-rule checks skipped.", "",
+             f"Base: {md_text(base)}." if base else "No base revision given; changed-rule checks skipped.", "",
              "| check | rule | result | detail |", "| --- | --- | --- | --- |"]
     for c in result.checks:
-        detail = c.message.replace("|", "\\|")
-        lines.append(f"| {c.name} | {c.rule or '-'} | {'pass' if c.ok else '**FAIL**'} | {detail} |")
+        lines.append(f"| {md_text(c.name)} | {md_text(c.rule or '-')} | {'pass' if c.ok else '**FAIL**'} | "
+                     f"{md_text(c.message)} |")
+    if base:
+        lines += ["", f"### Requirement changes against {md_text(base)}", ""]
+        changes = result.requirement_changes
+        lines += [f"- **{md_text(ch.describe())}**" if ch.relaxed else f"- {md_text(ch.describe())}"
+                  for ch in changes] or ["None."]
+    if result.approved_diff:
+        lines += ["", "<details><summary>Approved diff</summary>", "", md_embed(result.approved_diff), "",
+                  "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def error_markdown(message: str) -> str:
+    """The comment when the gate could not run (exit status 2): the error line, escaped."""
+    return f"## Policy gate: ⚠️ could not run\n\n{md_text(message)}\n"
+
+
+_XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def write_junit(result: GateResult, path: Path) -> None:
     """JUnit XML: one test case per check."""
+    def clean(text: str) -> str:
+        return _XML_BAD.sub("?", text)
+
     failures = sum(not c.ok for c in result.checks)
     suites = ET.Element("testsuites", tests=str(len(result.checks)), failures=str(failures))
     suite = ET.SubElement(suites, "testsuite", name="policy-gate", tests=str(len(result.checks)),
                           failures=str(failures), errors="0")
     for i, c in enumerate(result.checks):
         case = ET.SubElement(suite, "testcase", classname=f"policy-gate.{c.name}",
-                             name=f"{c.rule or c.name} #{i + 1}")
+                             name=clean(f"{c.rule or c.name} #{i + 1}"))
         if not c.ok:
-            ET.SubElement(case, "failure", message=c.message[:200], type=c.name).text = c.message
+            ET.SubElement(case, "failure", message=clean(c.message[:200]), type=c.name).text = clean(c.message)
         else:
-            ET.SubElement(case, "system-out").text = c.message
+            ET.SubElement(case, "system-out").text = clean(c.message)
     write_text_atomic(path, ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n")
 
 
 def gate(project: Project, *, base: str | None = None, junit: Path | None = None) -> GateResult:
     """Run every check on the policy in force; see the module docstring."""
-    settings = load_settings(project.root / "policies" / "gate.yaml")
+    branch_settings = load_settings(project.root / "policies" / "gate.yaml")
     if not project.policy_file.is_file():
         raise ConfigError(project.policy_file, "file not found; the gate checks the policy in force")
-    current = load_checked_policy(project.policy_file, load_models(project.models_file))
-    records = read_approvals(project.approvals_file)
+    models = load_models(project.models_file)
+    current = load_checked_policy(project.policy_file, models)
+    at_base = read_base(project, base) if base is not None else None
+    log = project.approvals_file
+    now = log.read_bytes() if log.is_file() else b""
+    entries = read_log(log)
+    records = [e.record for e in entries]
+    base_settings = (at_base.settings or PolicySettings()) if at_base is not None else None
+    settings = strictest(base_settings, branch_settings)
     result = GateResult()
-    result.checks += _approval_checks(current, records)
+    log_checks, new = _log_checks(entries, now, at_base, log)
+    result.checks += log_checks
+    result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
+    result.checks += _approval_checks(current, records, at_base)
+    result.checks += _evidence_checks(project, current, entries, models)
     result.checks += _run_check(project, records)
-    if base is not None:
-        result.checks += _base_checks(project, current, base_policy(project, base), base, records,
-                                      settings.quality_tolerance)
+    if at_base is not None:
+        result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
+        floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
+        result.requirement_changes = (requirement_changes(at_base.policy, current, floors)
+                                      + settings_changes(at_base.settings, branch_settings))
+    diffs = [e.record.get("diff_markdown") for e in new if isinstance(e.record.get("diff_markdown"), str)]
+    result.approved_diff = diffs[-1] if diffs else None
     spend, total = _spend_check(project, current, settings)
     result.checks.append(spend)
     result.weekly_spend_usd = total
@@ -249,4 +427,5 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     return result
 
 
-__all__ = ["Check", "GateResult", "base_policy", "gate", "render_markdown", "write_junit"]
+__all__ = ["Base", "Check", "GateResult", "base_policy", "error_markdown", "gate", "read_base", "render_markdown",
+           "write_junit"]

@@ -26,6 +26,7 @@ from evals.config.models import ModelsFile, ModelSpec, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.metrics import baseline_flags
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, aligned, load_run, measure, route_slot, suite_specs
@@ -182,6 +183,16 @@ def _choose(measures: dict[str, Measure], eligible: list[str], incumbent: str, s
     return chosen.model, why
 
 
+def _infra_refusal(measures: dict[str, Measure], settings: PolicySettings) -> str | None:
+    """Why a rule must keep its model while its evidence has unresolved infrastructure failures, or None."""
+    failed = sum(m.infra_failures for m in measures.values())
+    calls = sum(m.calls for m in measures.values())
+    if calls and failed / calls > settings.max_infra_failure_rate:
+        return (f"kept: re-run to retry {failed} failed calls ({failed} of {calls} calls failed for infrastructure "
+                f"reasons, more than max_infra_failure_rate {settings.max_infra_failure_rate:g} in policies/gate.yaml)")
+    return None
+
+
 def _fallbacks(chosen: str, measures: dict[str, Measure], eligible: list[str], models: ModelsFile,
                excluded: dict[str, str], limit: int) -> tuple[list[str], str]:
     main = provider_key(models.get(chosen))
@@ -219,6 +230,9 @@ def _decide(slot: _Slot, run: RunData, models: ModelsFile, settings: PolicySetti
         return Decision(slot.rule_id, names, current, current.model_copy(update={"evidence": evidence}), reason,
                         measures, excluded)
 
+    refusal = _infra_refusal(measures, settings)
+    if refusal is not None:
+        return keep(refusal)
     n = min((m.n for m in measures.values()), default=0)
     if n < min_examples:
         return keep(f"kept: only {n} examples per model, {min_examples} needed to change a rule "
@@ -333,7 +347,8 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
     candidates = [
         CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
                      "chosen" if m.model == d.proposed.model else f"excluded: {d.excluded[m.model]}"
-                     if m.model in d.excluded else "eligible")
+                     if m.model in d.excluded else "eligible",
+                     baseline_flags(m.scores, data.baselines, confidence=settings.confidence))
         for d in decisions for m in d.measures.values()
     ]
     markdown = render_diff(rows, spend, run_id=data.run_id, candidates=candidates)

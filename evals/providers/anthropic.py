@@ -6,7 +6,8 @@ template become ``system``; ``max_tokens`` and ``stop`` (``stop_sequences``) map
 Sampling parameters: API version 2026-10-21, which the 2.x SDKs send, rejects ``temperature``,
 ``top_p`` and ``top_k`` with a 400 (the SDK no longer has them). They are therefore sent only when
 ``options: {sampling_params: true}`` asks (for a gateway or an older ``anthropic-version``, set with
-``options: {anthropic_version: "2023-06-01"}``), as extra body fields. They still count in the cache key.
+``options: {anthropic_version: "2023-06-01"}``), as extra body fields. They still count in the cache key,
+as every option of :class:`~evals.config.models.AnthropicOptions` does.
 
 JSON output (``options.json_mode``): ``tool`` (default) is a forced tool call, one tool whose
 ``input_schema`` is the suite's schema and ``tool_choice`` naming it, the tool input coming back as
@@ -80,16 +81,17 @@ class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
         if p.stop:
             params["stop_sequences"] = list(p.stop)
         extra: dict[str, Any] = {}
-        if self.spec.options.get("sampling_params"):
+        options = self.spec.options
+        if options.sampling_params:
             extra["temperature"] = p.temperature
             if p.top_p is not None:
                 extra["top_p"] = p.top_p
         if extra:
             params["extra_body"] = extra
-        if self.spec.options.get("anthropic_version"):
-            params["extra_headers"] = {"anthropic-version": str(self.spec.options["anthropic_version"])}
+        if options.anthropic_version:
+            params["extra_headers"] = {"anthropic-version": options.anthropic_version}
         wrapped = False
-        if p.json_output and self.spec.options.get("json_mode") == "output_format":
+        if p.json_output and options.json_mode == "output_format":
             params["output_config"] = {"format": {"type": "json_schema", "schema": p.json_schema or {"type": "object"}}}
         elif p.json_output:
             schema, wrapped = _tool_schema(p.json_schema)

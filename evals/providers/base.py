@@ -42,6 +42,16 @@ class ErrorKind(str, enum.Enum):
         return self in {ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.SERVER_ERROR, ErrorKind.CONNECTION}
 
     @property
+    def retryable(self) -> bool:
+        """Whether the retry policy calls again within a run: the transient kinds, and a malformed reply
+        (a truncated body or a missing field is a glitch of that one response, so it is asked again).
+
+        >>> ErrorKind.MALFORMED_RESPONSE.retryable, ErrorKind.INVALID_REQUEST.retryable
+        (True, False)
+        """
+        return self.transient or self is ErrorKind.MALFORMED_RESPONSE
+
+    @property
     def category(self) -> str:
         """``answer`` or ``infra``: the one rule for what a failure means (see :data:`ANSWER_FAILURES`).
 
@@ -107,6 +117,15 @@ class GenerateResponse:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def is_answer(self) -> bool:
+        """Whether this is the model's answer (a reply, a refusal), which the response cache keeps.
+
+        An infrastructure failure (see :data:`ANSWER_FAILURES`) is not an answer: it is journalled but
+        asked again on the next run, so a fixed option or a passing outage is never replayed.
+        """
+        return self.error is None or self.error in ANSWER_FAILURES
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["error"] = self.error.value if self.error else None
@@ -146,8 +165,10 @@ class Provider(abc.ABC):
         return None
 
     def cache_identity(self) -> dict[str, Any]:
-        """What identifies this model's answers in the response cache (never secrets)."""
-        return {"provider": self.spec.provider, "model": self.spec.model, "base_url": self.spec.base_url}
+        """What identifies this model's answers in the response cache (never secrets): the whole model
+        spec minus the fields that cannot change an answer (:meth:`ModelSpec.cache_identity`). A provider
+        may add what the spec does not say (llama-cpp: the GGUF file's name and size)."""
+        return self.spec.cache_identity()
 
     async def aclose(self) -> None:
         """Release resources (clients, loaded weights)."""

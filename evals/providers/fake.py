@@ -15,7 +15,7 @@ class FakeProvider(Provider):
     """Answers from ``script`` (a queue of responses or strings) or ``responder`` (a function).
 
     Set them with :meth:`reset` in tests; ``calls`` records every request. In models.yaml, ``options``
-    may set ``answer`` (a fixed reply) and ``delay_s``. With nothing set it echoes the last line of
+    (:class:`~evals.config.models.FakeOptions`) may set ``answer`` (a fixed reply) and ``delay_s``. With nothing set it echoes the last line of
     the prompt, which is enough for pipeline tests.
     """
 
@@ -38,11 +38,13 @@ class FakeProvider(Provider):
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
         type(self).calls.append(request)
-        delay = self.spec.options.get("delay_s", self.delay_s)
+        options = self.spec.options  # FakeOptions, or another provider's options when the fake stands in for it
+        set_delay, fixed = getattr(options, "delay_s", None), getattr(options, "answer", None)
+        delay = set_delay if set_delay is not None else self.delay_s
         if delay:
             await asyncio.sleep(delay)
-        if "answer" in self.spec.options:  # a fixed answer set in models.yaml, for subprocess tests
-            answer = self.spec.options["answer"]
+        if fixed is not None:  # a fixed answer set in models.yaml, for subprocess tests
+            answer = fixed
         elif self.script:
             answer = self.script.popleft()
         elif self.responder is not None:

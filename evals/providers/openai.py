@@ -7,12 +7,14 @@ schema allows it) when a template sets ``json_output``, and maps ``usage`` inclu
 and reads OpenAI Batch jobs (see :mod:`evals.runner.batch`).
 
 :class:`OpenAICompatibleProvider` (``provider: openai-compatible``) talks to ``base_url``. A key is
-optional (local servers ignore it). ``options`` in models.yaml:
+optional (local servers ignore it). ``options`` in models.yaml
+(:class:`~evals.config.models.OpenAICompatibleOptions`; ``openai`` takes only ``extra_body``):
 
 - ``json_mode``: ``response_format`` (default: OpenAI's ``json_schema`` format, which vLLM reads),
   ``guided_json`` (vLLM: also sends ``extra_body={"guided_json": schema}``), ``json_object`` (the
   llama.cpp server's ``{"type": "json_object", "schema": ...}``) or ``none``;
-- ``extra_body``: a mapping sent with every request (server-specific sampling settings).
+- ``extra_body``: a mapping sent with every request (server-specific sampling settings);
+- ``probe_timeout_s``: how long the reachability probe waits (default 1 s; not in the cache key).
 
 Completion-mode templates go to ``/completions``, so base models work. The SDK's own retries are off
 (``max_retries=0``): :mod:`evals.providers.retry` retries, honouring ``retry-after``.
@@ -97,7 +99,7 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
         """(endpoint, JSON body) for one request: ``chat`` or ``completions``. Used for batches too."""
         p = request.prompt
         body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature, **p.optional_sampling()}
-        extra_body = dict(self.spec.options.get("extra_body") or {})
+        extra_body = dict(self.spec.options.extra_body)
         response_fmt = None
         if p.json_output:
             response_fmt, more = self._json_extras(p.json_schema)
@@ -190,13 +192,13 @@ class OpenAICompatibleProvider(OpenAIProvider):
         env = spec.api_key_env
         if env and _sdk.key_from_env(env) is None and not _sdk.is_loopback(spec.base_url):
             return f"missing key: set {env}"
-        problem = _sdk.probe(spec.base_url, timeout_s=float(spec.options.get("probe_timeout_s", 1.0)))
+        problem = _sdk.probe(spec.base_url, timeout_s=spec.options.probe_timeout_s)
         if problem is not None:
             return f"endpoint unreachable: {spec.base_url} ({problem})"
         return None
 
     def _json_extras(self, schema: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        mode = self.spec.options.get("json_mode", "response_format")
+        mode = self.spec.options.json_mode
         if mode == "none":
             return None, {}
         if mode == "json_object":  # llama-cpp-python's server: a grammar built from the schema

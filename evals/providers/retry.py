@@ -1,7 +1,7 @@
-"""Retries with exponential backoff and full jitter on transient errors, honouring ``retry-after``.
+"""Retries with exponential backoff and full jitter on retryable errors, honouring ``retry-after``.
 
-A provider returns rate limits, timeouts, server errors and dropped connections as
-``GenerateResponse(error=...)`` with :attr:`~evals.providers.base.ErrorKind.transient` set, and
+A provider returns rate limits, timeouts, server errors, dropped connections and malformed replies as
+``GenerateResponse(error=...)`` with :attr:`~evals.providers.base.ErrorKind.retryable` set, and
 ``retry_after_s`` when the server said how long to wait. :func:`generate_with_retries` calls again up
 to ``max_retries`` times, sleeping ``retry_after_s`` when given and otherwise a full-jitter delay
 (uniform in ``[0, min(cap, base * 2**n)]``; AWS Architecture Blog, "Exponential Backoff and Jitter").
@@ -105,7 +105,7 @@ async def generate_with_retries(call: Callable[[], Awaitable[GenerateResponse]],
     while True:
         response = await call()
         response.attempts = retry + 1
-        if response.ok or response.error is None or not response.error.transient or retry >= policy.max_retries:
+        if response.ok or response.error is None or not response.error.retryable or retry >= policy.max_retries:
             return response
         wait = policy.delay(retry, response)
         if on_retry is not None:

@@ -1,9 +1,11 @@
 """In-process batch generation with ``vllm.LLM`` on a GPU box (extra ``vllm``).
 
-``model`` is a Hugging Face model id or a local folder. ``options`` in models.yaml go to ``vllm.LLM``
-(for example ``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_utilization``, ``dtype``,
-``seed``), except ``batch_size`` (most requests per engine call, default 256) and ``batch_wait_s``
-(how long to gather requests before a call, default 0.05).
+``model`` is a Hugging Face model id or a local folder. ``options`` in models.yaml
+(:class:`~evals.config.models.VllmOptions`) go to ``vllm.LLM`` (for example ``tensor_parallel_size``,
+``max_model_len``, ``gpu_memory_utilization``, ``dtype``, ``seed``; any other engine argument under
+``engine_args``), except ``batch_size`` (most requests per engine call, default 256) and
+``batch_wait_s`` (how long to gather requests before a call, default 0.05), the only two left out of
+the cache key.
 
 Calls from the runner arrive one by one; they are gathered into one ``LLM.chat`` / ``LLM.generate``
 call per batch so the engine's continuous batching does the work. JSON output uses vLLM's structured
@@ -21,9 +23,6 @@ from typing import Any, ClassVar
 
 from evals.config.models import ModelSpec
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
-
-_OWN_OPTIONS = {"batch_size", "batch_wait_s"}
-
 
 def cuda_reason() -> str | None:
     """Why no CUDA GPU can be used here, or None when one can."""
@@ -79,8 +78,8 @@ class VllmProvider(Provider):
         self._llm: Any = None
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
-        self.batch_size = int(spec.options.get("batch_size", 256))
-        self.batch_wait_s = float(spec.options.get("batch_wait_s", 0.05))
+        self.batch_size = spec.options.batch_size
+        self.batch_wait_s = spec.options.batch_wait_s
 
     @classmethod
     def unavailable_reason(cls, spec: ModelSpec) -> str | None:
@@ -88,16 +87,11 @@ class VllmProvider(Provider):
             return "extra not installed: pip install 'portfolio-evals[vllm]' (needs vllm)"
         return cuda_reason()
 
-    def cache_identity(self) -> dict[str, Any]:
-        engine = {k: v for k, v in sorted(self.spec.options.items()) if k not in _OWN_OPTIONS}
-        return {"provider": "vllm", "model": self.spec.model, "engine": engine}
-
     def _engine(self) -> Any:
         if self._llm is None:
             from vllm import LLM
 
-            options = {k: v for k, v in self.spec.options.items() if k not in _OWN_OPTIONS}
-            self._llm = LLM(model=self.spec.model, **options)
+            self._llm = LLM(model=self.spec.model, **self.spec.options.engine())
         return self._llm
 
     def generate_batch(self, requests: list[GenerateRequest]) -> list[GenerateResponse]:

@@ -57,10 +57,11 @@ class _Scale:
 
 
 def quality_cost_svg(models: list[dict[str, Any]], *, title: str, floor: float | None = None,
-                     width: int = 560, height: int = 320) -> Markup:
+                     baseline: dict[str, Any] | None = None, width: int = 560, height: int = 320) -> Markup:
     """Quality (with its interval) against cost per 1k calls, one point per model, Pareto frontier joined.
 
-    Models without a known cost are left out of the chart (the caller lists them).
+    Models without a known cost are left out of the chart (the caller lists them); ``baseline`` (``name``
+    and ``quality``) draws what a trivial answer scores as a grey line.
     """
     points = [m for m in models if m.get("cost_per_1k_usd") is not None and m.get("quality") is not None]
     left, right, top, bottom = 64, width - 140, 16, height - 44
@@ -92,6 +93,11 @@ def quality_cost_svg(models: list[dict[str, Any]], *, title: str, floor: float |
         out.append(f'<line x1="{left}" x2="{right}" y1="{y(floor):.1f}" y2="{y(floor):.1f}" stroke="#dc2626" '
                    f'stroke-dasharray="4 3"/><text x="{right - 4}" y="{y(floor) - 4:.1f}" text-anchor="end" '
                    f'class="tick" fill="#dc2626">floor {floor:.2f}</text>')
+    if baseline is not None and baseline.get("quality") is not None:
+        by = y(baseline["quality"])
+        out.append(f'<line class="baseline" x1="{left}" x2="{right}" y1="{by:.1f}" y2="{by:.1f}" stroke="#6b7280" '
+                   f'stroke-dasharray="2 3"/><text x="{left + 4}" y="{by - 4:.1f}" class="tick" fill="#6b7280">'
+                   f'baseline ({escape(baseline.get("name") or "trivial answer")}) {baseline["quality"]:.2f}</text>')
     if not points:
         out.append(f'<text x="{(left + right) / 2:.0f}" y="{(top + bottom) / 2:.0f}" text-anchor="middle" '
                    f'class="axis">no model with both a score and a known price</text>')

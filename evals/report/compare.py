@@ -1,31 +1,16 @@
-"""A run against a baseline run: what got better and worse, per suite x model and per example."""
+"""A run against a baseline run: what got better and worse, per suite x model and per example.
+
+Per suite x model the two runs are compared on the examples both answered, by the per-example quality
+of :mod:`evals.metrics` (repeats averaged, answer failures 0, infrastructure failures left out) and the
+paired interval of :func:`evals.stats.paired_difference`; the example lists show single rows that moved.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
-
 KEY = ["suite", "model", "example_id", "repeat"]
-
-
-def paired_delta_ci(deltas: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean of paired differences (bootstrap up to 5,000 pairs, normal beyond).
-
-    >>> paired_delta_ci(np.array([0.5, 0.5, 0.5]))
-    (0.5, 0.5)
-    """
-    if deltas.size == 0:
-        return (math.nan, math.nan)
-    if deltas.size == 1 or np.all(deltas == deltas[0]):
-        return (float(deltas[0]), float(deltas[0]))
-    if deltas.size > 5000:
-        half = 1.96 * float(deltas.std(ddof=1)) / math.sqrt(deltas.size)
-        return (float(deltas.mean()) - half, float(deltas.mean()) + half)
-    rng = np.random.default_rng(seed)
-    means = rng.choice(deltas, size=(n_boot, deltas.size), replace=True).mean(axis=1)
-    return (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
 
 
 def verdict(low: float, high: float) -> str:
@@ -43,33 +28,42 @@ def verdict(low: float, high: float) -> str:
     return "unchanged"
 
 
-def _scores(frame: Any) -> Any:
-    """Score per key; an errored row counts as 0, as it would for a caller."""
-    keep = frame[KEY + ["score", "error"]].copy()
-    keep["value"] = keep["score"].astype(float).fillna(0.0)
-    keep["errored"] = keep["error"].notna()
-    return keep.drop(columns=["score", "error"])
+def _rows(frame: Any) -> Any:
+    """Per row: its key, its quality score (NaN for an infrastructure failure) and whether it failed."""
+    from evals.metrics import Calls
+
+    calls = Calls.of(frame)
+    keep = frame[KEY].copy()
+    keep["value"] = calls.score
+    keep["errored"] = calls.failure != None  # noqa: E711
+    return keep
 
 
 def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_limit: int = 50) -> dict[str, Any]:
-    """Paired comparison on the (suite, model, example, repeat) rows both runs share.
+    """Paired comparison of two runs on the suite x model pairs both have.
 
-    Returns per suite x model rows (mean before and after, paired delta with a 95% interval and a
-    verdict) and the examples whose score moved most in each direction.
+    Returns per suite x model rows (mean per-example quality before and after on the examples both runs
+    answered, the paired difference with its interval and a verdict) and the rows whose score moved most
+    in each direction.
     """
-    merged = _scores(current).merge(_scores(baseline), on=KEY, suffixes=("", "_base"))
-    merged["delta"] = merged["value"] - merged["value_base"]
+    from evals.metrics import align, example_scores, paired_diff
+
     rows = []
-    for (suite, model), group in merged.groupby(["suite", "model"], sort=True):
-        deltas = group["delta"].to_numpy(dtype=float)
-        low, high = paired_delta_ci(deltas)
+    cur_groups = dict(iter(current.groupby(["suite", "model"], sort=True))) if len(current) else {}
+    base_groups = dict(iter(baseline.groupby(["suite", "model"], sort=True))) if len(baseline) else {}
+    for key in sorted(set(cur_groups) & set(base_groups)):
+        after_scores, before_scores = example_scores(cur_groups[key]), example_scores(base_groups[key])
+        before, after = align(before_scores, after_scores)
+        d = paired_diff(before_scores, after_scores)
         rows.append({
-            "suite": str(suite), "model": str(model), "n": int(len(group)),
-            "before": float(group["value_base"].mean()), "after": float(group["value"].mean()),
-            "delta": float(deltas.mean()), "ci_low": low, "ci_high": high, "verdict": verdict(low, high),
-            "improved": int((deltas > 0).sum()), "regressed": int((deltas < 0).sum()),
+            "suite": str(key[0]), "model": str(key[1]), "n": int(d.n),
+            "before": float(before.mean()) if before.size else None, "after": float(after.mean()) if after.size else None,
+            "delta": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high, "verdict": verdict(d.ci_low, d.ci_high),
+            "improved": int((after > before).sum()), "regressed": int((after < before).sum()),
         })
-    moved = merged[merged["delta"] != 0]
+    merged = _rows(current).merge(_rows(baseline), on=KEY, suffixes=("", "_base"))
+    merged["delta"] = merged["value"] - merged["value_base"]
+    moved = merged[merged["delta"].notna() & (merged["delta"] != 0)]
 
     def examples(part: Any) -> list[dict[str, Any]]:
         return [{"suite": str(r.suite), "model": str(r.model), "example_id": str(r.example_id),
@@ -80,17 +74,17 @@ def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_l
     worse = moved[moved["delta"] < 0].sort_values(["delta"] + KEY).head(per_example_limit)
     better = moved[moved["delta"] > 0].sort_values(["delta"] + KEY, ascending=[False] + [True] * 4)
     better = better.head(per_example_limit)
-    cur_keys = set(map(tuple, current[["suite", "model"]].drop_duplicates().astype(str).to_numpy().tolist()))
-    base_keys = set(map(tuple, baseline[["suite", "model"]].drop_duplicates().astype(str).to_numpy().tolist()))
+    cur_keys = {(str(s), str(m)) for s, m in cur_groups}
+    base_keys = {(str(s), str(m)) for s, m in base_groups}
     return {
         "baseline_id": baseline_id,
         "matched_rows": int(len(merged)),
         "rows": rows,
         "better": examples(better), "worse": examples(worse),
-        "n_better": int((merged["delta"] > 0).sum()), "n_worse": int((merged["delta"] < 0).sum()),
+        "n_better": int((moved["delta"] > 0).sum()), "n_worse": int((moved["delta"] < 0).sum()),
         "only_current": sorted(f"{s} / {m}" for s, m in cur_keys - base_keys),
         "only_baseline": sorted(f"{s} / {m}" for s, m in base_keys - cur_keys),
         "per_example_limit": per_example_limit,
         "baseline_scores": {(str(r.suite), str(r.model), str(r.example_id), int(r.repeat)): float(r.value_base)
-                   for r in merged.itertuples(index=False)},
+                            for r in merged.itertuples(index=False) if not math.isnan(r.value_base)},
     }

@@ -16,8 +16,8 @@ from typing import Any
 from evals.report import charts, format as fmt
 from evals.report.compare import compare_runs
 from evals.report.drill import DEFAULT_BYTE_BUDGET, DEFAULT_TEXT_LIMIT, drilldown
-from evals.report.inputs import read_aggregates, read_proposal, read_spend
-from evals.report.views import apply_aggregates, suite_views
+from evals.report.inputs import report_aggregates, read_proposal, read_spend
+from evals.report.views import headline, suite_views
 
 REPORT_FORMAT = 1
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,7 +25,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 @dataclass
 class ReportInputs:
-    """Everything one report is built from; only ``manifest`` and ``results`` are required."""
+    """Everything one report is built from; only ``manifest`` and ``results`` are required.
+
+    ``aggregates`` defaults to the folder's ``aggregates.parquet``, or is computed from ``results`` (and
+    the folder's ``baselines.parquet``) by :func:`evals.aggregates.aggregate`: every number shown is an
+    aggregates value.
+    """
 
     manifest: dict[str, Any]
     results: Any  # pandas.DataFrame
@@ -35,6 +40,7 @@ class ReportInputs:
     logs: list[Path] = field(default_factory=list)
     byte_budget: int = DEFAULT_BYTE_BUDGET
     text_limit: int = DEFAULT_TEXT_LIMIT
+    aggregates: Any = None  # pandas.DataFrame of aggregates.parquet
 
 
 def _clean(value: Any) -> Any:
@@ -70,11 +76,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
     notes: list[str] = []
     frame = inputs.results
-    suites = suite_views(frame, inputs.manifest)
-    if inputs.folder is not None:
-        used = apply_aggregates(suites, read_aggregates(inputs.folder, notes))
-        if used:
-            notes.append(f"quality intervals from aggregates.parquet ({used} suite x model rows)")
+    aggregates = report_aggregates(inputs.folder, frame, notes, inputs.aggregates)
+    suites = suite_views(aggregates, frame, inputs.manifest)
     comparison = None
     if inputs.baseline is not None:
         comparison = compare_runs(frame, inputs.baseline, baseline_id=inputs.baseline_id or "baseline")
@@ -83,16 +86,11 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
                       baseline_scores=baseline_scores)
     proposal = read_proposal(inputs.folder, notes) if inputs.folder is not None else None
     spend = read_spend(list(inputs.logs), notes)
-    n = int(len(frame)) if frame is not None else 0
-    errors = int(frame["error"].notna().sum()) if n else 0
     return {
         "format_version": REPORT_FORMAT,
         "run_id": inputs.manifest.get("run_id", "?"),
         "meta": _meta(inputs.manifest),
-        "headline": {"rows": n, "errors": errors, "error_rate": errors / n if n else 0.0,
-                     "cached": int(frame["cached"].sum()) if n else 0,
-                     "suites": len(suites), "models": int(frame["model"].nunique()) if n else 0,
-                     "cost_usd": float(frame["cost_usd"].dropna().sum()) if n else 0.0},
+        "headline": headline(aggregates, frame),
         "suites": suites, "comparison": comparison, "proposal": proposal, "spend": spend,
         "drill": drill, "notes": notes,
     }
@@ -112,7 +110,7 @@ def _suite_charts(view: dict[str, Any]) -> dict[str, Any]:
     models = view["models"]
     return {
         "scatter": charts.quality_cost_svg(models, title=f"{view['suite']}: quality vs cost per 1k calls",
-                                           floor=view.get("floor")),
+                                           floor=view.get("floor"), baseline=view.get("baseline")),
         "quality": charts.bars_svg([{"label": m["model"], "value": m["quality"], "low": m["ci_low"],
                                      "high": m["ci_high"]} for m in models],
                                    title=f"{view['suite']}: quality with 95% interval", maximum=1.0),

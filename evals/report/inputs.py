@@ -14,21 +14,33 @@ from markupsafe import Markup
 from evals.report.format import fmt_pct, fmt_usd
 
 
-def read_aggregates(folder: Path, notes: list[str]) -> Any:
-    """``aggregates.parquet`` through ``evals.aggregates`` when both exist, else None."""
-    path = folder / "aggregates.parquet"
-    if not path.is_file():
-        return None
-    try:
-        from evals.aggregates import read_aggregates as reader
-    except ImportError:
-        notes.append("aggregates.parquet present but evals.aggregates is not installed; intervals recomputed")
-        return None
-    try:
-        return reader(folder)
-    except Exception as exc:  # an unreadable artifact degrades to recomputing from the results
-        notes.append(f"aggregates.parquet not used ({type(exc).__name__}: {exc}); intervals recomputed")
-        return None
+def report_aggregates(folder: Path | None, results: Any, notes: list[str], given: Any = None) -> Any:
+    """The aggregates a report shows: ``given``, else the folder's ``aggregates.parquet``, else (or when
+    that file is unreadable or from an older harness) computed from ``results`` with the folder's
+    ``baselines.parquet`` by :func:`evals.aggregates.aggregate`, the same function ``evals run`` uses."""
+    from evals.aggregates import aggregate, read_aggregates
+    from evals.metrics import read_baselines
+    from evals.report.views import has_required_metrics
+
+    if given is not None:
+        return given
+    baselines = read_baselines(folder) if folder is not None else None
+    if folder is not None and (folder / "aggregates.parquet").is_file():
+        try:
+            stored = read_aggregates(folder)
+        except Exception as exc:  # an unreadable artifact: recompute from the results, and say so
+            notes.append(f"aggregates.parquet not used ({type(exc).__name__}: {exc}); recomputed from the results")
+        else:
+            if results is None or not len(results):
+                return stored
+            if not has_required_metrics(stored):
+                notes.append("aggregates.parquet was written by an older harness; recomputed from the results")
+            elif baselines is not None and not (stored["metric"] == "baseline_quality").any():
+                notes.append("aggregates.parquet has no baseline rows but the run has baselines.parquet; "
+                             "recomputed from the results")
+            else:
+                return stored
+    return aggregate(results, baselines=baselines)
 
 
 def _cell(value: Any) -> str:

@@ -51,16 +51,25 @@ def _recommendation(proposal: dict[str, Any]) -> list[str]:
 
 def _suite(view: dict[str, Any]) -> list[str]:
     lines = [f"### {md_cell(view['suite'])} ({md_cell(view['task'])})", ""]
+    baseline = view.get("baseline")
+    if baseline:
+        lines += [f"Baseline ({md_cell(baseline['name'])}, what a trivial answer scores): "
+                  f"{fmt_ci(baseline['quality'], baseline['ci_low'], baseline['ci_high'])} on {baseline['n']} examples.", ""]
     rows = []
     for m in view["models"]:
-        cost = fmt_usd(m["cost_per_1k_usd"])
-        if m["cost_missing"] and m["cost_per_1k_usd"] is not None:
-            cost += f" ({m['cost_missing']} unpriced)"
-        rows.append([md_cell(m["model"]) + (" ★" if m["pareto"] else ""), str(m["n"]),
-                     fmt_ci(m["quality"], m["ci_low"], m["ci_high"]), fmt_pct(m["error_rate"]), cost,
-                     fmt_ms(m["p95_ms"])])
-    lines += _table(["model", "n", "quality [95% CI]", "errors", "cost / 1k calls", "p95 latency"], rows,
-                    ["---", "---:", "---:", "---:", "---:", "---:"])
+        mark = (" ★" if m["pareto"] else "") + (" ⚠ not better than baseline" if m["beats_baseline"] is False else "")
+        row = [md_cell(m["model"]) + mark, str(m["n"]), fmt_ci(m["quality"], m["ci_low"], m["ci_high"])]
+        if baseline:
+            diff = fmt_delta(m["baseline_diff"])
+            if m["baseline_diff"] is not None:
+                diff += f" [{fmt_delta(m['baseline_diff_low'])}, {fmt_delta(m['baseline_diff_high'])}]"
+            row.append(diff)
+        row += [fmt_pct(m["availability"]), f"{m['infra_failures']} / {m['answer_failures']} / {m['truncated']}",
+                fmt_usd(m["cost_per_1k_usd"]), fmt_ms(m["p95_ms"])]
+        rows.append(row)
+    header = ["model", "n", "quality [95% CI]"] + (["vs baseline [95% CI]"] if baseline else [])
+    header += ["availability", "infra / answer failures / truncated", "cost / 1k calls", "p95 latency"]
+    lines += _table(header, rows, ["---", "---:"] + ["---:"] * (len(header) - 2))
     warnings = [f"- {md_cell(m['model'])}: {md_cell(w)}" for m in view["models"]
                 for w in [*m.get("notes", []), *m.get("warnings", [])]]
     if warnings:
@@ -92,10 +101,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The summary of a report built by :func:`evals.report.html.build_report`."""
     h = report["headline"]
     git = report["meta"]["commit"]
+    judge = f" (judge {fmt_usd(h['judge_cost_usd'])} more)" if h.get("judge_cost_usd") is not None else ""
     lines = [f"# Evals run {md_cell(report['run_id'])}", "",
-             f"{h['rows']} rows over {h['suites']} suites and {h['models']} models; "
-             f"{h['errors']} errors ({fmt_pct(h['error_rate'])}); {h['cached']} from the cache; "
-             f"total cost {fmt_usd(h['cost_usd'])}." + (f" Commit `{md_cell(git[:12])}`." if git else ""), ""]
+             f"{h['rows']} calls over {h['suites']} suites and {h['models']} models; {h['errors']} failed: "
+             f"{h['infra_failures']} infrastructure failures (left out of quality), {h['answer_failures']} answer "
+             f"failures ({h['truncated']} truncated; scored 0); {h['cached']} from the cache; "
+             f"total cost {fmt_usd(h['cost_usd'])}{judge}." + (f" Commit `{md_cell(git[:12])}`." if git else ""), ""]
     if report.get("proposal"):
         lines += _recommendation(report["proposal"])
     if report["suites"]:

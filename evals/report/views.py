@@ -1,248 +1,215 @@
-"""Per-suite views of a run's results: pure functions from the results frame to plain dicts.
+"""Per-suite views of a run: the aggregates' numbers arranged for the HTML and Markdown renderers.
 
-Everything here takes a pandas DataFrame with the columns of ``results.parquet`` and returns
-JSON-able dicts and lists that the HTML and Markdown renderers lay out; nothing here formats text.
+Every number here is a value of ``aggregates.parquet`` (:mod:`evals.aggregates`, which computes them
+with :mod:`evals.metrics`); nothing is recomputed from the rows, so the report and the aggregates
+cannot disagree. The results frame supplies only names (a model's family, a suite's task).
+Everything returned is JSON-able; nothing here formats text.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-import numpy as np
+from evals.metrics.paired import TOO_SMALL
 
-#: Above this many scores a mean's interval uses the normal approximation instead of the bootstrap,
-#: whose resampling matrix would grow to n_boot x n floats.
-BOOTSTRAP_MAX_N = 5000
-
-
-def quality_interval(scores: np.ndarray) -> tuple[float, float, str]:
-    """95% interval of the mean score and the method used (``bootstrap`` or ``normal``).
-
-    >>> quality_interval(np.array([]))[2]
-    'none'
-    >>> quality_interval(np.array([1.0, 1.0]))[:2]
-    (1.0, 1.0)
-    """
-    from evals.stats import bootstrap_ci
-
-    if scores.size == 0:
-        return (math.nan, math.nan, "none")
-    if scores.size <= BOOTSTRAP_MAX_N:
-        low, high = bootstrap_ci(scores.tolist())
-        return (low, high, "bootstrap")
-    mean = float(scores.mean())
-    half = 1.96 * float(scores.std(ddof=1)) / math.sqrt(scores.size)
-    return (max(0.0, mean - half), min(1.0, mean + half), "normal")
-
-
-def _loads(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, (dict, list)):
-        return value
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return value
+#: Metrics a per-suite view needs; stored aggregates without them (an older harness) are recomputed.
+REQUIRED_METRICS = frozenset({"quality", "availability", "infra_failures", "answer_failures", "pareto"})
 
 
 def _num(value: Any) -> float | None:
-    """A float, or None for missing values (JSON has no NaN)."""
+    """A float, or None for missing values (JSON has no NaN).
+
+    >>> _num(float("nan")) is None, _num(1)
+    (True, 1.0)
+    """
     if value is None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
 
 
-def model_summary(group: Any) -> dict[str, Any]:
-    """Quality with interval, cost per 1k calls, latency and error rates by kind for one suite x model.
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
-    Quality is the mean score with a failed call counted as 0, the definition ``evals.aggregates`` uses.
-    """
-    failed = group["error"].notna().to_numpy()
-    scores = group["score"].astype(float).to_numpy()
-    scored = int((~np.isnan(scores) & ~failed).sum())
-    scores = np.where(failed, 0.0, scores)  # a failed call counts as 0, as in evals.aggregates
-    scores = scores[~np.isnan(scores)]
-    low, high, method = quality_interval(scores)
-    costs = group["cost_usd"].dropna().astype(float)
-    latency = group["latency_ms"].dropna().astype(float).to_numpy()
-    n = int(len(group))
-    kinds = group["error"].dropna().astype(str).value_counts()
+
+def index_aggregates(aggregates: Any) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """Slice ``all`` of the aggregates as ``{suite: {model: {metric: row}}}``."""
+    out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    if aggregates is None or not len(aggregates):
+        return out
+    rows = aggregates[aggregates["slice"].astype(str) == "all"]
+    for r in rows.to_dict("records"):
+        out.setdefault(str(r["suite"]), {}).setdefault(str(r["model"]), {})[str(r["metric"])] = r
+    return out
+
+
+def has_required_metrics(aggregates: Any) -> bool:
+    """Whether stored aggregates carry what the views show (written by this harness's metrics)."""
+    if aggregates is None or not len(aggregates) or "metric" not in aggregates.columns:
+        return False
+    return REQUIRED_METRICS.issubset(set(aggregates["metric"].astype(str)))
+
+
+def _value(metrics: dict[str, dict[str, Any]], name: str) -> float | None:
+    row = metrics.get(name)
+    return None if row is None else _num(row.get("value"))
+
+
+def _note(metrics: dict[str, dict[str, Any]], name: str) -> str | None:
+    row = metrics.get(name)
+    return None if row is None else _text(row.get("note"))
+
+
+def _prefixed(metrics: dict[str, dict[str, Any]], prefix: str) -> dict[str, dict[str, Any]]:
+    return {name[len(prefix):]: row for name, row in metrics.items() if name.startswith(prefix)}
+
+
+def model_view(model: str, metrics: dict[str, dict[str, Any]], family: str | None) -> dict[str, Any]:
+    """One suite x model: quality with interval, failures, cost, latency, baseline and frontier marks."""
+    q = metrics.get("quality", {})
+    avail = metrics.get("availability", {})
+    cost_note = _note(metrics, "cost_per_1k_calls_usd")
+    cost = _value(metrics, "cost_per_1k_calls_usd")
+    warnings: list[str] = []
+    notes: list[str] = []
+    if cost is None and "cost_per_1k_calls_usd" in metrics:
+        warnings.append(cost_note or "price unknown")
+    elif cost_note:
+        notes.append(cost_note)  # the pricing assumption (and how many calls had no price)
+    if _value(metrics, "infra_failures"):
+        warnings.append(_note(metrics, "availability") or "infrastructure failures")
+    beats = _value(metrics, "beats_baseline")
+    if beats == 0.0:
+        warnings.append(_note(metrics, "beats_baseline") or "does not beat the baseline")
+    mde = _note(metrics, "min_detectable_difference")
+    if mde and mde.startswith(TOO_SMALL):
+        warnings.append(mde)
+    diff = metrics.get("paired_diff_vs_baseline", {})
     return {
-        "n": n,
-        "scored": scored, "warnings": [], "notes": [],
-        "quality": _num(scores.mean()) if scores.size else None,
-        "ci_low": _num(low), "ci_high": _num(high), "ci_method": method,
-        "cost_per_1k_usd": _num(costs.mean() * 1000) if len(costs) else None,
-        "cost_missing": int(group["cost_usd"].isna().sum()),
-        "p50_ms": _num(np.percentile(latency, 50)) if latency.size else None,
-        "p95_ms": _num(np.percentile(latency, 95)) if latency.size else None,
-        "errors": int(kinds.sum()),
-        "error_rate": float(kinds.sum() / n) if n else 0.0,
-        "errors_by_kind": {str(k): {"count": int(v), "rate": float(v / n)} for k, v in kinds.items()},
-        "family": str(group["family"].iloc[0]) if "family" in group and n else None,
+        "model": model, "family": family,
+        "n": int(q.get("n") or 0), "quality": _num(q.get("value")),
+        "ci_low": _num(q.get("ci_low")), "ci_high": _num(q.get("ci_high")),
+        "calls": int(_value(metrics, "calls") or 0), "errors": int(_value(metrics, "errors") or 0),
+        "error_rate": _value(metrics, "error_rate"),
+        "infra_failures": int(_value(metrics, "infra_failures") or 0),
+        "answer_failures": int(_value(metrics, "answer_failures") or 0),
+        "truncated": int(_value(metrics, "truncated") or 0), "refused": int(_value(metrics, "refused") or 0),
+        "availability": _num(avail.get("value")), "availability_low": _num(avail.get("ci_low")),
+        "availability_high": _num(avail.get("ci_high")),
+        "errors_by_kind": {k: int(_num(r.get("value")) or 0) for k, r in sorted(_prefixed(metrics, "failures:").items())},
+        "cost_per_1k_usd": cost,
+        "p50_ms": _value(metrics, "latency_p50_ms"), "p95_ms": _value(metrics, "latency_p95_ms"),
+        "subscores": {k: _num(r.get("value")) for k, r in sorted(_prefixed(metrics, "subscore:").items())},
+        "pareto": _value(metrics, "pareto") == 1.0,
+        "beats_baseline": None if beats is None else beats == 1.0,
+        "baseline_diff": _num(diff.get("value")), "baseline_diff_low": _num(diff.get("ci_low")),
+        "baseline_diff_high": _num(diff.get("ci_high")),
+        "warnings": warnings, "notes": notes,
     }
 
 
-def pareto_frontier(points: list[dict[str, Any]]) -> list[str]:
-    """Models no other model beats on both cost (lower) and quality (higher), cheapest first.
-
-    >>> pareto_frontier([{"model": "a", "cost": 1, "quality": 0.5}, {"model": "b", "cost": 2, "quality": 0.4},
-    ...                  {"model": "c", "cost": 3, "quality": 0.9}])
-    ['a', 'c']
-    """
-    usable = sorted((p for p in points if p["cost"] is not None and p["quality"] is not None),
-                    key=lambda p: (p["cost"], -p["quality"]))
-    frontier: list[str] = []
-    best = -math.inf
-    for p in usable:
-        if p["quality"] > best:
-            frontier.append(p["model"])
-            best = p["quality"]
-    return frontier
+def _baseline(per_model: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    for metrics in per_model.values():
+        row = metrics.get("baseline_quality")
+        if row is not None:
+            note = _text(row.get("note")) or ""
+            return {"name": note.split(":")[0] or "baseline", "quality": _num(row.get("value")),
+                    "ci_low": _num(row.get("ci_low")), "ci_high": _num(row.get("ci_high")), "n": int(row.get("n") or 0),
+                    "note": note}
+    return None
 
 
-def subscore_means(group: Any) -> dict[str, float]:
-    """Mean of every sub-score over the scored rows of one suite x model."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for raw in group["subscores"].dropna():
-        for key, value in (_loads(raw) or {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                sums[key] = sums.get(key, 0.0) + float(value)
-                counts[key] = counts.get(key, 0) + 1
-    return {k: sums[k] / counts[k] for k in sorted(sums)}
+def field_view(per_model: dict[str, dict[str, dict[str, Any]]], models: list[str]) -> dict[str, Any]:
+    """Extraction: per field path and model, F1 with precision and recall; fields null on both sides apart."""
+    paths = sorted({p for m in per_model.values() for p in _prefixed(m, "field_f1:")})
+    rows = []
+    for path in paths:
+        row: dict[str, Any] = {"field": path, "f1": {}, "precision": {}, "recall": {}, "n": {}}
+        for model in models:
+            metrics = per_model.get(model, {})
+            if f"field_f1:{path}" not in metrics:
+                continue
+            row["f1"][model] = _value(metrics, f"field_f1:{path}")
+            row["precision"][model] = _value(metrics, f"field_precision:{path}")
+            row["recall"][model] = _value(metrics, f"field_recall:{path}")
+            row["n"][model] = int(metrics[f"field_f1:{path}"].get("n") or 0)
+        rows.append(row)
+    both = sorted({p for m in per_model.values() for p in _prefixed(m, "both_null:")})
+    both_null = [{"field": p, "count": {m: int(_value(per_model.get(m, {}), f"both_null:{p}") or 0) for m in models
+                                        if f"both_null:{p}" in per_model.get(m, {})}} for p in both]
+    micro = {m: {k: _value(per_model.get(m, {}), k) for k in ("field_precision", "field_recall", "field_f1")}
+             for m in models}
+    return {"models": models, "rows": rows, "both_null": both_null, "micro": micro}
 
 
-def field_view(frame: Any, models: list[str]) -> dict[str, Any]:
-    """Extraction: per field path and model, the share of scored examples where the field was right."""
-    stats: dict[str, dict[str, list[int]]] = {}
-    for model, raw in zip(frame["model"], frame["detail"]):
-        detail = _loads(raw)
-        if not isinstance(detail, dict) or not isinstance(detail.get("fields"), dict):
-            continue
-        for path, f in detail["fields"].items():
-            cell = stats.setdefault(str(path), {}).setdefault(str(model), [0, 0])
-            cell[0] += 1 if f.get("correct") else 0
-            cell[1] += 1
-    rows = [{"field": path, "accuracy": {m: (c[0] / c[1] if c[1] else None) for m, c in per.items()},
-             "n": {m: c[1] for m, c in per.items()}}
-            for path, per in sorted(stats.items())]
-    return {"models": models, "rows": rows}
-
-
-def _gold_label(raw: Any) -> str:
-    value = _loads(raw)
-    return str(value).strip().lower() if value is not None else ""
-
-
-def class_view(frame: Any, models: list[str]) -> dict[str, Any]:
-    """Classification: per gold class and model, recall and precision, plus the invalid-label share."""
-    counts: dict[str, dict[str, dict[str, int]]] = {}
-    for model, raw_gold, raw_detail, error in zip(frame["model"], frame["gold"], frame["detail"], frame["error"]):
-        if error is not None and not (isinstance(error, float) and math.isnan(error)):
-            continue
-        gold = _gold_label(raw_gold)
-        detail = _loads(raw_detail)
-        predicted = detail.get("predicted") if isinstance(detail, dict) else None
-        per = counts.setdefault(str(model), {})
-        per.setdefault(gold, {"gold": 0, "tp": 0, "pred": 0, "invalid": 0})["gold"] += 1
-        if predicted is None:
-            per[gold]["invalid"] += 1
-            continue
-        per.setdefault(str(predicted), {"gold": 0, "tp": 0, "pred": 0, "invalid": 0})["pred"] += 1
-        if str(predicted) == gold:
-            per[gold]["tp"] += 1
-    classes = sorted({c for per in counts.values() for c in per})
+def class_view(per_model: dict[str, dict[str, dict[str, Any]]], models: list[str]) -> dict[str, Any]:
+    """Classification: per gold class and model, recall and precision; accuracy, macro-F1, invalid rate."""
+    classes = sorted({c for m in per_model.values() for c in _prefixed(m, "recall:")})
     rows = []
     for cls in classes:
         row: dict[str, Any] = {"class": cls, "recall": {}, "precision": {}, "n": {}}
         for model in models:
-            c = counts.get(model, {}).get(cls)
-            if c is None:
+            metrics = per_model.get(model, {})
+            if f"recall:{cls}" not in metrics:
                 continue
-            row["n"][model] = c["gold"]
-            row["recall"][model] = c["tp"] / c["gold"] if c["gold"] else None
-            row["precision"][model] = c["tp"] / c["pred"] if c["pred"] else None
+            row["recall"][model] = _value(metrics, f"recall:{cls}")
+            row["precision"][model] = _value(metrics, f"precision:{cls}")
+            row["n"][model] = int(metrics[f"recall:{cls}"].get("n") or 0)
         rows.append(row)
-    return {"models": models, "rows": rows}
+    overall = {m: {k: _value(per_model.get(m, {}), k) for k in ("accuracy", "macro_f1", "invalid_label_rate")}
+               for m in models}
+    return {"models": models, "rows": rows, "overall": overall}
 
 
-def suite_views(frame: Any, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One view per suite: model summaries, Pareto frontier, sub-scores and task-specific views."""
+def suite_views(aggregates: Any, frame: Any, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One view per suite of the aggregates: model rows, frontier, baseline, sub-scores, per-field/class."""
     out = []
-    if frame is None or not len(frame):
-        return out
-    for suite, sframe in frame.groupby("suite", sort=True):
-        task = str(sframe["task"].iloc[0]) if "task" in sframe else ""
-        models = []
-        for model, group in sframe.groupby("model", sort=True):
-            summary = model_summary(group)
-            summary["model"] = str(model)
-            summary["subscores"] = subscore_means(group)
-            models.append(summary)
-        names = [m["model"] for m in models]
-        frontier = pareto_frontier([{"model": m["model"], "cost": m["cost_per_1k_usd"], "quality": m["quality"]}
-                                    for m in models])
-        for m in models:
-            m["pareto"] = m["model"] in frontier
-        kinds = sorted({k for m in models for k in m["errors_by_kind"]})
-        subscore_names = sorted({k for m in models for k in m["subscores"]})
-        view = {
-            "suite": str(suite), "task": task, "models": models, "frontier": frontier, "error_kinds": kinds,
-            "subscore_names": subscore_names,
-            "floor": (manifest.get("suites", {}).get(suite, {}) or {}).get("quality_floor"),
-            "fields": field_view(sframe, names) if task == "extraction" else None,
-            "classes": class_view(sframe, names) if task == "classification" else None,
-        }
-        out.append(view)
+    index = index_aggregates(aggregates)
+    families: dict[tuple[str, str], str] = {}
+    tasks: dict[str, str] = {}
+    if frame is not None and len(frame):
+        firsts = frame.drop_duplicates(["suite", "model"])
+        for r in firsts.itertuples(index=False):
+            families[(str(r.suite), str(r.model))] = None if r.family is None else str(r.family)
+            tasks.setdefault(str(r.suite), str(r.task) if r.task is not None else "")
+    suites_meta = manifest.get("suites", {}) if isinstance(manifest.get("suites"), dict) else {}
+    for suite in sorted(index):
+        per_model = index[suite]
+        names = sorted(per_model)
+        models = [model_view(m, per_model[m], families.get((suite, m))) for m in names]
+        frontier = sorted((m for m in models if m["pareto"]), key=lambda m: (m["cost_per_1k_usd"], -(m["quality"] or 0)))
+        meta = suites_meta.get(suite) if isinstance(suites_meta.get(suite), dict) else {}
+        task = tasks.get(suite) or str(meta.get("task") or "")
+        out.append({
+            "suite": suite, "task": task, "models": models, "frontier": [m["model"] for m in frontier],
+            "error_kinds": sorted({k for m in models for k in m["errors_by_kind"]}),
+            "subscore_names": sorted({k for m in models for k in m["subscores"]}),
+            "baseline": _baseline(per_model),
+            "below_baseline": [m["model"] for m in models if m["beats_baseline"] is False],
+            "floor": meta.get("quality_floor"),
+            "fields": field_view(per_model, names) if task == "extraction" else None,
+            "classes": class_view(per_model, names) if task == "classification" else None,
+        })
     return out
 
 
-def apply_aggregates(suites: list[dict[str, Any]], aggregates: Any) -> int:
-    """Take quality (with its interval), cost per 1k calls, p95 latency and the warnings of a run's
-    ``aggregates.parquet`` (``evals.aggregates``) over the values recomputed here; returns pairs used.
+def headline(aggregates: Any, frame: Any) -> dict[str, Any]:
+    """The run's totals, summed from the aggregates' per suite x model counts (slice ``all``)."""
+    index = index_aggregates(aggregates)
+    cells = [m for per_model in index.values() for m in per_model.values()]
 
-    Only slice ``all`` is used; a table without the expected columns is ignored.
-    """
-    if aggregates is None or not len(aggregates):
-        return 0
-    if not {"suite", "model", "metric", "value", "ci_low", "ci_high", "slice"}.issubset(aggregates.columns):
-        return 0
-    rows = aggregates[aggregates["slice"].astype(str) == "all"]
-    index: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows.to_dict("records"):
-        index.setdefault((str(r["suite"]), str(r["model"])), {})[str(r["metric"])] = r
-    used = 0
-    for view in suites:
-        for m in view["models"]:
-            metrics = index.get((view["suite"], m["model"]))
-            if not metrics or "quality" not in metrics:
-                continue
-            q = metrics["quality"]
-            m["quality"], m["ci_low"], m["ci_high"] = _num(q["value"]), _num(q["ci_low"]), _num(q["ci_high"])
-            m["ci_method"] = "aggregates"
-            if "cost_per_1k_calls_usd" in metrics:
-                m["cost_per_1k_usd"] = _num(metrics["cost_per_1k_calls_usd"]["value"])
-            if "latency_p95_ms" in metrics:
-                m["p95_ms"] = _num(metrics["latency_p95_ms"]["value"])
-            for name in ("cost_per_1k_calls_usd", "min_detectable_difference"):
-                row = metrics.get(name, {})
-                note = row.get("note")
-                if not isinstance(note, str) or not note:
-                    continue
-                # A priced cost's note is the pricing assumption, not a problem; an unknown price is.
-                is_assumption = name == "cost_per_1k_calls_usd" and _num(row.get("value")) is not None
-                target = m["notes"] if is_assumption else m["warnings"]
-                if note not in target:
-                    target.append(note)
-            used += 1
-        frontier = pareto_frontier([{"model": m["model"], "cost": m["cost_per_1k_usd"], "quality": m["quality"]}
-                                    for m in view["models"]])
-        view["frontier"] = frontier
-        for m in view["models"]:
-            m["pareto"] = m["model"] in frontier
-    return used
+    def total(name: str) -> int:
+        return int(sum(_value(m, name) or 0 for m in cells))
+
+    costs = [_value(m, "cost_total_usd") for m in cells]
+    known = [c for c in costs if c is not None]
+    calls = total("calls")
+    return {
+        "rows": calls, "errors": total("errors"), "infra_failures": total("infra_failures"),
+        "answer_failures": total("answer_failures"), "truncated": total("truncated"), "cached": total("cached"),
+        "suites": len(index), "models": len({m for per_model in index.values() for m in per_model}),
+        "cost_usd": sum(known) if known else None, "unpriced_cells": len(costs) - len(known),
+        "judge_cost_usd": sum(_value(m, "judge_cost_usd") or 0.0 for m in cells) if any(
+            "judge_cost_usd" in m for m in cells) else None,
+    }

@@ -7,8 +7,9 @@ each; the cache key is the request's ``custom_id``). Each batch id is written to
 instead of resubmitting them. Answers are committed to the response cache as each batch ends, marked
 with ``extra["batch_id"]`` so they are priced at the batch rate (see :func:`evals.costs.call_cost`).
 
-A request that a batch did not answer (expired, cancelled, errored) becomes an error row; it is not
-cached, so the next ``--batch`` run submits it again. Models without batch support run as usual.
+A request that a batch did not answer (expired, cancelled, errored) becomes an error row; it is
+journalled, not cached, so the next ``--batch`` run submits it again. Models without batch support run
+as usual.
 """
 
 from __future__ import annotations
@@ -91,11 +92,7 @@ async def _model_batches(provider: Provider, requests: dict[str, GenerateRequest
                     error=ErrorKind.UNKNOWN, error_message=f"batch {batch_id} ended ({status}) without an answer")
                 response.extra = {**response.extra, "batch_id": batch_id}
                 attempt = cache.begin_attempt(key, model_id)
-                answered = key in answers and (response.ok or not response.error.transient)
-                if answered:  # a permanent answer (or error) is kept; the rest is sent again next run
-                    cache.put(key, model_id, response, attempt)
-                else:
-                    cache.finish_attempt(attempt, response.error.value if response.error else "unknown")
+                cache.record(key, model_id, response, attempt)  # an answer is kept; a failure is asked again
                 results[key] = response
             cache.finish_batch(batch_id, status)
             reporter.warn(f"{model_id}: batch {batch_id} {status}: "

@@ -1,9 +1,16 @@
 """Content-addressed response cache in SQLite; also the run's resume journal.
 
-The key is a hash of the model's identity, the rendered prompt with its generation parameters, and the
-repeat number. Every answer is committed the moment it arrives, so a crash or ``kill -9`` loses nothing
-that was paid for, and re-running the same command serves it from here. The ``attempts`` table records
-every request sent to a model, so "nothing was sent twice" can be checked, not assumed.
+The key is a hash of the model's identity (the whole model spec minus the fields that cannot change an
+answer, :meth:`~evals.config.models.ModelSpec.cache_identity`), the rendered prompt with its generation
+parameters, and the repeat number. Every answer is committed the moment it arrives, so a crash or
+``kill -9`` loses nothing that was paid for, and re-running the same command serves it from here.
+
+Only answers are served again: a reply, a refusal, a reply cut off at ``max_tokens``
+(:attr:`~evals.providers.base.GenerateResponse.is_answer`). An infrastructure failure (rate limit,
+timeout, server error, a rejected request, a malformed reply, ...) is written to the ``attempts`` journal
+with its response and asked again on the next run, unless that run asks to reuse errors
+(``evals run --reuse-errors``). The ``attempts`` table records every request sent to a model, so
+"nothing was sent twice" can be checked, not assumed.
 
 Several processes may share one cache file (WAL mode, busy timeout).
 """
@@ -32,7 +39,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     model_id TEXT NOT NULL,
     started_at REAL NOT NULL,
     finished_at REAL,
-    outcome TEXT
+    outcome TEXT,
+    response TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_key ON attempts(key);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +74,18 @@ class ResponseCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
+        self._add_attempt_responses()
+
+    def _add_attempt_responses(self) -> None:
+        """Caches written before failures were journalled lack ``attempts.response``; add it."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(attempts)")}
+        if "response" in columns:
+            return
+        try:
+            self._db.execute("ALTER TABLE attempts ADD COLUMN response TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
     def __enter__(self) -> "ResponseCache":
         return self
@@ -76,19 +96,34 @@ class ResponseCache:
     def close(self) -> None:
         self._db.close()
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, GenerateResponse]:
-        """Look up many keys at once (batched; a cached re-run does no per-row queries)."""
-        keys = list(keys)
+    def get_many(self, keys: Iterable[str], *, reuse_errors: bool = False) -> dict[str, GenerateResponse]:
+        """The answers held for many keys at once (batched; a cached re-run does no per-row queries).
+
+        With ``reuse_errors``, a key without an answer is served its last journalled failure instead.
+        """
+        keys = list(dict.fromkeys(keys))
         found: dict[str, GenerateResponse] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for key, raw in self._db.execute(f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk):
-                found[key] = GenerateResponse.from_dict(json.loads(raw))
+                response = GenerateResponse.from_dict(json.loads(raw))
+                # older harness versions stored permanent failures here too: never serve those as answers
+                if response.is_answer or reuse_errors:
+                    found[key] = response
+        if reuse_errors:
+            missing = [k for k in keys if k not in found]
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, response FROM attempts WHERE key IN ({marks}) AND response "
+                                        f"IS NOT NULL ORDER BY id", chunk)
+                for key, raw in rows:  # the last failure of each key wins
+                    found[key] = GenerateResponse.from_dict(json.loads(raw))
         return found
 
-    def get(self, key: str) -> GenerateResponse | None:
-        return self.get_many([key]).get(key)
+    def get(self, key: str, *, reuse_errors: bool = False) -> GenerateResponse | None:
+        return self.get_many([key], reuse_errors=reuse_errors).get(key)
 
     def begin_attempt(self, key: str, model_id: str) -> int:
         cur = self._db.execute(
@@ -96,8 +131,18 @@ class ResponseCache:
         )
         return int(cur.lastrowid)
 
+    def record(self, key: str, model_id: str, response: GenerateResponse, attempt_id: int) -> None:
+        """Close an attempt with what came back: an answer is stored (:meth:`put`), a failure journalled
+        with its response (:meth:`finish_attempt`) and never served as an answer."""
+        if response.is_answer:
+            self.put(key, model_id, response, attempt_id)
+        else:
+            self.finish_attempt(attempt_id, response.error.value if response.error else "unknown", response)
+
     def put(self, key: str, model_id: str, response: GenerateResponse, attempt_id: int | None = None) -> None:
-        """Store an answer (committed at once) and close its attempt."""
+        """Store an answer (committed at once) and close its attempt. A failure is refused: see :meth:`record`."""
+        if not response.is_answer:
+            raise ValueError(f"not an answer ({response.error}); journal failures with record()")
         raw = json.dumps(response.to_dict(), ensure_ascii=False)
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -112,11 +157,20 @@ class ResponseCache:
             self._db.execute("ROLLBACK")
             raise
 
-    def finish_attempt(self, attempt_id: int, outcome: str) -> None:
-        self._finish(attempt_id, outcome)
+    def finish_attempt(self, attempt_id: int, outcome: str, response: GenerateResponse | None = None) -> None:
+        """Close an attempt that got no answer; ``response`` (the failure) is kept in the journal."""
+        raw = json.dumps(response.to_dict(), ensure_ascii=False) if response is not None else None
+        self._finish(attempt_id, outcome, raw)
 
-    def _finish(self, attempt_id: int, outcome: str) -> None:
-        self._db.execute("UPDATE attempts SET finished_at = ?, outcome = ? WHERE id = ?", (time.time(), outcome, attempt_id))
+    def _finish(self, attempt_id: int, outcome: str, raw: str | None = None) -> None:
+        self._db.execute("UPDATE attempts SET finished_at = ?, outcome = ?, response = ? WHERE id = ?",
+                         (time.time(), outcome, raw, attempt_id))
+
+    def failures(self, key: str) -> list[GenerateResponse]:
+        """The journalled failures of one key, oldest first."""
+        rows = self._db.execute("SELECT response FROM attempts WHERE key = ? AND response IS NOT NULL ORDER BY id",
+                                (key,))
+        return [GenerateResponse.from_dict(json.loads(raw)) for (raw,) in rows]
 
     def attempts_per_key(self) -> dict[str, int]:
         """How many answered requests each key had (1 everywhere means nothing was paid for twice)."""

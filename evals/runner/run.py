@@ -1,15 +1,16 @@
 """``evals run``: render every suite x model x example x repeat, call the models, score, write the run.
 
 The response cache is the resume journal: answers are committed as they arrive, and a repeated command
-serves them from the cache instead of calling the model again.
+serves them from the cache instead of calling the model again. Failures are journalled, not cached: a
+re-run asks again (see :mod:`evals.runner.cache`). Every call, a candidate's or an LLM judge's, goes
+through :class:`~evals.runner.calls.CallPath`; rows follow the rule in :mod:`evals.runner.rows`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,21 +18,20 @@ from typing import Any, Protocol
 
 from evals import __version__
 from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa: F401 (summary_table: CLI)
-from evals.config.models import ModelSpec, load_models
+from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.suite import load_suite
-from evals.costs import response_cost
 from evals.errors import UsageError
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
-from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse
-from evals.providers.limits import RateLimiter
+from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
-from evals.providers.retry import reliable_generate
 from evals.runner.cache import ResponseCache, cache_key
+from evals.runner.calls import CallPath
+from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now
 from evals.runner.store import (
-    MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id, write_json_atomic,
-    write_parquet_atomic,
+    BASELINE_COLUMNS, BASELINES_FORMAT, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id,
+    write_json_atomic, write_parquet_atomic,
 )
 from evals.scorers import Scorer, ScorerRegistry, build_scorer
 from evals.suites import Example, Suite, discover, open_suite
@@ -50,6 +50,7 @@ class RunOptions:
     use_cache: bool = True
     run_id: str | None = None
     batch: bool = False  # submit provider batch jobs where supported (evals run --batch)
+    reuse_errors: bool = False  # serve journalled failures instead of asking again (evals run --reuse-errors)
 
 
 class Reporter(Protocol):
@@ -131,11 +132,16 @@ def _providers(specs: list[ModelSpec], registry: ProviderRegistry | None, report
     return providers
 
 
+def build_scorers(suites: list[Suite], scorers: ScorerRegistry | None) -> dict[str, Scorer]:
+    """One scorer per suite, by suite name (built once: the voice scorer trains a model)."""
+    return {suite.name: build_scorer(suite, scorers) for suite in suites}
+
+
 def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], repeats: int,
-         scorers: ScorerRegistry | None) -> list[Job]:
+         scorers: ScorerRegistry | None, built: dict[str, Scorer] | None = None) -> list[Job]:
     """Render every prompt up front, so a template error stops the run before anything is paid for."""
     jobs: list[Job] = []
-    built = {suite.name: build_scorer(suite, scorers) for suite in suites}  # one per suite (voice trains a model)
+    built = built if built is not None else build_scorers(suites, scorers)
     for spec_id, provider in providers.items():
         spec = provider.spec
         identity = provider.cache_identity()
@@ -153,114 +159,102 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
     return jobs
 
 
-def _row(job: Job, response: GenerateResponse, cached: bool) -> dict[str, Any]:
-    spec = job.model
-    batch = bool(response.extra.get("batch_id"))  # answered by a provider batch job: batch price
-    cost = response_cost(spec, response, batch=batch)
-    score = subscores = detail = None
-    error = response.error.value if response.error else None
-    error_message = response.error_message
-    if response.ok:
-        try:
-            result = job.scorer.score(response.text, job.example)
-            score, subscores, detail = result.value, result.subscores, result.detail
-        except Exception as exc:  # a scorer bug must not lose the paid-for answer
-            error, error_message = "scorer_error", f"{type(exc).__name__}: {exc}"
-    prompt_text = job.rendered.text
-    return {
-        "suite": job.suite.name,
-        "task": job.suite.spec.task,
-        "split": job.suite.split,
-        "example_id": job.example.id,
-        "model": spec.id,
-        "provider": spec.provider,
-        "family": spec.family,
-        "prompt": job.template.name,
-        "variant": job.template.variant,
-        "prompt_hash": job.rendered.sha256,
-        "repeat": job.repeat,
-        "output": response.text,
-        "error": error,
-        "error_message": error_message,
-        "input_tokens": response.input_tokens,
-        "output_tokens": response.output_tokens,
-        "context_tokens": response.input_tokens if response.input_tokens is not None else len(prompt_text) // 4,
-        "cost_usd": cost.usd,
-        "latency_ms": response.latency_ms,
-        "ttft_ms": response.ttft_ms,
-        "finish_reason": response.finish_reason,
-        "score": score,
-        "subscores": json.dumps(subscores) if subscores is not None else None,
-        "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None,
-        "cached": cached,
-        "batch": batch,  # answered by a provider batch job, priced at the batch rate
-        "cache_key": job.key,
-        "gold": json.dumps(job.example.gold, ensure_ascii=False, default=str),
-        "prompt_text": prompt_text,
-    }
-
-
-async def _call(provider: Provider, job: Job) -> GenerateResponse:
-    try:
-        return await provider.generate(GenerateRequest(job.rendered, request_id=job.key[:16]))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # a provider bug becomes a row with an error, not a lost run
-        return GenerateResponse(error=ErrorKind.UNKNOWN, error_message=f"{type(exc).__name__}: {exc}"[:500])
-
-
-async def execute(jobs: list[Job], providers: dict[str, Provider], cache: ResponseCache, *, use_cache: bool,
-                  concurrency: int, reporter: Reporter, batch: bool = False) -> list[dict[str, Any]]:
-    """Serve what the cache holds, call the models for the rest, and return one row per job."""
-    hits = cache.get_many(j.key for j in jobs) if use_cache else {}
+async def execute(jobs: list[Job], calls: CallPath, *, reporter: Reporter, batch: bool = False
+                  ) -> list[dict[str, Any]]:
+    """Serve what the cache holds, call the models for the rest (each distinct request once), score, and
+    return one row per job."""
+    hits = calls.prefetch([j.key for j in jobs])
     rows: list[dict[str, Any] | None] = [None] * len(jobs)
-    reporter.start(len(jobs), len(hits))
+    reporter.start(len(jobs), sum(1 for j in jobs if j.key in hits))  # rows served, not keys
+    pending: list[Any] = []
     for index, job in enumerate(jobs):
-        if job.key in hits:
-            rows[index] = _row(job, hits[job.key], cached=True)
+        if job.key not in hits:
+            continue
+        if overrides_ascore(job.scorer):  # a judge: scored concurrently below
+            pending.append(_finish(index, job, hits[job.key], True, calls, rows, reporter))
+        else:  # the fast path of a cached re-run: no coroutine per row
+            rows[index] = build_row(job, hits[job.key], True, score_now(job, hits[job.key]))
             reporter.advance(rows[index])
-    overall = asyncio.Semaphore(max(1, concurrency))
-    per_model = {
-        model_id: asyncio.Semaphore(max(1, min(p.spec.concurrency, p.max_parallel or p.spec.concurrency, concurrency)))
-        for model_id, p in providers.items()
-    }
-
-    limiters = {model_id: RateLimiter.for_spec(p.spec) for model_id, p in providers.items()}
     batched: dict[str, GenerateResponse] = {}
     if batch:  # answered by provider batch jobs; the rest (and models without batch APIs) run below
         from evals.runner.batch import run_batches
 
-        batched = await run_batches([j for j in jobs if j.key not in hits], providers, cache, reporter)
+        batched = await run_batches([j for j in jobs if j.key not in hits], calls.providers, calls.cache, reporter)
+        first: set[str] = set()
         for index, job in enumerate(jobs):
             if job.key in batched and job.key not in hits:
-                rows[index] = _row(job, batched[job.key], cached=False)
-                reporter.advance(rows[index])
+                pending.append(_finish(index, job, batched[job.key], job.key in first, calls, rows, reporter))
+                first.add(job.key)
 
     async def one(index: int, job: Job) -> None:
-        async with per_model[job.model.id], overall:
-            attempt = cache.begin_attempt(job.key, job.model.id)
-            request = GenerateRequest(job.rendered, request_id=job.key[:16])  # retried and rate-limited
-            response = await reliable_generate(providers[job.model.id], request, limiter=limiters[job.model.id],
-                                               call=lambda _request: _call(providers[job.model.id], job))
-            if response.ok or not response.error.transient:
-                cache.put(job.key, job.model.id, response, attempt)
-            else:
-                cache.finish_attempt(attempt, response.error.value)
-        rows[index] = _row(job, response, cached=False)
-        reporter.advance(rows[index])
+        response, shared = await calls.respond(calls.providers[job.model.id], job.key, job.rendered)
+        await _finish(index, job, response, shared, calls, rows, reporter)
 
-    await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs) if j.key not in hits and j.key not in batched))
+    pending += [one(i, j) for i, j in enumerate(jobs) if j.key not in hits and j.key not in batched]
+    await asyncio.gather(*pending)
     reporter.finish()
     return [r for r in rows if r is not None]
 
 
+async def _finish(index: int, job: Job, response: GenerateResponse, cached: bool, calls: CallPath,
+                  rows: list[dict[str, Any] | None], reporter: Reporter) -> None:
+    """Score one response (after its call released the model's slot, so a judge call cannot wait on it)."""
+    if overrides_ascore(job.scorer):
+        scored = await score_async(job.scorer, response.text, job.example,
+                                   answer_failure(response, job.rendered.max_tokens), calls.caller())
+    else:
+        scored = score_now(job, response)
+    rows[index] = build_row(job, response, cached, scored)
+    reporter.advance(rows[index])
+
+
+async def score_baselines(suites: list[Suite], scorers: dict[str, Scorer], calls: CallPath) -> list[dict[str, Any]]:
+    """Score each suite's trivial answers (:meth:`Scorer.baseline`) with the suite's scorer; one row per
+    example (columns :data:`~evals.runner.store.BASELINE_COLUMNS`)."""
+    rows: list[dict[str, Any]] = []
+    for suite in suites:
+        scorer = scorers[suite.name]
+        baseline = scorer.baseline(suite.examples)
+        if baseline is None:
+            continue
+        examples = [e for e in suite.examples if e.id in baseline.outputs]
+        scored = await asyncio.gather(*(
+            score_async(scorer, baseline.outputs[e.id], e, None, calls.caller()) for e in examples))
+        for example, result in zip(examples, scored):
+            detail = result.detail if result.error is None else {"error": result.error, "message": result.error_message}
+            rows.append({
+                "suite": suite.name, "example_id": example.id, "baseline": baseline.name,
+                "output": baseline.outputs[example.id], "score": result.score,
+                "subscores": json.dumps(result.subscores) if result.subscores is not None else None,
+                "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail is not None else None,
+            })
+    return rows
+
+
+def _error_counts(frame: Any) -> dict[str, Any]:
+    """Errors by class (``infra``, ``answer``) and by kind, for the manifest and the closing line."""
+    if not len(frame):
+        return {"errors": 0, "errors_by_class": {"infra": 0, "answer": 0}, "errors_by_kind": {}}
+    failed = frame[frame["error"].notna()]
+    by_class = Counter(failed["error_class"])
+    return {"errors": int(len(failed)),
+            "errors_by_class": {"infra": int(by_class.get("infra", 0)), "answer": int(by_class.get("answer", 0))},
+            "errors_by_kind": {k: int(v) for k, v in sorted(Counter(failed["error"]).items())}}
+
+
 def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[Suite], jobs: list[Job],
               providers: dict[str, Provider], started: datetime, finished: datetime, frame: Any,
-              scorer_info: dict[str, Any]) -> dict[str, Any]:
+              scorer_info: dict[str, Any], judges: dict[str, Provider], baselines: Any) -> dict[str, Any]:
     prompts = {f"{j.template.name}/{j.template.variant}": j.template.sha256 for j in jobs}
+
+    def model_entry(p: Provider) -> dict[str, Any]:
+        return {"provider": p.spec.provider, "model": p.spec.model, "family": p.spec.family,
+                "identity": p.cache_identity()}
+
     return {
         "format_version": MANIFEST_FORMAT,
         "results_format_version": RESULTS_FORMAT,
+        "baselines_format_version": BASELINES_FORMAT,
         "run_id": run_id,
         "harness_version": __version__,
         "git": git_commit(project.root),
@@ -269,6 +263,7 @@ def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[S
         "options": {
             "suites": options.suites, "models": options.models, "split": options.split, "limit": options.limit,
             "repeats": options.repeats, "concurrency": options.concurrency, "use_cache": options.use_cache,
+            "reuse_errors": options.reuse_errors,
         },
         "suites": {
             s.name: {
@@ -277,16 +272,31 @@ def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[S
             }
             for s in suites
         },
-        "models": {
-            mid: {"provider": p.spec.provider, "model": p.spec.model, "family": p.spec.family,
-                  "identity": p.cache_identity()}
-            for mid, p in providers.items()
-        },
+        "models": {mid: model_entry(p) for mid, p in providers.items()},
+        "judge_models": {mid: model_entry(p) for mid, p in judges.items()},
         "prompts": prompts,
         "rows": int(len(frame)),
-        "errors": int(frame["error"].notna().sum()) if len(frame) else 0,
+        **_error_counts(frame),
         "cached_rows": int(frame["cached"].sum()) if len(frame) else 0,
+        "judge_calls": int(frame["judge_calls"].sum()) if len(frame) else 0,
+        "baseline_rows": int(len(baselines)),
     }
+
+
+async def _execute_run(jobs: list[Job], suites: list[Suite], scorers: dict[str, Scorer],
+                       providers: dict[str, Provider], cache: ResponseCache, options: RunOptions,
+                       models_file: ModelsFile, registry: ProviderRegistry | None, reporter: Reporter
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Provider]]:
+    """The run's event loop: the calls, the baselines, then every provider closed on this same loop."""
+    calls = CallPath(cache, providers, concurrency=options.concurrency, use_cache=options.use_cache,
+                     reuse_errors=options.reuse_errors, models=models_file, registry=registry)
+    try:
+        rows = await execute(jobs, calls, reporter=reporter, batch=options.batch)
+        baselines = await score_baselines(suites, scorers, calls)
+    finally:
+        await calls.aclose()
+    judges = {mid: p for mid, p in calls.providers.items() if mid not in providers}
+    return rows, baselines, judges
 
 
 def run(project: Project, options: RunOptions, *, reporter: Reporter | None = None,
@@ -302,26 +312,24 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     chosen = _select(options.models, models_file.ids, "model", "--models, ids from policies/models.yaml")
     suites = load_suites(project, options.suites, options.split, options.limit)
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
-    jobs = plan(project, suites, providers, options.repeats, scorers)
+    built = build_scorers(suites, scorers)
+    jobs = plan(project, suites, providers, options.repeats, scorers, built)
     run_id = options.run_id or new_run_id(started)
     with ResponseCache(project.cache_file) as cache:
-        try:
-            rows = asyncio.run(execute(jobs, providers, cache, use_cache=options.use_cache,
-                                       concurrency=options.concurrency, reporter=reporter, batch=options.batch))
-        finally:
-            for provider in providers.values():
-                try:
-                    asyncio.run(provider.aclose())
-                except Exception:
-                    pass
+        rows, baseline_rows, judges = asyncio.run(
+            _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    scorer_info = {name: scorer.info() for name, scorer in {j.suite.name: j.scorer for j in jobs}.items()}
+    baselines = pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS)
+    scorer_info = {name: scorer.info() for name, scorer in built.items()}
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
-                         frame, scorer_info)
+                         frame, scorer_info, judges, baselines)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
+    write_parquet_atomic(folder / "baselines.parquet", baselines,
+                         {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
     write_json_atomic(folder / "manifest.json", manifest)
-    write_aggregates(folder, aggregate(frame, models={m: p.spec for m, p in providers.items()}, scorer_info=scorer_info))
+    write_aggregates(folder, aggregate(frame, models={m: p.spec for m, p in providers.items()},
+                                       scorer_info=scorer_info, baselines=baselines))
     from evals.report import write_run_report  # the report last: a failure there only warns
 
     write_run_report(folder, manifest, frame, reporter.warn)

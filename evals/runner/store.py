@@ -14,8 +14,9 @@ from typing import Any, Iterator
 
 from evals.errors import FormatVersionError, UsageError
 
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2  # 2: error_class (score null exactly for infra failures), judge cost, tool_calls, confidence
 MANIFEST_FORMAT = 1
+BASELINES_FORMAT = 1
 
 RESULT_COLUMNS = [
     "suite", "task", "split", "example_id", "model", "provider", "family", "prompt", "variant", "prompt_hash",
@@ -27,12 +28,20 @@ RESULT_COLUMNS = [
 
 - ``error`` is null for an answer the scorer scored, else an :class:`~evals.providers.base.ErrorKind`
   value; ``error_class`` is ``answer`` (refused, truncated: quality, ``score`` 0.0) or ``infra``
-  (everything else: availability, ``score`` null, left out of quality);
+  (everything else: availability, ``score`` null, left out of quality); a reply that stopped at
+  ``max_tokens`` (``finish_reason`` ``length``) is the answer failure ``truncated`` (see
+  :mod:`evals.runner.rows`);
 - ``cost_usd`` is what the model call itself cost (what production pays), null when unknown;
   ``judge_cost_usd`` what scoring it with an LLM judge cost (``judge_calls`` calls), null without a judge;
 - ``tool_calls`` is a JSON list of ``{"name", "arguments"}`` or null; ``confidence`` the answer's
   probability where the provider or model gives one, else null.
 """
+
+
+BASELINE_COLUMNS = ["suite", "example_id", "baseline", "output", "score", "subscores", "detail"]
+"""Columns of ``baselines.parquet``: each suite's trivial answer per example (``baseline`` names it, e.g.
+``majority label``), scored by the suite's scorer (``score`` null where the scorer failed; ``detail`` then
+says why)."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -117,7 +126,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def read_results(folder: Path):
-    """Per-example results of a run as a DataFrame (refuses a newer format)."""
+    """Per-example results of a run as a DataFrame (refuses a newer format).
+
+    Results of format 1 lack the columns format 2 added; they are filled: ``error_class`` derived from
+    ``error``, an answer failure's missing score as 0.0 (the row contract), no judge cost (0 calls), no
+    tool calls or confidence.
+    """
     import pyarrow.parquet as pq
 
     path = folder / "results.parquet"
@@ -125,4 +139,35 @@ def read_results(folder: Path):
     meta = table.schema.metadata or {}
     version = int(meta.get(b"evals_format_version", b"0"))
     check_version("results", version, RESULTS_FORMAT, path)
+    frame = table.to_pandas()
+    return upgrade_results(frame) if version < 2 else frame
+
+
+def upgrade_results(frame: Any) -> Any:
+    """Fill the columns of :data:`RESULT_COLUMNS` that results written before format 2 lack."""
+    from evals.providers.base import error_class
+
+    frame = frame.copy()
+    if "error_class" not in frame:
+        frame["error_class"] = [error_class(e) if isinstance(e, str) else None for e in frame["error"]]
+        answer = (frame["error_class"] == "answer") & frame["score"].isna()
+        frame.loc[answer, "score"] = 0.0
+    defaults = {"batch": False, "judge_cost_usd": None, "judge_calls": 0, "tool_calls": None, "confidence": None}
+    for column, value in defaults.items():
+        if column not in frame:
+            frame[column] = value
+    return frame[[c for c in RESULT_COLUMNS if c in frame] + [c for c in frame.columns if c not in RESULT_COLUMNS]]
+
+
+def read_baselines(folder: Path):
+    """A run's ``baselines.parquet`` (:data:`BASELINE_COLUMNS`); empty for runs written without one."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    path = folder / "baselines.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=BASELINE_COLUMNS)
+    table = pq.read_table(path)
+    version = int((table.schema.metadata or {}).get(b"evals_format_version", b"0"))
+    check_version("baselines", version, BASELINES_FORMAT, path)
     return table.to_pandas()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from evals.errors import ConfigError
-from evals.scorers.base import Score, Scorer, ScorerSettings
-from evals.scorers.classification import ClassificationScorer
+from evals.scorers.base import Baseline, ModelCaller, Score, Scorer, ScorerSettings
+from evals.scorers.classification import ClassificationScorer, normalise_label
 from evals.scorers.extraction import ExtractionScorer
-from evals.scorers.judge import Judge, JudgeSettings
+from evals.scorers.judge import Judge, JudgeError, JudgeSettings
 from evals.scorers.voice import VoiceScorer
 
-__all__ = ["Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers", "build_scorer",
-           "ClassificationScorer", "ExtractionScorer", "VoiceScorer", "Judge", "JudgeSettings"]
+__all__ = ["Baseline", "ModelCaller", "Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers",
+           "build_scorer", "ClassificationScorer", "ExtractionScorer", "VoiceScorer", "Judge", "JudgeError",
+           "JudgeSettings", "normalise_label"]
 
 ScorerRegistry = dict[str, type[Scorer]]
 
@@ -21,6 +22,8 @@ def default_scorers() -> ScorerRegistry:
 
 
 def build_scorer(suite, registry: ScorerRegistry | None = None) -> Scorer:
+    """The suite's scorer from ``registry`` (default: the built-in ones); a ConfigError for an unknown name
+    or bad settings, naming the suite file and field."""
     registry = registry if registry is not None else default_scorers()
     name = suite.spec.scorer.name
     if name not in registry:

@@ -7,8 +7,10 @@ Off by default. A suite turns it on in ``scorer.settings.judge``::
       settings:
         judge: {model: claude-sonnet, mode: pairwise}
 
-``model`` is a model id from ``policies/models.yaml``; the judge calls it through the same providers as
-the run (:func:`evals.providers.create_provider`), so a judge costs what that model costs.
+``model`` is a model id from ``policies/models.yaml`` (checked when the scorer is built). The judge
+never creates a provider: every judge request goes through the runner's ``ModelCaller``
+(``await call(model, rendered)``), so it shares the run's response cache, retries and rate limits, and
+the runner prices it into the row's ``judge_cost_usd`` and ``judge_calls``.
 
 - **pointwise**: the judge reads the rubric, the brief and one text and answers ``SCORE: n`` with n
   from 1 to 5; the judge score is ``(n - 1) / 4``.
@@ -19,21 +21,26 @@ the run (:func:`evals.providers.create_provider`), so a judge costs what that mo
   when both orders name the same winner (after un-swapping), else 0. Low agreement across a run means
   the judge is reading positions, not texts.
 
-A reply the judge does not format as asked yields no judge score for that example (recorded in the
-detail), never a guessed one.
+A reply the judge does not format as asked, or a judge refusal or cut-off reply, yields no judge score
+for that example (recorded in the detail), never a guessed one. A judge call that fails for a reason of
+infrastructure (rate limit, timeout, ...) raises :class:`JudgeError`: the row becomes an infrastructure
+failure (no score) instead of a score silently computed without its judge part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from evals.scorers.base import ScorerSettings
+
+if TYPE_CHECKING:
+    from evals.prompts import RenderedPrompt
+    from evals.scorers.base import ModelCaller
 
 DEFAULT_RUBRIC = """\
 You judge short business writing against a brief and a house voice.
@@ -121,66 +128,67 @@ def combine_orders(candidate_first: str | None, candidate_second: str | None) ->
                           1.0 if first == second else 0.0)
 
 
-@dataclass
-class _LoopThread:
-    """One event loop on a daemon thread, so sync scorers can await async providers from inside a run."""
+class JudgeError(RuntimeError):
+    """A judge call failed for a reason of infrastructure (rate limit, timeout, server, auth, ...).
 
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self.loop.run_forever, daemon=True, name="evals-judge").start()
-
-    def run(self, coro: Any, timeout: float | None = None) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    The runner records the row as a ``scorer_error`` (an infrastructure failure: score null, left out
+    of quality, retried on the next run), rather than scoring the text without its judge part.
+    """
 
 
 class Judge:
-    """Asks a provider to judge texts with a rubric. Build it from settings with :meth:`from_settings`."""
+    """Judges texts with a rubric through the runner's model calls (``ModelCaller``); never creates a
+    provider, never blocks the event loop. Build it with :meth:`from_settings`, which checks the model id."""
 
-    def __init__(self, provider: Any, settings: JudgeSettings):
-        self.provider = provider
+    def __init__(self, settings: JudgeSettings):
         self.settings = settings
-        self._loop = _LoopThread()
 
     @classmethod
     def from_settings(cls, settings: JudgeSettings, suite: Any) -> "Judge":
-        """Resolve ``settings.model`` in the project's models.yaml and create its provider."""
+        """Check that ``settings.model`` is a model id of the project's models.yaml (a ConfigError naming
+        the suite file and ``scorer.settings.judge.model`` if not)."""
         from evals.config.models import load_models
         from evals.errors import ConfigError
         from evals.project import Project
-        from evals.providers import availability, create_provider
 
         models = load_models(Project.find(suite.folder).models_file)
         if settings.model not in models.ids:
             raise ConfigError(suite.path, f"judge model {settings.model!r} is not in models.yaml; known: "
                               f"{', '.join(models.ids)}", field="scorer.settings.judge.model")
-        spec = models.get(settings.model)
-        state = availability(spec)
-        if not state.ready:
-            raise ConfigError(suite.path, f"judge model {spec.id} cannot run here: {state.reason}",
-                              field="scorer.settings.judge.model")
-        return cls(create_provider(spec), settings)
+        return cls(settings)
 
-    def ask(self, prompt: str) -> str:
-        """One judge call; returns the reply text (empty on a provider error)."""
+    def request(self, prompt: str) -> "RenderedPrompt":
+        """The judge's request for one judging prompt: one user message, temperature 0."""
         from evals.prompts import RenderedPrompt
-        from evals.providers.base import GenerateRequest
 
-        rendered = RenderedPrompt(messages=({"role": "user", "content": prompt},), prompt=None,
-                                  max_tokens=self.settings.max_tokens, temperature=0.0)
-        response = self._loop.run(self.provider.generate(GenerateRequest(rendered)),
-                                  timeout=self.provider.spec.timeout_s * 2)
-        return response.text if response.ok else ""
+        return RenderedPrompt(messages=({"role": "user", "content": prompt},), prompt=None,
+                              max_tokens=self.settings.max_tokens, temperature=0.0)
 
-    def pointwise(self, brief: str, text: str) -> dict[str, Any]:
-        """Judge one text; ``{"score": float | None, "reply": str}``."""
-        reply = self.ask(pointwise_prompt(self.settings.rubric, brief, text))
-        return {"score": parse_score(reply), "reply": reply[-300:]}
+    async def ask(self, call: "ModelCaller", prompt: str) -> tuple[str, str | None]:
+        """One judge call: ``(reply text, None)``, or ``("", error kind)`` for an answer failure of the
+        judge (a refusal, a reply cut off). Raises :class:`JudgeError` for an infrastructure failure."""
+        response = await call(self.settings.model, self.request(prompt))
+        if response.ok:
+            return response.text, None
+        from evals.providers.base import ErrorKind, error_class
 
-    def pairwise(self, brief: str, candidate: str, baseline: str) -> dict[str, Any]:
-        """Judge a candidate against a baseline in both orders."""
-        first = parse_winner(self.ask(pairwise_prompt(self.settings.rubric, brief, candidate, baseline)))
-        second = parse_winner(self.ask(pairwise_prompt(self.settings.rubric, brief, baseline, candidate)))
-        result = combine_orders(first, second)
-        return {"score": result.score, "position_agreement": result.position_agreement,
-                "orders": [first, second]}
+        kind = ErrorKind(response.error).value
+        if error_class(kind) == "infra":
+            raise JudgeError(f"judge {self.settings.model} call failed: {kind}"
+                             + (f" ({response.error_message})" if response.error_message else ""))
+        return "", kind
+
+    async def pointwise(self, call: "ModelCaller", brief: str, text: str) -> dict[str, Any]:
+        """Judge one text: ``{"score": float | None, "reply": str, "error": str | None}``."""
+        reply, error = await self.ask(call, pointwise_prompt(self.settings.rubric, brief, text))
+        return {"score": parse_score(reply), "reply": reply[-300:], "error": error}
+
+    async def pairwise(self, call: "ModelCaller", brief: str, candidate: str, baseline: str) -> dict[str, Any]:
+        """Judge a candidate against a baseline in both orders (the two calls run concurrently)."""
+        (first, e1), (second, e2) = await asyncio.gather(
+            self.ask(call, pairwise_prompt(self.settings.rubric, brief, candidate, baseline)),
+            self.ask(call, pairwise_prompt(self.settings.rubric, brief, baseline, candidate)))
+        orders = [parse_winner(first), parse_winner(second)]
+        result = combine_orders(*orders)
+        return {"score": result.score, "position_agreement": result.position_agreement, "orders": orders,
+                "error": e1 or e2}

@@ -15,7 +15,21 @@ part           weight  what it measures
 
 ``score = sum(weight * part) / sum(weight)`` over the parts present, so without a judge the four
 remaining weights (summing to 1.0) apply, and with one the five are renormalised (by 1.25). A judge
-reply that cannot be parsed drops the judge part for that text rather than guessing it.
+reply that cannot be parsed drops the judge part for that text rather than guessing it. The judge runs
+only in :meth:`VoiceScorer.ascore` (what the runner awaits, with its ``ModelCaller``); :meth:`score`
+is the judge-less path.
+
+**Trivial answers do not clear the bar.** Three rules apply after the weighted mean, in this order:
+
+- *degenerate text scores 0 overall*: an empty or near-empty answer (fewer than
+  ``min_answer_words`` words, or under a quarter of the brief's ``min_words``), or one that repeats
+  itself (at least ``max_repetition`` of its sentences repeat an earlier one, or that share of its
+  word 3-grams does). Real prose in the shipped references repeats at most 7% of its sentences and
+  3% of its 3-grams; the default threshold is 0.3. No judge is asked about a degenerate text;
+- *a near-copy of any reference sample* (the ones the prompt shows included) scores 0 for style:
+  at least ``copy_threshold`` of the word 5-grams of the shorter of the two texts appear in the other;
+- *the facts gate the score*: with fewer than ``facts_gate`` (default half) of the brief's required
+  facts present, the score is at most the share of facts present, so it clears no floor above that.
 
 **The voice model** is a character n-gram (2-4, word-bounded) TF-IDF with logistic regression, trained
 with scikit-learn on the suite's reference samples (the founder) against the contrast corpus (generic
@@ -30,6 +44,8 @@ copies them is not rewarded for memorised text the voice model was fit on.
 from __future__ import annotations
 
 import json
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,7 +53,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from evals.config._yaml import read_text
-from evals.scorers.base import Score, Scorer, ScorerSettings
+from evals.scorers.base import Baseline, ModelCaller, Score, Scorer, ScorerSettings
 from evals.scorers.judge import Judge, JudgeSettings
 
 DEFAULT_WEIGHTS = {"style": 0.40, "facts": 0.30, "length": 0.15, "no_banned": 0.15, "judge": 0.25}
@@ -61,6 +77,43 @@ def combine(parts: dict[str, float | None], weights: dict[str, float]) -> float:
     present = {k: v for k, v in parts.items() if v is not None and weights.get(k, 0) > 0}
     total = sum(weights[k] for k in present)
     return sum(weights[k] * v for k, v in present.items()) / total if total else 0.0
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.casefold())
+
+
+def repetition(text: str) -> float:
+    """How much a text repeats itself: the larger of the share of its sentences that repeat an earlier
+    one and the share of its word 3-grams that do.
+
+    >>> repetition("The team is going to be a team of 12. " * 8)
+    0.875
+    >>> repetition("We rent GPUs. Buying would cost more. We will look again in a year.")
+    0.0
+    """
+    sentences = [" ".join(_words(s)) for s in re.split(r"[.!?\n]+", text)]
+    sentences = [s for s in sentences if s]
+    words = _words(text)
+    grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    shares = [1 - len(set(items)) / len(items) for items in (sentences, grams) if len(items) > 1]
+    return max(shares, default=0.0)
+
+
+def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    """The word n-grams of a text (case and punctuation ignored)."""
+    words = _words(text)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)} or ({tuple(words)} if words else set())
+
+
+def copy_overlap(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    """Share of the shorter text's word 5-grams found in the other: 1.0 for a verbatim copy or a text
+    pasted inside another.
+
+    >>> copy_overlap(shingles("one two three four five six"), shingles("zero one two three four five six seven"))
+    1.0
+    """
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 class StyleModel:
@@ -124,6 +177,13 @@ class VoiceSettings(ScorerSettings):
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS),
                                       description="Weights of style, facts, length, no_banned and judge.")
     judge: JudgeSettings | None = Field(default=None, description="Optional LLM judge; off when absent.")
+    copy_threshold: float = Field(default=0.5, gt=0, le=1, description=(
+        "Share of shared word 5-grams with a reference sample at which a text is a copy (style 0)."))
+    facts_gate: float = Field(default=0.5, ge=0, le=1, description=(
+        "Below this share of required facts, the score is at most the share of facts present."))
+    min_answer_words: int = Field(default=5, ge=0, description="Fewer words than this is an empty answer (score 0).")
+    max_repetition: float = Field(default=0.3, gt=0, le=1, description=(
+        "Share of repeated sentences or word 3-grams at which a text is degenerate (score 0)."))
 
 
 class VoiceScorer(Scorer):
@@ -147,6 +207,9 @@ class VoiceScorer(Scorer):
         ref, con = suite.folder / settings.references_file, suite.folder / settings.contrast_file
         self.style, self.train_references = _trained(str(ref), str(con), self.shown,
                                                      (ref.stat().st_mtime, con.stat().st_mtime))
+        # every reference, shown ones included: a near-copy of any of them is not the model's own voice
+        self.references = _read_samples(ref)
+        self._reference_shingles = [(r.get("id", str(i)), shingles(r["text"])) for i, r in enumerate(self.references)]
         self.judge = Judge.from_settings(settings.judge, suite) if settings.judge else None
 
     def _shown_samples(self) -> int:
@@ -190,30 +253,74 @@ class VoiceScorer(Scorer):
             "banned_found": banned_found,
         }
 
-    def _baseline(self, brief: dict[str, Any]) -> str:
+    def degenerate(self, output: str, brief: dict[str, Any]) -> str | None:
+        """Why a text is degenerate (empty, near-empty or repetitive), or None."""
+        words = word_count(output)
+        floor = max(self.settings.min_answer_words, math.ceil(0.25 * (brief.get("min_words") or 0)))
+        if words < floor:
+            return f"near-empty: {words} words (fewer than {floor})"
+        repeated = repetition(output)
+        if repeated >= self.settings.max_repetition:
+            return f"repetitive: {repeated:.0%} of its sentences or word 3-grams repeat"
+        return None
+
+    def copied_reference(self, output: str) -> str | None:
+        """The id of the reference sample ``output`` nearly copies, or None."""
+        mine = shingles(output)
+        best = max(((copy_overlap(mine, theirs), ref_id) for ref_id, theirs in self._reference_shingles),
+                   default=(0.0, None))
+        return best[1] if best[0] >= self.settings.copy_threshold else None
+
+    def _pairwise_reference(self, brief: dict[str, Any]) -> str:
         kind = brief.get("kind")
         same = [r["text"] for r in self.train_references if r.get("kind") == kind]
         return (same or [r["text"] for r in self.train_references])[0]
 
-    def _judge(self, output: str, brief: dict[str, Any]) -> dict[str, Any]:
+    async def _judge(self, call: ModelCaller, output: str, brief: dict[str, Any]) -> dict[str, Any]:
         text = "\n".join(f"{k}: {brief[k]}" for k in ("kind", "audience", "topic", "facts", "min_words", "max_words")
                          if brief.get(k) is not None)
         if self.settings.judge.mode == "pairwise":
-            return self.judge.pairwise(text, output, self._baseline(brief))
-        return self.judge.pointwise(text, output)
+            return await self.judge.pairwise(call, text, output, self._pairwise_reference(brief))
+        return await self.judge.pointwise(call, text, output)
 
-    def score(self, output, example) -> Score:
+    def _parts(self, output: str, example: Any) -> tuple[dict[str, float | None], dict[str, Any]]:
         c = self.constraints(output, example.inputs)
-        style = self.style.predict([output])[0] if output.strip() else 0.0
+        copied = self.copied_reference(output) if output.strip() else None
+        style = self.style.predict([output])[0] if output.strip() and copied is None else 0.0
         parts: dict[str, float | None] = {"style": style, "facts": c["facts"], "length": c["length"],
                                           "no_banned": c["no_banned"]}
         detail: dict[str, Any] = {"missing": c["missing"], "words": c["words"], "banned_found": c["banned_found"],
-                                  "voice_model_cv_auc": round(self.style.cv_auc, 4)}
-        if self.judge is not None:
-            verdict = self._judge(output, example.inputs)
+                                  "voice_model_cv_auc": round(self.style.cv_auc, 4),
+                                  "degenerate": self.degenerate(output, example.inputs), "copied_reference": copied}
+        return parts, detail
+
+    def _finish(self, parts: dict[str, float | None], detail: dict[str, Any]) -> Score:
+        subscores = {k: v for k, v in parts.items() if v is not None}
+        if (detail.get("judge") or {}).get("position_agreement") is not None:
+            subscores["judge_position_agreement"] = detail["judge"]["position_agreement"]
+        value = combine(parts, self.weights)
+        facts = parts["facts"] or 0.0
+        detail["facts_gate"] = facts < self.settings.facts_gate
+        if detail["facts_gate"]:
+            value = min(value, facts)
+        if detail["degenerate"]:
+            value = 0.0
+        return Score(value=min(1.0, max(0.0, value)), subscores=subscores, detail=detail)
+
+    def score(self, output, example) -> Score:
+        """The judge-less score (style, facts, length, banned phrases and the rules above)."""
+        parts, detail = self._parts(output, example)
+        return self._finish(parts, detail)
+
+    async def ascore(self, output, example, call: ModelCaller | None = None) -> Score:
+        """The score with the judge part when a judge is configured (its calls go through ``call``)."""
+        parts, detail = self._parts(output, example)
+        if self.judge is not None and call is not None and not detail["degenerate"]:
+            verdict = await self._judge(call, output, example.inputs)
             parts["judge"] = verdict["score"]
             detail["judge"] = verdict
-        subscores = {k: v for k, v in parts.items() if v is not None}
-        if "position_agreement" in detail.get("judge", {}) and detail["judge"]["position_agreement"] is not None:
-            subscores["judge_position_agreement"] = detail["judge"]["position_agreement"]
-        return Score(value=min(1.0, max(0.0, combine(parts, self.weights))), subscores=subscores, detail=detail)
+        return self._finish(parts, detail)
+
+    def baseline(self, examples) -> Baseline:
+        """The first reference sample (the first one the prompt shows) pasted as every answer."""
+        return Baseline("copied reference", {e.id: self.references[0]["text"] for e in examples})

@@ -224,7 +224,7 @@ def test_labels_written_once_reach_templates_and_scorer(project, capsys):
     assert "variables" not in path.read_text() and "settings" not in path.read_text()
     suite = open_suite(path)
     assert suite.variables(suite.examples[0])["labels"] == ["lead", "support"]
-    assert build_scorer(suite).settings.labels == ["lead", "support"]
+    assert build_scorer(suite).labels == ["lead", "support"]
     code, _, err = _validate(project.root, capsys)
     assert code == 0, err
 

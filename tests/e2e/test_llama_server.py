@@ -61,7 +61,8 @@ def test_real_run_against_llama_cpp_server(llama_server, tmp_path):
     folder = sorted((root / "reports").glob("*/results.parquet"))[-1].parent
     frame = read_results(folder)
     assert len(frame) == 6 and set(frame["model"]) == {"smollm2-server", "smollm2-server-completion"}
-    assert frame["error"].isna().all(), frame["error_message"].tolist()
+    cut = frame["finish_reason"] == "length"  # max_tokens: 5, so an answer may be cut off: `truncated`
+    assert (frame["error"].isna() | ((frame["error"] == "truncated") & cut)).all(), frame["error_message"].tolist()
     print(frame[["model", "example_id", "output", "input_tokens", "output_tokens", "latency_ms", "cost_usd"]]
           .to_string())
     # real usage and timings from the server

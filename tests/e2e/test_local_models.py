@@ -23,8 +23,12 @@ def test_run_shipped_suites_on_smollm2_then_cached(shipped_copy):
     frame = read_results(folders[-1].parent)
     assert len(frame) == 6  # 3 suites x 2 examples
     assert set(frame["suite"]) == {"inbox-triage", "lead-details", "founder-voice"}
-    assert frame["error"].isna().all(), frame["error_message"].tolist()
-    assert frame["score"].between(0, 1).all()
+    # no infrastructure failure; SmolLM2 often runs to max_tokens, which is the answer failure `truncated`
+    cut = frame["finish_reason"] == "length"
+    assert (frame["error"].isna() | ((frame["error"] == "truncated") & cut)).all(), frame["error_message"].tolist()
+    assert (frame.loc[cut, "score"] == 0.0).all() and frame["score"].between(0, 1).all()
+    if cut.any():  # shown apart from infra failures, never as "0 errors"
+        assert f"{int(cut.sum())} truncated" in first.stdout and "0 errors" not in first.stdout
     assert (frame["input_tokens"] > 0).all() and (frame["output_tokens"] > 0).all()
     assert (frame["latency_ms"] > 0).all() and (frame["cost_usd"] > 0).all()
     assert not frame["cached"].any()

@@ -86,19 +86,23 @@ def pproject(tmp_path: Path) -> Project:
         folder = root / "suites" / task / name
         folder.mkdir(parents=True)
         (folder / "suite.yaml").write_text(text)
+        (folder / "test.jsonl").write_text('{"id": "ex-000", "text": "hello", "label": "lead"}\n')
+        prompts = root / "prompts" / name
+        prompts.mkdir(parents=True)
+        (prompts / "default.j2").write_text("{% block user %}{{ text }}{% endblock %}\n")
     (root / "reports").mkdir()
     return Project(root)
 
 
 def model_rows(suite: str, model: str, scores: list[float | None], *, cost: float | None = 0.001,
-               latency: float = 100.0, context: int = 400) -> list[dict]:
+               latency: float = 100.0, context: int = 400, variant: str | None = None) -> list[dict]:
     """One result row per score; ``None`` is a failed call."""
     rows = []
     for i, score in enumerate(scores):
         row = {c: None for c in RESULT_COLUMNS}
         row.update(suite=suite, task="classification" if suite == "triage" else "writing", split="test",
                    example_id=f"ex-{i:03d}", model=model, provider="test", family=model, prompt=suite,
-                   variant=f"{model}.j2", prompt_hash="h", repeat=0, output="x", input_tokens=context,
+                   variant=variant or f"{model}.j2", prompt_hash="h", repeat=0, output="x", input_tokens=context,
                    output_tokens=5, context_tokens=context, cost_usd=cost, latency_ms=latency,
                    score=score, cached=False, cache_key=f"{model}-{suite}-{i}")
         if score is None:
@@ -108,17 +112,27 @@ def model_rows(suite: str, model: str, scores: list[float | None], *, cost: floa
 
 
 def write_run(project: Project, run_id: str, rows: list[dict]) -> Path:
-    """Write reports/<run_id>/results.parquet and manifest.json from rows."""
+    """Write reports/<run_id>/results.parquet and manifest.json from rows; the manifest records the hashes of
+    the suites and prompt variants the project holds now, as the runner does."""
     import pandas as pd
+
+    from evals.policy.evidence import file_sha256
+    from evals.suites import content_sha256
 
     folder = project.reports_dir / run_id
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     frame["score"] = frame["score"].astype(float)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
+    suites = {p.parent.name: p for p in project.suites_dir.glob("*/*/suite.yaml")}
+    prompts = {}
+    for prompt, variant in {(r["prompt"], r["variant"]) for r in rows}:
+        path = project.prompts_dir / str(prompt) / f"{variant}.j2"
+        if path.is_file():
+            prompts[f"{prompt}/{variant}"] = file_sha256(path)
     write_json_atomic(folder / "manifest.json", {
         "format_version": MANIFEST_FORMAT, "results_format_version": RESULTS_FORMAT, "run_id": run_id,
-        "suites": {s: {} for s in sorted(frame["suite"].unique())},
-        "models": {m: {} for m in sorted(frame["model"].unique())}, "rows": len(frame)})
+        "suites": {s: {"sha256": content_sha256(suites[s])} if s in suites else {} for s in sorted(frame["suite"].unique())},
+        "models": {m: {} for m in sorted(frame["model"].unique())}, "prompts": prompts, "rows": len(frame)})
     return folder
 
 

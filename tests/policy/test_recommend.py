@@ -96,11 +96,13 @@ def test_excludes_a_model_whose_context_window_is_too_small(pproject):
     assert d.excluded["small-window"] == "context window 1000 < 4000 tokens needed"
 
 
-def test_failed_calls_count_as_zero(pproject):
+def test_infra_failed_calls_are_left_out_of_quality_and_keep_the_rule(pproject):
+    # ten server errors: availability, not wrong answers; too many to decide on, so the rule waits for a re-run
     _triage(pproject, premium=ones(N, 38), cheap=[None] * 10 + ones(N - 10, N - 10))
     d = _decision(recommend(pproject, "r1"), "triage")
-    assert d.measures["cheap"].quality == pytest.approx(0.75) and d.measures["cheap"].errors == 10
-    assert d.proposed.model == "premium"
+    cheap = d.measures["cheap"]
+    assert cheap.quality == 1.0 and cheap.n == N - 10 and cheap.errors == cheap.infra_failures == 10
+    assert d.proposed.model == "premium" and d.reason.startswith("kept: re-run to retry 10 failed calls")
 
 
 def test_too_few_examples_keep_the_rule(pproject):

@@ -210,14 +210,15 @@ def test_batch_run_crash_then_resume_without_resubmitting(tmp_path, apis, monkey
     with ResponseCache(project.cache_file) as cache:
         assert all(b["finished_at"] is not None for b in cache.batches())
         assert {b["status"] for b in cache.batches()} == {"completed", "ended"}
-    # a third run: answers come from the cache (still priced at the batch rate); the expired request
-    # (not cached) is the only thing submitted again
+    # a third run: answers come from the cache (still priced at the batch rate); the failures, the
+    # expired request and the rejected one alike (journalled, not cached), are all that is submitted again
     before = set(apis.created)
     third = run(project, RunOptions(batch=True))
     new = set(apis.created) - before
-    assert len(new) == 1 and apis.created[new.pop()] == [claude.iloc[2]["cache_key"]]
+    assert sorted(apis.created[b][0] for b in new) == sorted([claude.iloc[2]["cache_key"], gpt.iloc[1]["cache_key"]])
+    assert all(len(apis.created[b]) == 1 for b in new)
     again = third.results[third.results.model == "gpt-mini"].reset_index(drop=True)
-    assert again["cached"].all() and again.iloc[0].cost_usd == pytest.approx(ok.cost_usd)
+    assert again["cached"].tolist() == [True, False, True] and again.iloc[0].cost_usd == pytest.approx(ok.cost_usd)
 
 
 def test_models_without_batch_support_run_normally(project, monkeypatch):

@@ -45,12 +45,20 @@ async def test_transient_errors_are_retried_until_success():
 
 
 @pytest.mark.parametrize("kind", [ErrorKind.REFUSED, ErrorKind.INVALID_REQUEST, ErrorKind.AUTH,
-                                  ErrorKind.CONTEXT_LENGTH, ErrorKind.MALFORMED_RESPONSE])
+                                  ErrorKind.CONTEXT_LENGTH])
 async def test_permanent_errors_are_not_retried(kind):
     sleeps = Sleeps()
     call, calls = scripted(err(kind), GenerateResponse(text="never"))
     out = await generate_with_retries(call, RetryPolicy(max_retries=5, sleep=sleeps))
     assert out.error is kind and out.attempts == 1 and len(calls) == 1 and sleeps.calls == []
+
+
+async def test_a_malformed_reply_is_asked_again():
+    """A truncated body or an empty ``choices`` is a glitch of that response, not of the request."""
+    sleeps = Sleeps()
+    call, calls = scripted(err(ErrorKind.MALFORMED_RESPONSE), GenerateResponse(text="whole"))
+    out = await generate_with_retries(call, RetryPolicy(max_retries=5, sleep=sleeps, rand=lambda: 1.0))
+    assert out.text == "whole" and out.attempts == 2 and len(calls) == 2 and sleeps.calls == [1.0]
 
 
 async def test_budget_is_bounded_and_retry_after_honoured_and_capped():

@@ -30,8 +30,10 @@ def test_sampling_kwargs_map_the_template():
 
 
 def test_cache_identity_keeps_engine_options_not_batching():
-    identity = VllmProvider(VLLM_SPEC).cache_identity()
-    assert identity["engine"] == {"max_model_len": 2048} and "batch_size" not in str(identity)
+    provider = VllmProvider(VLLM_SPEC)
+    identity = provider.cache_identity()
+    assert identity["options"] == {"max_model_len": 2048, "engine_args": {}} and "batch_size" not in str(identity)
+    assert provider.batch_size == 8 and VLLM_SPEC.options.engine() == {"max_model_len": 2048}
 
 
 @pytest.mark.slow

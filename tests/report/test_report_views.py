@@ -12,34 +12,45 @@ from tests.report import report_data as data
 from evals.report.compare import compare_runs, verdict
 from evals.report.drill import drilldown, example_priorities
 from evals.report.html import ReportInputs, build_report, json_island, render_html
-from evals.report.views import pareto_frontier, quality_interval, suite_views
+from evals.aggregates import aggregate
+from evals.metrics import pareto_frontier
+from evals.report.views import suite_views
 
 
 def _suite(views, name):
     return next(v for v in views if v["suite"] == name)
 
 
-def test_suite_views_match_the_rows():
+def _agg(frame, name, suite, model):
+    rows = frame[(frame.suite == suite) & (frame.model == model) & (frame.slice == "all") & (frame.metric == name)]
+    assert len(rows) == 1, (name, suite, model)
+    return rows.iloc[0]
+
+
+def test_suite_views_show_the_aggregates():
     frame = data.results(12)
-    views = suite_views(frame, data.manifest())
+    agg = aggregate(frame)
+    views = suite_views(agg, frame, data.manifest())
     assert [v["suite"] for v in views] == ["leads", "triage", "voice"]
     triage = _suite(views, "triage")
     small = next(m for m in triage["models"] if m["model"] == "model-small")
     rows = frame[(frame.suite == "triage") & (frame.model == "model-small")]
-    assert small["n"] == 12
-    assert small["quality"] == pytest.approx(rows["score"].fillna(0.0).mean())  # a failed call counts as 0
-    assert small["scored"] == 10
-    assert small["errors"] == rows["error"].notna().sum() == 2
-    assert small["errors_by_kind"] == {"scorer_error": {"count": 1, "rate": 1 / 12},
-                                       "timeout": {"count": 1, "rate": 1 / 12}}
+    q = _agg(agg, "quality", "triage", "model-small")
+    assert (small["quality"], small["ci_low"], small["ci_high"], small["n"]) == (q.value, q.ci_low, q.ci_high, q.n)
+    # the timeout and the scorer error are infrastructure failures: left out of quality, counted apart
+    assert small["n"] == 10 and small["quality"] == pytest.approx(rows["score"].dropna().mean())
+    assert small["errors"] == rows["error"].notna().sum() == 2 == small["infra_failures"]
+    assert small["availability"] == pytest.approx(10 / 12)
+    assert small["errors_by_kind"] == {"scorer_error": 1, "timeout": 1}
     assert small["cost_per_1k_usd"] == pytest.approx(rows["cost_usd"].mean() * 1000)
     assert small["p95_ms"] == pytest.approx(np.percentile(rows["latency_ms"], 95))
     assert small["ci_low"] <= small["quality"] <= small["ci_high"]
+    assert small["family"] == "smollm2"
 
 
 def test_per_class_and_per_field_views():
     frame = data.results(12)
-    views = suite_views(frame, data.manifest())
+    views = suite_views(aggregate(frame), frame, data.manifest())
     classes = _suite(views, "triage")["classes"]
     assert [r["class"] for r in classes["rows"]] == ["lead", "spam", "support"]
     ok = frame[(frame.suite == "triage") & (frame.model == "model-big") & frame.error.isna()]
@@ -49,7 +60,7 @@ def test_per_class_and_per_field_views():
     assert lead["recall"]["model-big"] == pytest.approx(expected)
     fields = _suite(views, "leads")["fields"]
     name = next(r for r in fields["rows"] if r["field"] == "name")
-    assert name["accuracy"] == {"model-big": 1.0, "model-mid": 1.0, "model-small": 1.0}
+    assert name["f1"] == {"model-big": 1.0, "model-mid": 1.0, "model-small": 1.0}
     assert _suite(views, "voice")["fields"] is None and _suite(views, "voice")["classes"] is None
 
 
@@ -60,14 +71,6 @@ def test_pareto_frontier_drops_dominated_and_unpriced_models():
                                                                      "quality": 0.55}]
     assert pareto_frontier(points) == ["cheap-bad", "mid", "best"]
     assert pareto_frontier([]) == []
-
-
-def test_quality_interval_switches_to_normal_for_large_samples():
-    rng = np.random.default_rng(1)
-    scores = (rng.random(20_000) < 0.3).astype(float)
-    low, high, method = quality_interval(scores)
-    assert method == "normal" and low < scores.mean() < high and high - low < 0.02
-    assert quality_interval(scores[:100])[2] == "bootstrap"
 
 
 def test_compare_calls_better_worse_and_unchanged():

@@ -71,16 +71,17 @@ def test_limit_suites_models_selection(project):
         run(project, RunOptions(suites=["nope"]))
 
 
-def test_errors_are_rows_not_scores_and_transient_ones_are_not_cached(project):
+def test_errors_are_rows_and_only_infra_failures_lack_a_score(project):
     # no retries here (tests/providers/test_retry.py covers them): the rate limit reaches the row
     project.models_file.write_text(project.models_file.read_text().replace(
         "family: chatty\n", "family: chatty\n    max_retries: 0\n"))
     FakeProvider.reset(script=[ErrorKind.RATE_LIMITED, ErrorKind.REFUSED] + ["lead"] * 10)
     frame = run(project, RunOptions(models=["fake-a"], concurrency=1)).results
-    errors = frame[frame.error.notna()]
-    assert sorted(errors["error"]) == ["rate_limited", "refused"]
-    assert errors["score"].isna().all()
-    assert frame[frame.error.isna()]["score"].notna().all()
+    errors = frame[frame.error.notna()].set_index("error")
+    assert sorted(errors.index) == ["rate_limited", "refused"]
+    assert errors.loc["rate_limited", "error_class"] == "infra" and pd.isna(errors.loc["rate_limited", "score"])
+    assert errors.loc["refused", "error_class"] == "answer" and errors.loc["refused", "score"] == 0.0
+    assert frame[frame.error.isna()]["score"].notna().all() and frame[frame.error.isna()]["error_class"].isna().all()
     FakeProvider.reset()
     again = run(project, RunOptions(models=["fake-a"], concurrency=1)).results
     # the rate-limited call was retried on the re-run; the refusal was an answer and stays cached

@@ -1,0 +1,243 @@
+"""The evidence bundle an approval commits, and the inputs its numbers were measured on.
+
+``evals approve`` writes ``policies/evidence/<run>-<sha12>.parquet``: the result rows (scores, costs,
+latencies, tokens, failure class; never outputs, prompts or error text) of every model and suite the
+policy's rules cite from the run. Its sha256 is in the signed approval record, so the gate, in a clean
+clone without ``reports/``, recomputes each rule's quality, interval, cost and p95 with
+:func:`evals.policy.evidence.measure`, the recommender's own definition, and compares them with the
+numbers the rule states.
+
+The record also holds, per rule, the sha256 of every input those numbers depend on: the files of each
+suite (data and ``suite.yaml``), its scorer settings, and the prompt variant each cited model renders.
+:func:`rule_inputs` computes them from the files the branch holds; the gate fails a rule whose inputs
+differ from the recorded ones, naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from evals.config.models import ModelsFile
+from evals.config.policy import Evidence, ModelScore, Policy, Target
+from evals.config.suite import load_suite
+from evals.errors import ConfigError
+from evals.policy.evidence import file_sha256, measure
+from evals.project import Project
+from evals.suites import content_files, content_sha256, discover
+
+BUNDLE_DIR = Path("policies") / "evidence"
+BUNDLE_FORMAT = 1
+EXCLUDED_COLUMNS = ("output", "error_message", "prompt_text", "gold", "detail", "tool_calls", "cache_key")
+"""Result columns left out of a bundle (text that may be large or private); every other column is kept."""
+
+SCORER_SUFFIX = "#scorer"
+
+
+def cited_models(target: Target, ev: Evidence) -> list[str]:
+    """The models whose numbers a rule's evidence states: the chosen one, then its scored fallbacks."""
+    return list(dict.fromkeys([ev.model or target.model, *(f.model for f in ev.fallbacks)]))
+
+
+def cited_suites(ev: Evidence) -> list[str]:
+    return [s for s in ev.suite.split(",") if s]
+
+
+def bundle_frame(frame: Any, policy: Policy, run_id: str) -> Any:
+    """The rows of ``frame`` that the rules with evidence from ``run_id`` cite, without the excluded columns."""
+    import pandas as pd
+
+    keep = pd.Series(False, index=frame.index)
+    for _, target in policy.targets():
+        ev = target.evidence
+        if ev is None or ev.run_id != run_id:
+            continue
+        keep |= frame["model"].isin(cited_models(target, ev)) & frame["suite"].isin(cited_suites(ev))
+    columns = [c for c in frame.columns if c not in EXCLUDED_COLUMNS]
+    return frame.loc[keep, columns].reset_index(drop=True)
+
+
+def bundle_bytes(rows: Any) -> bytes:
+    """The Parquet bytes of a bundle."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), b"evals_bundle_format_version": str(BUNDLE_FORMAT).encode()}
+    sink = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), sink, compression="zstd")
+    return sink.getvalue()
+
+
+def bundle_path(run_id: str, data: bytes) -> Path:
+    """Where a bundle lives, relative to the project: content-addressed, so a bundle is never overwritten."""
+    return BUNDLE_DIR / f"{run_id}-{hashlib.sha256(data).hexdigest()[:12]}.parquet"
+
+
+def read_bundle(source: Path | bytes) -> Any:
+    """A bundle (a file, or its bytes) as a DataFrame."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(source) if isinstance(source, bytes) else source).to_pandas()
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def _pairs(claimed: ModelScore | Evidence, measured: ModelScore) -> dict[str, tuple[Any, Any]]:
+    ci_c, ci_m = claimed.quality_ci or (None, None), measured.quality_ci or (None, None)
+    return {"quality": (claimed.quality, measured.quality), "quality_ci[0]": (ci_c[0], ci_m[0]),
+            "quality_ci[1]": (ci_c[1], ci_m[1]), "n": (float(claimed.n), float(measured.n)),
+            "cost_per_1k_usd": (claimed.cost_per_1k_usd, measured.cost_per_1k_usd),
+            "p95_latency_ms": (claimed.p95_latency_ms, measured.p95_latency_ms)}
+
+
+def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, confidence: float,
+                    source: str) -> list[str]:
+    """Where the numbers ``ev`` states for a rule differ from what ``frame`` (the run, or its bundle) gives.
+
+    Each model the evidence cites (the chosen one and every scored fallback) is measured again with
+    :func:`~evals.policy.evidence.measure`; ``source`` names the frame in the messages.
+    """
+    problems = []
+    suites = cited_suites(ev)
+    claims: list[tuple[str, str, ModelScore | Evidence]] = [("evidence", ev.model or target.model, ev)]
+    claims += [(f"evidence.fallbacks[{i}]", f.model, f) for i, f in enumerate(ev.fallbacks)]
+    for where, model, claimed in claims:
+        m = measure(frame, suites, model, confidence=confidence)
+        if m is None:
+            problems.append(f"rule {rule_id!r}: {source} has no results for {model} on {ev.suite}; "
+                            "the evidence is not from this run")
+            continue
+        measured = m.score()
+        for name, (said, got) in _pairs(claimed, measured).items():
+            if not _close(said, got):
+                problems.append(f"rule {rule_id!r}: {where}.{name} says {said}, {source} gives {got}")
+                break
+        else:
+            if claimed.variant is not None and claimed.variant != measured.variant:
+                problems.append(f"rule {rule_id!r}: {where}.variant says {claimed.variant}, "
+                                f"{source} gives {measured.variant}")
+    return problems
+
+
+def suite_paths(project: Project) -> dict[str, Path]:
+    """Every suite's ``suite.yaml`` by suite name."""
+    return {load_suite(p).name: p for p in discover(project.suites_dir)}
+
+
+def _rel(project: Project, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(project.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def scorer_sha256(suite_yaml: Path) -> str:
+    """sha256 of what a suite's scorer is configured with (its name, settings and the suite's labels)."""
+    spec = load_suite(suite_yaml)
+    data = {"scorer": spec.scorer.model_dump(mode="json"), "labels": spec.labels}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def variant_path(project: Project, models: ModelsFile, prompt: str, model: str) -> Path | None:
+    """The prompt variant ``model`` renders for ``prompt`` (None when there is none)."""
+    from evals.prompts import resolve_variant
+
+    spec = {m.id: m for m in models.models}.get(model)
+    if spec is None:
+        return None
+    try:
+        return resolve_variant(project.prompts_dir, prompt, model, spec.family)
+    except ConfigError:
+        return None
+
+
+def rule_inputs(project: Project, models: ModelsFile, target: Target, ev: Evidence,
+                paths: dict[str, Path]) -> dict[str, str]:
+    """``{file: sha256}`` of everything the rule's evidence was measured on, as the branch holds it now.
+
+    Keys are project-relative paths; a suite's scorer settings are ``<suite.yaml>#scorer``.
+    """
+    out: dict[str, str] = {}
+    for name in cited_suites(ev):
+        suite_yaml = paths.get(name)
+        if suite_yaml is None:
+            continue
+        for path in content_files(suite_yaml):
+            out[_rel(project, path)] = file_sha256(path)
+        out[_rel(project, suite_yaml) + SCORER_SUFFIX] = scorer_sha256(suite_yaml)
+        prompt = load_suite(suite_yaml).prompt
+        for model in cited_models(target, ev):
+            variant = variant_path(project, models, prompt, model)
+            if variant is not None:
+                out[_rel(project, variant)] = file_sha256(variant)
+    return dict(sorted(out.items()))
+
+
+def input_changes(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
+    """One entry per input file that differs: ``path (changed|added|removed)``."""
+    out = []
+    for path in sorted(set(recorded) | set(now)):
+        before, after = recorded.get(path), now.get(path)
+        if before == after:
+            continue
+        what = "added" if before is None else "removed" if after is None else "changed"
+        out.append(f"{path} ({what})")
+    return out
+
+
+def manifest_problems(project: Project, models: ModelsFile, manifest: dict[str, Any], frame: Any, rule_id: str,
+                      target: Target, ev: Evidence, paths: dict[str, Path]) -> list[str]:
+    """Where the files the branch holds now differ from what the run recorded having measured.
+
+    Run at approval, so the input hashes a record carries are those of the run: each suite's sha256
+    (``manifest.suites[name].sha256``) and each cited model's prompt variant (``manifest.prompts``).
+    """
+    problems = []
+    run = manifest.get("run_id", ev.run_id)
+    suites = manifest.get("suites") if isinstance(manifest.get("suites"), dict) else {}
+    prompts = manifest.get("prompts") if isinstance(manifest.get("prompts"), dict) else {}
+    for name in cited_suites(ev):
+        suite_yaml = paths.get(name)
+        recorded = (suites.get(name) or {}).get("sha256") if isinstance(suites.get(name), dict) else None
+        if suite_yaml is None:
+            problems.append(f"rule {rule_id!r}: suite {name} of run {run} is no longer in suites/")
+            continue
+        if not recorded:
+            problems.append(f"rule {rule_id!r}: run {run} does not record the sha256 of suite {name}; "
+                            "re-run it with this harness")
+        elif recorded != content_sha256(suite_yaml):
+            problems.append(f"rule {rule_id!r}: suite {name} ({_rel(project, suite_yaml.parent)}) changed since run "
+                            f"{run}; re-run `evals run` and `evals recommend` on it")
+        prompt = load_suite(suite_yaml).prompt
+        rows = frame[frame["suite"] == name]
+        for model in cited_models(target, ev):
+            variant = variant_path(project, models, prompt, model)
+            measured = sorted({str(v) for v in rows.loc[rows["model"] == model, "variant"].dropna()})
+            if variant is None:
+                problems.append(f"rule {rule_id!r}: {model} has no variant of prompt {prompt!r} now")
+                continue
+            if measured != [variant.stem]:
+                problems.append(f"rule {rule_id!r}: {model} renders {_rel(project, variant)} now, run {run} "
+                                f"measured variant {', '.join(measured) or 'none'}; re-run")
+                continue
+            key = f"{prompt}/{variant.stem}"
+            if prompts.get(key) is None:
+                problems.append(f"rule {rule_id!r}: run {run} does not record the sha256 of prompt {key}; re-run it")
+            elif prompts[key] != file_sha256(variant):
+                problems.append(f"rule {rule_id!r}: {_rel(project, variant)} changed since run {run}; re-run "
+                                "`evals run` and `evals recommend`")
+    return problems
+
+
+__all__ = ["BUNDLE_DIR", "EXCLUDED_COLUMNS", "bundle_bytes", "bundle_frame", "bundle_path", "cited_models",
+           "cited_suites", "input_changes", "manifest_problems", "number_problems", "read_bundle", "rule_inputs",
+           "scorer_sha256", "suite_paths"]

@@ -1,0 +1,51 @@
+"""Markdown for pull-request comments from text that comes from files (rule ids, names, messages, diff.md).
+
+Nothing read from a file may become markup in the gate's comment: no heading, no HTML, no link, no
+mention, no table cell break. :func:`md_text` makes one line of literal text; :func:`md_embed` keeps a
+trusted document's tables and lists but turns its headings into bold lines and its HTML into text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_INLINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")
+_MENTION = re.compile(r"(?<![\w.+-])@")
+_PUNCT = re.compile(r"([\\`*_\[\]#|~>])")
+
+
+def md_text(value: object) -> str:
+    r"""``value`` as literal inline Markdown on one line (safe inside a table cell).
+
+    >>> md_text("a|b\n## Policy gate: ✅ passed")
+    'a\\|b \\#\\# Policy gate: ✅ passed'
+    >>> md_text("<img src=x> @team ada@example.com")
+    '&lt;img src=x&gt; &#64;team ada@example.com'
+    """
+    text = _PUNCT.sub(r"\\\1", _BREAKS.sub(" ", str(value)))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace("\\>", "&gt;")
+    return _MENTION.sub("&#64;", text)
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*(.*)$")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+
+
+def md_embed(document: str) -> str:
+    """A Markdown document (``diff.md``) to embed under the gate's own heading: headings become bold
+    lines, setext underlines and HTML become text, line separators other than ``\\n`` become spaces."""
+    out = []
+    for line in _INLINE_BREAKS.sub(" ", document.replace("\r\n", "\n")).split("\n"):
+        heading = _HEADING.match(line)
+        if heading:
+            out.append(f"**{md_text(heading.group(1))}**")
+            continue
+        if _SETEXT.match(line):
+            out.append("\\" + line.strip())
+            continue
+        out.append(_MENTION.sub("&#64;", line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")))
+    return "\n".join(out)
+
+
+__all__ = ["md_embed", "md_text"]
