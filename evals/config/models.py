@@ -177,13 +177,21 @@ class FakeOptions(ProviderOptions):
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})
 
 
+class SklearnOptions(ProviderOptions):
+    """``sklearn``: a distilled classifier written by ``evals distill``."""
+
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                               description="The sha256 of the artifact's model.joblib: only that file is loaded.")
+
+
 OPTIONS: dict[str, type[ProviderOptions]] = {
     "llama-cpp": LlamaCppOptions, "openai": OpenAIOptions, "openai-compatible": OpenAICompatibleOptions,
-    "anthropic": AnthropicOptions, "vllm": VllmOptions, "fake": FakeOptions,
+    "anthropic": AnthropicOptions, "vllm": VllmOptions, "sklearn": SklearnOptions, "fake": FakeOptions,
 }
 """The options model of each provider."""
 
-AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions, FakeOptions]
+AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions,
+                   SklearnOptions, FakeOptions]
 
 
 class ModelSpec(Strict):
