@@ -129,9 +129,8 @@ def load_artifact(folder: Path, pinned_sha256: str | None = None) -> Artifact:
 
 
 def _pinned(spec: ModelSpec) -> str | None:
-    options = spec.options
-    value = options.get("sha256") if isinstance(options, dict) else getattr(options, "sha256", None)
-    return str(value) if value is not None else None
+    """``options.sha256`` (:class:`evals.config.models.SklearnOptions`), where models.yaml pins one."""
+    return getattr(spec.options, "sha256", None)
 
 
 class SklearnProvider(Provider):
@@ -150,9 +149,6 @@ class SklearnProvider(Provider):
         if spec.pricing.self_hosted is None:
             return ("a distilled model runs here: price it by the machine's hour, "
                     "pricing: {self_hosted: {hourly_usd: ...}}")
-        unknown = set(spec.options) - {"sha256"} if isinstance(spec.options, dict) else set()
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for provider sklearn; it takes only sha256"
         try:
             check_artifact(Path(spec.model), _pinned(spec))
         except ProviderUnavailable as exc:

@@ -144,7 +144,7 @@ def test_the_cli_prints_the_models_yaml_entry_that_pins_the_artifact(mini, capsy
     entry = printed[printed.index("  - id:"):]
     (mini.models_file).write_text(mini.models_file.read_text() + entry.replace("models/triage-v1", str(out)))
     spec = load_models(mini.models_file).get("mini-triage-distilled")
-    assert (spec.provider, spec.options["sha256"]) == ("sklearn", sha)
+    assert (spec.provider, spec.options.sha256) == ("sklearn", sha)
     with pytest.raises(UsageError, match="already exists"):
         distill(mini, DistillOptions(suite="mini-triage", from_gold=True, out=out))
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pydantic import ValidationError
+
 from evals.config.models import ModelSpec
 from evals.costs import response_cost
 from evals.errors import ProviderUnavailable
@@ -91,7 +93,8 @@ def test_it_is_unavailable_with_the_reason_and_loads_nothing(mini, artifact, tmp
 
     api_priced = availability(spec(artifact, pricing={"tokens": {"input_per_mtok": 1, "output_per_mtok": 1}}))
     assert not api_priced.ready and "self_hosted" in api_priced.reason
-    assert "unknown option" in availability(spec(artifact, options={"threads": 4})).reason
+    with pytest.raises(ValidationError, match="threads"):
+        spec(artifact, options={"threads": 4})  # typed options: sha256 only
     with pytest.raises(ProviderUnavailable, match="not an `evals distill` artifact"):
         create_provider(spec(newer))
 
