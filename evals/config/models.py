@@ -183,6 +183,10 @@ class SklearnOptions(ProviderOptions):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
                                description="The sha256 of the artifact's model.joblib: only that file is loaded.")
 
+    #: A pin decides whether the artifact loads, never what it answers (the provider's cache identity holds
+    #: the artifact's own sha256).
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"sha256"})
+
 
 OPTIONS: dict[str, type[ProviderOptions]] = {
     "llama-cpp": LlamaCppOptions, "openai": OpenAIOptions, "openai-compatible": OpenAICompatibleOptions,
