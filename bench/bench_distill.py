@@ -49,9 +49,8 @@ async def timed(provider, rendered):
     return response, time.perf_counter() - start
 
 
-async def side_by_side(providers, requests, golds, n_emails):
+async def side_by_side(providers, requests, golds, n_emails, normalise_label):
     from evals.costs import response_cost
-    from evals.scorers.classification import normalise_label
 
     stats = defaultdict(lambda: {"seconds": 0.0, "calls": 0, "cost": [], "right": 0})
     ids = list(providers)
@@ -88,7 +87,7 @@ def main() -> None:
     from evals.distill import DistillOptions, distill, expected_calibration_error
     from evals.project import Project
     from evals.providers import availability, create_provider
-    from evals.scorers.classification import normalise_label
+    from evals.scorers import build_scorer
     from evals.stats import mean_ci
     from evals.suites import open_suite
 
@@ -96,6 +95,7 @@ def main() -> None:
     project = Project(REPO)
     suite = open_suite(project.suites_dir / "classification" / "inbox-triage" / "suite.yaml", split="test")
     golds = [str(ex.gold) for ex in suite.examples]
+    normalise_label = build_scorer(suite).normalise  # the scorer's own reading of an answer
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = distill(project, DistillOptions(suite="inbox-triage", from_gold=True, split="train",
@@ -124,7 +124,7 @@ def main() -> None:
         for s in specs:
             variants[s.id], requests[s.id] = requests_for(project, suite, s)
         n = min(args.emails, len(golds))
-        stats = asyncio.run(side_by_side(providers, requests, golds, n))
+        stats = asyncio.run(side_by_side(providers, requests, golds, n, normalise_label))
         print(f"\nside by side: the first {n} inbox-triage test emails, each model in turn (order rotating), "
               f"one call at a time, ${HOURLY}/h x busy time")
         print(f"  {'model':<24}{'variant':<14}{'calls':>6}{'answers/s':>12}{'mean s/call':>13}{'$ per 1k calls':>16}"

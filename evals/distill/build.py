@@ -35,6 +35,7 @@ from evals.project import Project
 from evals.providers.sklearn import ARTIFACT_FORMAT, ARTIFACT_KIND, MANIFEST_FILE, MODEL_FILE, file_sha256
 from evals.requests import variant_for
 from evals.runner.store import new_run_id, read_manifest, read_results, run_dir, write_json_atomic
+from evals.scorers import build_scorer
 from evals.stats import mean_ci
 from evals.suites import discover, open_suite
 
@@ -164,22 +165,21 @@ def distill(project: Project, options: DistillOptions, *, now: datetime | None =
     if options.split == spec.default_split:
         raise UsageError(f"split {options.split!r} is the one {spec.name!r} is scored on (default_split); training on "
                          "it would score the classifier on the examples it learned: train on train or dev")
-    labels = suite.labels
-    if not labels:
-        raise UsageError(f"suite {spec.name!r} has no labels: write them once as `labels:` in its suite.yaml")
+    scorer = build_scorer(suite)  # its label set and normalisation: what it learns is what the scorer accepts
+    labels = list(scorer.labels)
     template = _variant(project, spec.prompt, options.model)
     warnings = []
     if template.variant == "default":
         warnings.append(f"{template.path} is the chat prompt: the classifier learns its instructions as words too; "
                         f"add {template.path.parent}/{DEFAULT_FAMILY}.j2 that renders only the example's input")
     if options.from_gold:
-        data = from_gold(suite, template, labels)
+        data = from_gold(suite, template, scorer)
         what = f"the gold labels of {spec.name}/{options.split}"
     else:
         folder = run_dir(project.reports_dir, options.run)
         manifest = read_manifest(folder)
         results_path = folder / "results.parquet"
-        data = from_teacher(suite, template, labels, read_results(folder), teacher=options.teacher,
+        data = from_teacher(suite, template, scorer, read_results(folder), teacher=options.teacher,
                             run_id=manifest.get("run_id", folder.name),
                             run_suite_sha256=(manifest.get("suites", {}).get(spec.name) or {}).get("sha256"),
                             results_sha256=file_sha256(results_path))

@@ -1,6 +1,8 @@
 """The labelled texts a classifier is distilled from: a suite split's gold, or a teacher's answers in a run.
 
-The text of an example is :func:`evals.providers.sklearn.request_text` of the request the distilled
+Labels, gold and answers are normalised by the suite's own scorer
+(:meth:`evals.scorers.classification.ClassificationScorer.normalise`, with the suite's label set), so
+a label the classifier learns is exactly a label the scorer accepts. The text of an example is :func:`evals.providers.sklearn.request_text` of the request the distilled
 model will be sent for it (its prompt variant, built by :func:`evals.requests.build_request`), so
 what it learns from is exactly what it reads when it serves.
 """
@@ -17,7 +19,6 @@ from evals.errors import UsageError
 from evals.prompts import PromptTemplate
 from evals.providers.sklearn import request_text
 from evals.requests import build_request
-from evals.scorers.classification import normalise_label
 from evals.suites import Suite
 
 
@@ -47,12 +48,13 @@ def example_texts(suite: Suite, template: PromptTemplate) -> dict[str, str]:
     return {ex.id: request_text(build_request(template, suite.variables(ex), suite.schema)) for ex in suite.examples}
 
 
-def from_gold(suite: Suite, template: PromptTemplate, labels: list[str]) -> Labelled:
+def from_gold(suite: Suite, template: PromptTemplate, scorer: Any) -> Labelled:
     """Every example of the split with its gold label (normalised like every answer)."""
     texts = example_texts(suite, template)
+    labels = scorer.labels
     ids, out_texts, out_labels = [], [], []
     for ex in suite.examples:
-        label = normalise_label(str(ex.gold))
+        label = scorer.normalise(ex.gold)
         if label not in labels:
             where = f"{suite.data_file}:{ex.line}" if ex.line else str(suite.data_file)
             raise UsageError(f"{where}: gold label {ex.gold!r} of {ex.id} is not one of the suite's labels "
@@ -79,7 +81,7 @@ def _run_rows(frame: Any, suite: str, teacher: str, split: str, run_id: str) -> 
     return rows[rows["split"] == split]
 
 
-def from_teacher(suite: Suite, template: PromptTemplate, labels: list[str], frame: Any, *, teacher: str,
+def from_teacher(suite: Suite, template: PromptTemplate, scorer: Any, frame: Any, *, teacher: str,
                  run_id: str, run_suite_sha256: str | None, results_sha256: str | None) -> Labelled:
     """The teacher's answers on the split, normalised like the scorer does; the label of an example is the
     most common valid answer over its repeats (ties: the earliest repeat's).
@@ -93,8 +95,8 @@ def from_teacher(suite: Suite, template: PromptTemplate, labels: list[str], fram
         if row.error is not None and row.error == row.error:  # a failed call (NaN-safe)
             skipped["failed_call"] += 1
             continue
-        label = normalise_label(str(row.output or ""))
-        if label not in labels:
+        label = scorer.normalise(row.output or "")
+        if label not in scorer.labels:
             skipped["invalid_label"] += 1
             continue
         votes.setdefault(str(row.example_id), []).append(label)

@@ -171,3 +171,10 @@ def test_reliability_and_ece_by_hand():
     assert expected_calibration_error(conf, hit, bins=5) == pytest.approx(0.065 * 0.4 + 0.03 * 0.4 + 0.3 * 0.2)
     assert reliability([1.0], [True], bins=10)[-1]["n"] == 1
     assert np.isnan(expected_calibration_error([], []))
+
+
+def test_labels_are_the_scorers_normalised_labels(mini):
+    suite_yaml = mini.suites_dir / "classification" / "mini-triage" / "suite.yaml"
+    suite_yaml.write_text(suite_yaml.read_text().replace("labels: [lead, support, spam]", "labels: [Lead, Support, Spam]"))
+    m = distill(mini, DistillOptions(suite="mini-triage", from_gold=True)).manifest
+    assert m["suite"]["labels"] == LABELS and m["model"]["classes"] == sorted(LABELS)
