@@ -32,6 +32,7 @@ COMMANDS = [
     "evals.cli.route:route_cmd",
     "evals.cli.spend:spend_cmd",
     "evals.cli.replay:replay_cmd",
+    "evals.cli.distill:distill_cmd",
 ]
 
 

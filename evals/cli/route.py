@@ -20,8 +20,15 @@ def format_decision(d: Decision) -> str:
     where = f" via {head.base_url or head.provider}" if head.provider else ""
     lines = [f"rule:      {d.rule}", f"model:     {head.model}{where}" + (f" (family {head.family})" if head.family else ""),
              f"prompt:    {d.prompt or '-'}" + (f" -> {d.variant}" if d.variant else "")]
-    chain = [f"{c.model} ({c.base_url or c.provider}{', ' + Path(c.variant).name if c.variant else ''})" if c.provider
-             else c.model for c in d.chain[1:]]
+    def shown(c) -> str:
+        return (f"{c.model} ({c.base_url or c.provider}{', ' + Path(c.variant).name if c.variant else ''})" if c.provider
+                else c.model)
+
+    if d.cascade:
+        lines.append("cascade:   " + " -> ".join(shown(c) + (f" if confidence >= {c.accept_confidence:g}"
+                                                             if c.accept_confidence is not None else "")
+                                                 for c in d.cascade))
+    chain = [shown(c) for c in d.chain[max(len(d.cascade), 1):]]
     lines += [f"fallbacks: {' -> '.join(chain) or '-'}", f"why:       {d.why}"]
     return "\n".join(lines)
 
