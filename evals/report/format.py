@@ -43,18 +43,20 @@ def fmt_ci(value: Any, low: Any, high: Any, digits: int = 3) -> str:
     return f"{fmt_num(value, digits)} [{fmt_num(low, digits)}, {fmt_num(high, digits)}]"
 
 
-def fmt_usd(value: Any) -> str:
-    """Dollars with enough digits to tell cheap models apart.
+def fmt_usd(value: Any, *, signed: bool = False) -> str:
+    """Dollars with enough digits to tell cheap models apart; ``signed`` puts ``+`` on a gain.
 
     >>> fmt_usd(12.5), fmt_usd(0.0421), fmt_usd(0.0000123), fmt_usd(0), fmt_usd(None)
     ('$12.50', '$0.0421', '$0.0000123', '$0', 'unknown')
+    >>> fmt_usd(99.0, signed=True), fmt_usd(-0.0421, signed=True), fmt_usd(0, signed=True)
+    ('+$99.00', '-$0.0421', '$0')
     """
     if is_missing(value):
         return "unknown"
     value = float(value)
     if value == 0:
         return "$0"
-    sign = "-" if value < 0 else ""
+    sign = "-" if value < 0 else ("+" if signed else "")
     value = abs(value)
     if value >= 1:
         return f"{sign}${value:,.2f}"
