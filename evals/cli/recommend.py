@@ -8,6 +8,7 @@ import click
 
 from evals.cli._common import open_project, project_option
 from evals.policy.recommend import RecommendOptions, recommend
+from evals.report import refresh_reports
 
 
 @click.command("recommend")
@@ -36,3 +37,4 @@ def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, 
     changed = sum(d.changed for d in result.decisions)
     click.echo(f"{changed} of {len(result.decisions)} rules change -> {result.proposal_path}")
     click.echo(f"approve with: evals approve {result.proposal_path} --by NAME")
+    refresh_reports(project, result.run.folder, warn=lambda m: click.echo(f"warning: {m}", err=True))
