@@ -31,6 +31,7 @@ from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, aligned, load_run, measure, route_slot, suite_specs
 from evals.project import Project
+from evals.report.recommendation import with_headline
 from evals.runner.store import write_text_atomic
 from evals.stats import paired_bootstrap
 
@@ -352,6 +353,7 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         for d in decisions for m in d.measures.values()
     ]
     markdown = render_diff(rows, spend, run_id=data.run_id, candidates=candidates)
+    markdown = with_headline(markdown, current, proposal, manifest=data.manifest, models={m.id: m for m in models.models})
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"
