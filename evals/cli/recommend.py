@@ -21,7 +21,9 @@ from evals.report import refresh_reports
 @click.option("--min-examples", type=int, help="Fewer examples than this keep a rule (default: policies/gate.yaml).")
 @click.option("--routing-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Project weekly spend from a routing log (JSON lines) instead of suite weekly_calls.")
-def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, routing_log) -> None:
+@click.option("--trust-latency", is_flag=True,
+              help="Exclude on a local model's latency even when the run measured it on a machine busier than its cores.")
+def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, routing_log, trust_latency) -> None:
     """Compile a run into reports/<run-id>/proposal.yaml and diff.md against the policy in force.
 
     \b
@@ -31,7 +33,7 @@ def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, 
     """
     project = open_project(project_dir)
     options = RecommendOptions(objective=objective, budget_per_1k_usd=budget, tolerance=tolerance,
-                               min_examples=min_examples, routing_log=routing_log)
+                               min_examples=min_examples, routing_log=routing_log, trust_latency=trust_latency)
     result = recommend(project, run, options)
     click.echo(result.diff_markdown)
     changed = sum(d.changed for d in result.decisions)

@@ -26,6 +26,7 @@ from evals.config.models import ModelsFile, ModelSpec, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.machine import latency_trust
 from evals.metrics import baseline_flags
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
@@ -47,6 +48,7 @@ class RecommendOptions:
     tolerance: float | None = None
     min_examples: int | None = None
     routing_log: Path | None = None
+    trust_latency: bool = False  # exclude on a local model's latency even when the machine was busier than its cores
 
 
 @dataclass
@@ -108,7 +110,7 @@ def _limit(rule_value: float | None, shape_values: list[float | None]) -> float 
     return min(given) if given else None
 
 
-def _exclusion(m: Measure, spec: ModelSpec | None, slot: _Slot, floor: float) -> str | None:
+def _exclusion(m: Measure, spec: ModelSpec | None, slot: _Slot, floor: float, latency_ok: bool = True) -> str | None:
     """Why ``m`` is not eligible for ``slot``, or None."""
     if spec is None:
         return "not in policies/models.yaml"
@@ -118,7 +120,7 @@ def _exclusion(m: Measure, spec: ModelSpec | None, slot: _Slot, floor: float) ->
     if spec.context_window < need:
         return f"context window {spec.context_window} < {need} tokens needed"
     latency = _limit(rule.require.p95_latency_ms if rule else None, [s.shape.latency_ms for s in slot.suites])
-    if latency is not None and (m.p95_ms is None or m.p95_ms > latency):
+    if latency_ok and latency is not None and (m.p95_ms is None or m.p95_ms > latency):
         return f"p95 latency {m.p95_ms:.0f} ms > {latency:.0f} ms required" if m.p95_ms is not None else "no latency"
     ceiling = _limit(rule.require.max_cost_per_call_usd if rule else None, [s.shape.cost_ceiling_usd for s in slot.suites])
     if ceiling is not None and (m.cost_per_call is None or m.cost_per_call > ceiling):
@@ -221,7 +223,8 @@ def _decide(slot: _Slot, run: RunData, models: ModelsFile, settings: PolicySetti
         if m is not None:
             measures[model] = m
     spec_of = {m.id: m for m in models.models}
-    excluded = {k: why for k, m in measures.items() if (why := _exclusion(m, spec_of.get(k), slot, floor))}
+    excluded = {k: why for k, m in measures.items() if (why := _exclusion(
+        m, spec_of.get(k), slot, floor, options.trust_latency or latency_trust(run.manifest, spec_of.get(k))[0]))}
     eligible = [k for k in measures if k not in excluded]
 
     def keep(reason: str) -> Decision:
