@@ -121,7 +121,10 @@ def latency_notes(manifest: dict[str, Any] | None, models: dict[str, Any] | None
     from evals.machine import latency_trust
 
     out = []
+    ran = (manifest or {}).get("models")
     for model, spec in sorted((models or {}).items()):
+        if isinstance(ran, dict) and ran and model not in ran:
+            continue  # only the models this run measured
         trusted, why = latency_trust(manifest or {}, spec)
         if not trusted:
             out.append(f"{model}: {why}")
