@@ -14,6 +14,7 @@ from evals.cli._common import handle_errors
 # One module per verb; "module:command". Registered in this order in --help.
 COMMANDS = [
     "evals.cli.run:run_cmd",
+    "evals.cli.runs:runs_cmd",
     "evals.cli.validate:validate_cmd",
     "evals.cli.render:render_cmd",
     "evals.cli.models:models_cmd",
