@@ -15,6 +15,7 @@ from evals.cli._common import handle_errors
 COMMANDS = [
     "evals.cli.run:run_cmd",
     "evals.cli.runs:runs_cmd",
+    "evals.cli.report:report_cmd",
     "evals.cli.validate:validate_cmd",
     "evals.cli.render:render_cmd",
     "evals.cli.models:models_cmd",
@@ -24,7 +25,6 @@ COMMANDS = [
     "evals.cli.route:route_cmd",
     "evals.cli.spend:spend_cmd",
     "evals.cli.replay:replay_cmd",
-    "evals.cli.report:report_cmd",
 ]
 
 
@@ -32,6 +32,9 @@ COMMANDS = [
 @click.version_option(__version__, prog_name="evals")
 def cli() -> None:
     """Evaluate a portfolio of LLMs per task and compile a routing policy from the evidence."""
+
+
+cli.list_commands = lambda ctx: list(cli.commands)  # --help in the order of COMMANDS (the workflow), not a-z
 
 
 for _target in COMMANDS:
