@@ -274,6 +274,28 @@ def history(project: Any, reports_dir: Path | None = None) -> dict[str, Any]:
             "trends": [{"suite": s, "model": m, "points": pts} for (s, m), pts in sorted(series.items())]}
 
 
+def approved_comparison_markdown(project: Any) -> str:
+    """For the gate's pull-request comment: where the comparison of the newest run with the evidence run of
+    the policy in force is (``evals report RUN --baseline approved`` writes it), or how to make it. Empty
+    when no run is present or no policy was approved; names from files are escaped."""
+    from evals.policy.mdsafe import md_text
+
+    entries, _ = list_runs(project.reports_dir)
+    state = policy_state(project)
+    if not entries or state.in_force_run is None:
+        return ""
+    latest, approved = entries[-1], state.in_force_run
+    head = "\n### Against the approved evidence run\n\n"
+    if approved in (latest.run_id, latest.folder):
+        return head + f"The run present, {md_text(latest.run_id)}, is the evidence run of the policy in force.\n"
+    if approved in latest.comparisons:
+        page = f"reports/{latest.folder}/{COMPARE_PREFIX}{approved}.html"
+        return head + (f"Run {md_text(latest.run_id)} against {md_text(approved)}, example by example: "
+                       f"`{md_text(page)}` (in the run's report artifact).\n")
+    return head + (f"No comparison of run {md_text(latest.run_id)} with {md_text(approved)} yet: "
+                   f"`evals report {md_text(latest.folder)} --baseline approved` writes it.\n")
+
+
 def render_index(data: dict[str, Any]) -> str:
     """The self-contained ``index.html`` of :func:`history` data: the run table is written by the page's
     script from a JSON island (every value with ``textContent``); trend charts are inline SVG."""
@@ -300,6 +322,6 @@ def write_index(project: Any, reports_dir: Path | None = None) -> Path:
     return path
 
 
-__all__ = ["COMPARE_PREFIX", "INDEX_FORMAT", "PolicyState", "RunEntry", "compare_page", "history", "list_runs",
+__all__ = ["COMPARE_PREFIX", "approved_comparison_markdown", "INDEX_FORMAT", "PolicyState", "RunEntry", "compare_page", "history", "list_runs",
            "mark_approved", "policy_state", "previous_run", "read_entry", "render_index", "resolve_baseline",
            "write_index"]
