@@ -84,8 +84,8 @@ class LoadMonitor:
             self._thread.join(timeout=1.0)
         self._take()
         s = self.samples
-        load = ({"start": s[0], "end": s[-1], "mean": round(sum(s) / len(s), 3), "max": max(s), "samples": len(s)}
-                if s else None)
+        load = ({"start": round(s[0], 3), "end": round(s[-1], 3), "mean": round(sum(s) / len(s), 3),
+                 "max": round(max(s), 3), "samples": len(s)} if s else None)
         return {"format_version": MACHINE_FORMAT, "cpu_count": self.cpus, "load_1m": load,
                 "interval_s": self.interval, "seconds": round(time.monotonic() - self._started, 1)}
 

@@ -101,6 +101,7 @@ def test_evals_recommend_rewrites_the_report_it_read(pproject):
     page = _parse(html)
     assert "No proposal yet" not in html
     assert re.findall(r'<section id="([^"]+)"', html)[0] == "recommendation"
+    assert html.count('<section id="recommendation">') == 1 and html.count("<nav>") == 1
     assert "triage: premium → cheap" in page.text["headline"]
     assert "1 of 3 rules change" in page.text["headline"]
     assert "not approved yet: evals approve reports/r1/proposal.yaml" in page.text["approval-status"]

@@ -7,6 +7,7 @@
   var page = 0;
   var filtered = rows;
   var sortKey = null, sortDir = 1;
+  var lastFilter = null;
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, text, cls) {
@@ -73,6 +74,11 @@
     var text = $("f-text").value.trim().toLowerCase();
     if (isNaN(lo)) lo = 0;
     if (isNaN(hi)) hi = 1;
+    // a text box fires "change" again when it loses focus (to a click on a row): redrawing then would
+    // replace the row under the pointer and swallow the click, so an unchanged filter draws nothing
+    var key = JSON.stringify([suite, model, errors, lo, hi, text]);
+    if (key === lastFilter) return;
+    lastFilter = key;
     var scoreFiltered = lo > 0 || hi < 1;
     filtered = rows.filter(function (r) {
       if (suite && r.s !== suite) return false;
