@@ -180,3 +180,23 @@ def test_comparison_is_usable_at_420_px(browser, tmp_path):
         p.screenshot(path=str(SCREENSHOTS / "compare-420.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_index_script_never_links_a_scheme(browser, tmp_path):
+    """Defence in depth: even a history whose links were not percent-encoded cannot make a javascript: link."""
+    from evals.report.index import render_index
+
+    run = {"folder": "r", "run_id": "r", "started_at": None, "finished_at": None, "commit": None, "dirty": None,
+           "splits": {"s": "test"}, "suites": ["s"], "models": ["m"], "rows": 1, "infra_failures": 0,
+           "answer_failures": 0, "quality": [], "report": "javascript:window.__xss=1", "proposal": False,
+           "comparisons": {"b": "//evil.example/x.html"}, "approved": None, "approval": None, "notes": []}
+    path = tmp_path / "index.html"
+    path.write_text(render_index({"format_version": 1, "runs": [run], "in_force_run": None, "notes": [],
+                                  "n_runs": 1, "trends": []}), encoding="utf-8")
+    page = Page(browser, path, init_script="window.__xss = undefined;")
+    try:
+        assert page.page.query_selector_all("#run-table a") == []
+        assert "javascript:window.__xss=1" not in page.page.inner_html("#run-table")
+        assert page.errors == []
+    finally:
+        page.close()

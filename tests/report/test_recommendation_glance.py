@@ -199,3 +199,37 @@ def test_make_run_ends_with_recommend_and_the_readme_says_so():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     first = readme.split("## Two commands", 1)[1].split("## What is where", 1)[0]
     assert "evals recommend latest" in first and "recommendation" in first
+
+
+def test_approval_status_follows_the_log(pproject):
+    from evals.policy.approve import approve
+    from evals.policy.recommend import recommend
+    from evals.report import refresh_reports
+
+    gate = pproject.root / "policies" / "gate.yaml"
+    gate.write_text(gate.read_text() + "require_signed_approvals: false\n")
+    folder = _switch_run(pproject)
+    proposal = recommend(pproject, "r1").proposal_path
+    approve(pproject, proposal, "ada@example.com")
+    refresh_reports(pproject, folder)
+    page = _parse((folder / "report.html").read_text(encoding="utf-8"))
+    status = page.text["approval-status"]
+    assert "approved by ada@example.com" in status and "this is the policy in force" in status
+    assert "triage: premium → cheap" in page.text["headline"]  # still the change it approved
+    # a later proposal compiled against the new policy is pending; the approved one stays approved
+    rows = model_rows("triage", "premium", ones(N, 40), cost=0.01, latency=900, variant="default")
+    rows += model_rows("triage", "cheap", ones(N, 20), cost=0.0001, latency=100, variant="default")
+    later = write_run(pproject, "r2", rows)
+    recommend(pproject, "r2")
+    refresh_reports(pproject, later)
+    assert "not approved yet" in _parse((later / "report.html").read_text(encoding="utf-8")).text["approval-status"]
+    # the policy in force changes under r2's proposal: it is stale
+    from evals.config.policy import load_policy
+    from evals.policy.recommend import dump_policy
+
+    edited = load_policy(pproject.policy_file)
+    edited = edited.model_copy(update={"default": edited.default.model_copy(update={"fallbacks": []})})
+    pproject.policy_file.write_text(dump_policy(edited, "edited by hand"))
+    refresh_reports(pproject, later)
+    assert "compiled against another policy" in _parse(
+        (later / "report.html").read_text(encoding="utf-8")).text["approval-status"]

@@ -81,18 +81,24 @@ def test_incomplete_runs_are_not_listed(three_runs, tmp_path):
     crashed = project.reports_dir / "20260104-000000-dead"
     crashed.mkdir()
     (crashed / "results.parquet").write_bytes((results[0].folder / "results.parquet").read_bytes())  # no manifest
+    gone = project.reports_dir / "20260105-000000-gone"
+    gone.mkdir()
+    (gone / "manifest.json").write_bytes((results[0].folder / "manifest.json").read_bytes())  # results deleted
     entries, skipped = list_runs(project.reports_dir)
-    assert [e.folder for e in entries] == [r.run_id for r in results] and skipped == 1
-    assert "1 run folder(s) not listed" in " ".join(history(project)["notes"])
+    assert [e.folder for e in entries] == [r.run_id for r in results] and skipped == 2
+    assert "2 run folder(s) not listed" in " ".join(history(project)["notes"])
 
 
 def test_previous_run_is_the_same_suite_and_split(project):
     first = run(project, RunOptions(run_id="20260101-000000-aaaa", split="dev"))
     run(project, RunOptions(run_id="20260102-000000-bbbb"))  # test split: not comparable with dev
     third = run(project, RunOptions(run_id="20260103-000000-cccc", split="dev"))
+    run(project, RunOptions(run_id="20260104-000000-dddd", split="dev", models=["fake-b"]))
+    only_a = run(project, RunOptions(run_id="20260105-000000-eeee", split="dev", models=["fake-a"]))
     entries, _ = list_runs(project.reports_dir)
     assert previous_run(entries, third.run_id).folder == first.run_id
     assert previous_run(entries, first.run_id) is None
+    assert previous_run(entries, only_a.run_id).folder == third.run_id  # the fake-b-only run shares no model
 
 
 def test_report_baseline_approved_compares_with_the_evidence_run(three_runs):
@@ -121,6 +127,10 @@ def test_gate_comment_links_the_comparison_with_the_approved_run(three_runs):
     run_cli("report", "latest", "--baseline", "approved", cwd=project.root)
     text = approved_comparison_markdown(project)
     assert f"reports/{results[2].run_id}/compare-{results[0].run_id}.html" in text
+    from evals.policy.gate import gate
+
+    comment = gate(project).markdown  # the gate fails here (nothing is signed); its comment still links the page
+    assert comment.endswith(text) and "### Against the approved evidence run" in comment
 
 
 def test_run_baseline_last_prints_the_paired_change_per_model(project):
@@ -145,3 +155,16 @@ def test_run_baseline_last_prints_the_paired_change_per_model(project):
         assert f"{fmt_delta(d.diff)} [{fmt_delta(d.ci_low)}, {fmt_delta(d.ci_high)}] n={d.n}" in line
     assert "prompt variant tiny/default changed" in done.stdout
     assert (project.reports_dir / after.folder / f"compare-{before.folder}.html").is_file()
+
+
+def test_quality_of_another_aggregates_format_is_not_shown(three_runs):
+    import pyarrow.parquet as pq
+
+    project, results = three_runs
+    path = results[0].folder / "aggregates.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata({b"evals_format_version": b"1"}), path)
+    runs = {r["folder"]: r for r in history(project)["runs"]}
+    old = runs[results[0].run_id]
+    assert old["quality"] == [] and "aggregates format 1" in old["notes"][0]
+    assert runs[results[1].run_id]["quality"]
