@@ -150,9 +150,10 @@ def with_headline(markdown: str, before: Any, after: Any, *, manifest: dict[str,
         return " ".join(str(text).split()).replace("|", "\\|")
 
     changes = rule_changes(before, after)
-    lines = ["**Changes:**" if changes else "**No rule changes.**", ""]
-    lines += [f"- {md_cell(t)}" for t in headline_lines(changes, len(after.targets()))] if changes else [
-        md_cell(headline_lines([], len(after.targets()))[0])]
+    if changes:
+        lines = ["**Changes:**", "", *(f"- {md_cell(t)}" for t in headline_lines(changes))]
+    else:
+        lines = [f"**No rule changes:** all {len(after.targets())} rules keep their model (the table says why)."]
     notes = latency_notes(manifest, models)
     if notes:
         lines += ["", "**Latency not comparable** (not used to exclude a model without `--trust-latency`):", ""]

@@ -143,7 +143,7 @@ def test_keep_everything_and_why(pproject):
     assert "No rule changes: all 3 rules keep their model" in page.text["headline"]
     reasons = [dict(zip(page.rows[0][1], cells))["reason"] for _, cells in page.rows[1:]]
     assert len(reasons) == 3 and all(r not in ("", "-") for r in reasons), reasons
-    assert "**No rule changes.**" in (folder / "diff.md").read_text(encoding="utf-8")
+    assert "**No rule changes:** all 3 rules keep their model" in (folder / "diff.md").read_text(encoding="utf-8")
 
 
 def test_diff_md_opens_with_the_headline(pproject):
@@ -174,7 +174,7 @@ def test_headline_names_model_fallbacks_prompt_and_floor():
         "require": Requirements(quality_floor=0.5)})]})
     assert "floor 0.60 → 0.50" in rule_changes(after, lowered)[0].text()
     assert rule_changes(before, before) == []
-    assert "**No rule changes.**" in with_headline("# Policy diff\n", before, before)
+    assert "**No rule changes:** all 2 rules keep their model" in with_headline("# Policy diff\n", before, before)
 
 
 def test_one_latency_unit_per_column(tmp_path):
