@@ -285,7 +285,7 @@ def approved_comparison_markdown(project: Any) -> str:
     if not entries or state.in_force_run is None:
         return ""
     latest, approved = entries[-1], state.in_force_run
-    head = "\n### Against the approved evidence run\n\n"
+    head = "\n**Against the approved evidence run:** "
     if approved in (latest.run_id, latest.folder):
         return head + f"The run present, {md_text(latest.run_id)}, is the evidence run of the policy in force.\n"
     if approved in latest.comparisons:

@@ -130,7 +130,7 @@ def test_gate_comment_links_the_comparison_with_the_approved_run(three_runs):
     from evals.policy.gate import gate
 
     comment = gate(project).markdown  # the gate fails here (nothing is signed); its comment still links the page
-    assert comment.endswith(text) and "### Against the approved evidence run" in comment
+    assert comment.endswith(text) and "**Against the approved evidence run:**" in comment
 
 
 def test_run_baseline_last_prints_the_paired_change_per_model(project):
