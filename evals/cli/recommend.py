@@ -8,6 +8,7 @@ import click
 
 from evals.cli._common import open_project, project_option
 from evals.policy.recommend import RecommendOptions, recommend
+from evals.report import refresh_reports
 
 
 @click.command("recommend")
@@ -23,8 +24,10 @@ from evals.policy.recommend import RecommendOptions, recommend
 @click.option("--replace-unmeasured", is_flag=True,
               help="A rule whose model this run did not measure chooses among the measured models (still held "
                    "to the rule's floor, latency, ceiling and context window) instead of keeping its model.")
+@click.option("--trust-latency", is_flag=True,
+              help="Exclude on a local model's latency even when the run measured it on a machine busier than its cores.")
 def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, routing_log,
-                  replace_unmeasured) -> None:
+                  replace_unmeasured, trust_latency) -> None:
     """Compile a run into reports/<run-id>/proposal.yaml and diff.md against the policy in force.
 
     A rule moves only to a cheaper model shown non-inferior to its current one on paired examples
@@ -40,7 +43,7 @@ def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, 
     project = open_project(project_dir)
     options = RecommendOptions(objective=objective, budget_per_1k_usd=budget, tolerance=tolerance,
                                min_examples=min_examples, routing_log=routing_log,
-                               replace_unmeasured=replace_unmeasured)
+                               replace_unmeasured=replace_unmeasured, trust_latency=trust_latency)
     result = recommend(project, run, options)
     click.echo(result.diff_markdown)
     changed = sum(d.changed for d in result.decisions)
@@ -50,3 +53,4 @@ def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, 
     click.echo(f"{changed} of {len(result.decisions)} rules change ({', '.join(f'{k}: {n}' for k, n in kinds.items())}) "
                f"-> {result.proposal_path}")
     click.echo(f"approve with: evals approve {result.proposal_path} --by NAME")
+    refresh_reports(project, result.run.folder, warn=lambda m: click.echo(f"warning: {m}", err=True))

@@ -13,6 +13,8 @@ from rich.table import Table
 
 from evals.aggregates import read_aggregates, summary_table
 from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
+from evals.cli.progress import make_reporter
+from evals.report import compare_with
 from evals.runner.run import RunOptions, run
 
 
@@ -115,12 +117,16 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--batch", is_flag=True,
               help="Send OpenAI/Anthropic calls as provider batch jobs (about half price, up to 24 h); "
                    "a restarted run resumes polling. Other models run as usual.")
-def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache, reuse_errors, batch) -> None:
+@click.option("--baseline", help="Then print the paired change per model against this run: `last` (the previous run "
+                                 "of the same suites and split), `approved` (the policy in force's evidence run) or a run id.")
+def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_cache, reuse_errors, batch,
+            baseline) -> None:
     """Run the task suites against the candidate models and write reports/<run-id>/.
 
     \b
     Example:
       evals run --suites inbox-triage --models smollm2-135m --limit 5
+      evals run --suites inbox-triage --split dev --baseline last
       evals run --models gpt-4o-mini,claude-sonnet-4-6 --batch
     """
     console = make_console(stderr=True)
@@ -128,10 +134,12 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
     options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
                          repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch,
                          reuse_errors=reuse_errors)
-    result = run(project, options, reporter=RichReporter(console))
+    result = run(project, options, reporter=make_reporter(console, RichReporter))
     out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
     print_line(out, closing_line(result.run_id, result.manifest, str(result.folder)))
+    if baseline:
+        click.echo(compare_with(project, result.folder, baseline)[0])
 
 
 def closing_line(run_id: str, manifest: dict[str, Any], folder: str) -> str:

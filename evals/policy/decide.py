@@ -194,6 +194,9 @@ class RuleEvidence:
     measures: dict[str, dict[str, Measure]]  # model -> suite -> measure
     specs: dict[str, ModelSpec]
     limits: Limits
+    #: Models whose p95 latency the recommender may exclude on (None: every model); a local model measured
+    #: on a machine busier than its cores is left out unless ``--trust-latency`` (evals.machine.latency_trust).
+    latency_trusted: frozenset[str] | None = None
 
     def pooled(self, model: str) -> Measure:
         per_suite = self.measures[model]
@@ -206,7 +209,9 @@ class RuleEvidence:
     def exclusions(self) -> dict[str, Exclusion]:
         out = {}
         for model, per_suite in self.measures.items():
-            why = exclusion(self.specs.get(model), per_suite, self.suites, self.weights, self.limits)
+            trusted = self.latency_trusted is None or model in self.latency_trusted
+            why = exclusion(self.specs.get(model), per_suite, self.suites, self.weights, self.limits,
+                            latency_trusted=trusted)
             if why is not None:
                 out[model] = why
         return out

@@ -107,12 +107,13 @@ def rule_measure(frame: Any, suites: list[str], model: str, weights: dict[str, f
 
 
 def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: list[str], weights: dict[str, float],
-              limits: Limits) -> Exclusion | None:
+              limits: Limits, *, latency_trusted: bool = True) -> Exclusion | None:
     """Why this model is not eligible for a rule with ``suites`` and ``limits``, or None (eligible).
 
     Checked for each model on its own: listed in models.yaml; measured on every suite with at least
     ``min_examples`` examples; context window; p95 latency; cost per call against the ceiling; the
-    lower bound of the quality interval against the floor on every suite.
+    lower bound of the quality interval against the floor on every suite. With ``latency_trusted``
+    False (a local model timed on an overloaded machine) the latency requirement is not applied.
     """
     if spec is None:
         return Exclusion("constraint", "not in policies/models.yaml")
@@ -128,7 +129,7 @@ def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: lis
     need = max(limits.context_tokens, m.max_context_tokens)
     if spec.context_window < need:
         return Exclusion("constraint", f"context window {spec.context_window:,} < {need:,} tokens needed")
-    if limits.p95_ms is not None and (m.p95_ms is None or m.p95_ms > limits.p95_ms):
+    if latency_trusted and limits.p95_ms is not None and (m.p95_ms is None or m.p95_ms > limits.p95_ms):
         return Exclusion("constraint", "no latency measured" if m.p95_ms is None else
                          f"p95 latency {fmt_ms(m.p95_ms)} > {fmt_ms(limits.p95_ms)} required")
     if limits.ceiling_usd is not None and (m.cost_per_call is None or m.cost_per_call > limits.ceiling_usd):

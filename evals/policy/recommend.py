@@ -18,6 +18,7 @@ from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.machine import latency_trust
 from evals.metrics import baseline_flags
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
@@ -25,6 +26,7 @@ from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, rende
 from evals.policy.eligibility import Limits, provider_key, suite_measures
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
 from evals.project import Project
+from evals.report.recommendation import with_headline
 from evals.runner.store import write_text_atomic
 
 Objective = Literal["cost", "quality"]
@@ -42,6 +44,7 @@ class RecommendOptions:
     min_examples: int | None = None
     routing_log: Path | None = None
     replace_unmeasured: bool = False
+    trust_latency: bool = False  # exclude on a local model's latency even when the machine was busier than its cores
 
 
 @dataclass
@@ -161,7 +164,10 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
                  for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))}
     limits = _limits(current, suites, min_examples, settings)
     weights = {s.name: s.weekly_calls for s in suites}
-    ev = RuleEvidence(names, weights, per_model, {m.id: m for m in models.models}, limits)
+    specs = {m.id: m for m in models.models}
+    trusted = None if options.trust_latency else frozenset(
+        m for m in per_model if m in specs and latency_trust(run.manifest, specs[m])[0])
+    ev = RuleEvidence(names, weights, per_model, specs, limits, latency_trusted=trusted)
     pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(run.frame, names, m, weights), what approve checks
     if problem is not None:
         return Decision(rule_id, names, current, current, problem, "prompt", pooled, notes=notes)
@@ -297,6 +303,7 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
                   for d in decisions for m in d.measures.values()]
     markdown = render_diff([_row(d) for d in decisions], spend, run_id=data.run_id, candidates=candidates,
                            confidence=settings.confidence)
+    markdown = with_headline(markdown, current, proposal, manifest=data.manifest, models={m.id: m for m in models.models})
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"

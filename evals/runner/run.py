@@ -21,6 +21,7 @@ from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa:
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.suite import load_suite
 from evals.errors import UsageError
+from evals.machine import LoadMonitor
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
@@ -315,15 +316,20 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     built = build_scorers(suites, scorers)
     jobs = plan(project, suites, providers, options.repeats, scorers, built)
     run_id = options.run_id or new_run_id(started)
-    with ResponseCache(project.cache_file) as cache:
-        rows, baseline_rows, judges = asyncio.run(
-            _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
+    monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
+    try:
+        with ResponseCache(project.cache_file) as cache:
+            rows, baseline_rows, judges = asyncio.run(
+                _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
+    finally:
+        machine = monitor.stop()
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     baselines = pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
                          frame, scorer_info, judges, baselines)
+    manifest["machine"] = machine
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     write_parquet_atomic(folder / "baselines.parquet", baselines,
                          {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
