@@ -4,7 +4,8 @@ Written once, used by ``evals replay`` (:mod:`evals.policy.replay`) and ``evals 
 --routing-log`` (:func:`evals.policy.diff.traffic_from_log`):
 
 * a **call** is every line sharing a ``call_id`` (:mod:`evals.client` writes one line per attempt);
-  it counts once, under the rule of its first line, and costs what all its attempts cost;
+  it counts once, under the rule of its first line, and costs what all its attempts cost (a cascade's
+  passed-on answers included: every leg that answered was paid for);
 * an attempt that was paid for (:func:`evals.client.billable`: an answer, or a failure the provider
   counted tokens for) but carries no ``cost_usd`` makes its call's cost **unknown**, never $0;
 * a log covering ``span`` seconds (first to last line, at least one day, so a burst of minutes is not
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from evals.client import billable
+from evals.client import ANSWERED, billable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +96,7 @@ def call_cost_logged(attempts: list[dict[str, Any]]) -> float:
     for a in attempts:
         if not missing(a["cost_usd"]):
             spent += float(a["cost_usd"])
-        elif billable(a["outcome"] == "ok", None if missing(a["input_tokens"]) else a["input_tokens"]):
+        elif billable(a["outcome"] in ANSWERED, None if missing(a["input_tokens"]) else a["input_tokens"]):
             return math.nan
     return spent
 

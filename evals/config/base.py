@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
 
 FORMAT_VERSION = 1
 _PROMPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -31,6 +31,15 @@ def _prompt_name(name: str) -> str:
 
 PromptName = Annotated[str, AfterValidator(_prompt_name)]
 """A prompt name: one folder of ``prompts/``, never a path out of it."""
+
+
+def _as_tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+Pair = Annotated[tuple[float, float], BeforeValidator(_as_tuple)]
+"""Two numbers (an interval). A file's list is read as the pair even where strict validation runs on
+Python data (after a model's ``before`` validator), which would otherwise refuse a list for a tuple."""
 
 
 class Strict(BaseModel):

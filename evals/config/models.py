@@ -13,7 +13,7 @@ from evals.config._yaml import load_yaml_model
 from evals.config.base import Strict, Versioned
 from evals.router import public_url
 
-ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "fake"]
+ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "sklearn", "fake"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -177,13 +177,25 @@ class FakeOptions(ProviderOptions):
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})
 
 
+class SklearnOptions(ProviderOptions):
+    """``sklearn``: a distilled classifier written by ``evals distill``."""
+
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                               description="The sha256 of the artifact's model.joblib: only that file is loaded.")
+
+    #: A pin decides whether the artifact loads, never what it answers (the provider's cache identity holds
+    #: the artifact's own sha256).
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"sha256"})
+
+
 OPTIONS: dict[str, type[ProviderOptions]] = {
     "llama-cpp": LlamaCppOptions, "openai": OpenAIOptions, "openai-compatible": OpenAICompatibleOptions,
-    "anthropic": AnthropicOptions, "vllm": VllmOptions, "fake": FakeOptions,
+    "anthropic": AnthropicOptions, "vllm": VllmOptions, "sklearn": SklearnOptions, "fake": FakeOptions,
 }
 """The options model of each provider."""
 
-AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions, FakeOptions]
+AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions,
+                   SklearnOptions, FakeOptions]
 
 
 class ModelSpec(Strict):
@@ -191,7 +203,8 @@ class ModelSpec(Strict):
 
     id: str = Field(description="Model id used in suites, prompts and policies.")
     provider: ProviderName
-    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>.")
+    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>; for "
+                                   "sklearn an `evals distill` artifact folder.")
     family: str = Field(description="Selects prompt variants after the model id.")
     context_window: PositiveInt
     description: str = ""

@@ -13,11 +13,16 @@ import json
 import unicodedata
 from pathlib import Path
 
-from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
+from typing import Any
+
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator, model_serializer, model_validator
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, PromptName, Strict, Versioned
+from evals.config.base import FORMAT_VERSION, Pair, PromptName, Strict, Versioned
 from evals.config.descriptor import Match
+from evals.config.models import load_models
+from evals.errors import ConfigError
+from evals.router import Router
 
 POLICY_FORMAT = FORMAT_VERSION
 
@@ -52,7 +57,7 @@ class ModelScore(Strict):
     model: str
     variant: str | None = Field(default=None, description="The prompt variant the model rendered in the run.")
     quality: float | None
-    quality_ci: tuple[float, float] | None = None
+    quality_ci: Pair | None = None
     cost_per_1k_usd: float | None = None
     p95_latency_ms: float | None = None
     n: int = 0
@@ -66,7 +71,7 @@ class Evidence(Strict):
     model: str | None = Field(default=None, description="The model the numbers below belong to.")
     variant: str | None = None
     quality: float | None
-    quality_ci: tuple[float, float] | None
+    quality_ci: Pair | None
     cost_per_1k_usd: float | None
     p95_latency_ms: float | None
     n: int
@@ -76,11 +81,79 @@ class Evidence(Strict):
     fallbacks: list[ModelScore] = Field(default_factory=list, description="The fallback chain, scored.")
 
 
-class Target(Strict):
+class AcceptIf(Strict):
+    """When a cascade leg's answer is taken; otherwise the call goes on to the next leg."""
+
+    confidence: float = Field(gt=0, le=1, description="Take the answer when its confidence (the class probability "
+                                                      "the model reports) is at least this; an answer without a "
+                                                      "confidence is never taken.")
+
+
+class CascadeLeg(Strict):
+    """One model of a cascade: every leg but the last names when its answer is accepted."""
+
     model: str
+    accept_if: AcceptIf | None = None
+
+
+class Target(Strict):
+    model: str = Field(description="The model called first (with a cascade: the first leg's model, filled in).")
     prompt: PromptName | None = Field(default=None, description="Prompt name; each model renders its own variant.")
     fallbacks: list[str] = Field(default_factory=list, description="Model ids tried in order when the model fails.")
+    cascade: list[CascadeLeg] | None = Field(
+        default=None, description="Models tried in order, each answer taken when it meets its leg's accept_if; the "
+                                  "last leg (no accept_if) answers the rest. `fallbacks` follow the last leg.")
     evidence: Evidence | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cascade_head(cls, data: Any) -> Any:
+        """A cascade names its first model; ``model`` may be left out and is filled from it."""
+        if isinstance(data, dict) and data.get("cascade") and "model" not in data:
+            first = data["cascade"][0]
+            if isinstance(first, dict) and "model" in first:
+                data = {**data, "model": first["model"]}
+        return data
+
+    @model_validator(mode="after")
+    def _cascade_shape(self) -> "Target":
+        legs = self.cascade
+        if legs is None:
+            return self
+        if len(legs) < 2:
+            raise ValueError("cascade: name at least two legs (a cheap model with accept_if, then the model that "
+                             "answers the rest); for one model write `model:` instead")
+        for i, leg in enumerate(legs[:-1]):
+            if leg.accept_if is None:
+                raise ValueError(f"cascade[{i}] ({leg.model}): every leg but the last needs accept_if, e.g. "
+                                 "accept_if: {confidence: 0.85}")
+        if legs[-1].accept_if is not None:
+            raise ValueError(f"cascade[{len(legs) - 1}] ({legs[-1].model}): the last leg answers whatever the legs "
+                             "before it pass on; remove its accept_if")
+        names = [leg.model for leg in legs]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"cascade[{i}]: model {name!r} is already cascade[{names.index(name)}]")
+        if self.model != names[0]:
+            raise ValueError(f"model {self.model!r} is not the cascade's first leg ({names[0]!r}); leave `model:` "
+                             "out or make them the same")
+        for j, name in enumerate(self.fallbacks):
+            if name in names:
+                raise ValueError(f"fallbacks[{j}]: {name!r} is already a cascade leg; fallbacks follow the last leg")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_cascade(self, handler: Any) -> Any:
+        """Leave ``cascade`` out when unset, so a policy without one dumps (and hashes) as before."""
+        data = handler(self)
+        if self.cascade is None and isinstance(data, dict):
+            data.pop("cascade", None)
+        return data
+
+    def chain(self) -> list[str]:
+        """Every model the target may call, in order: the cascade legs (or the model), then the fallbacks."""
+        head = [leg.model for leg in self.cascade] if self.cascade else [self.model]
+        return head + [f for f in self.fallbacks if f not in head]
 
 
 class Rule(Target):
@@ -172,3 +245,21 @@ def load_settings(path: Path) -> PolicySettings:
     if not path.is_file():
         return PolicySettings()
     return load_yaml_model(PolicySettings, path)
+
+
+def load_router(policy_path: Path, models_path: Path | None = None, prompts_dir: Path | None = None) -> Router:
+    """Validate the policy (and models.yaml) through the typed config, then build the router.
+
+    Errors name file, line and field; a rule naming a model missing from models.yaml is a ConfigError.
+    The typed policy is kept on the router (``router.policy``) for :class:`evals.client.Client`.
+    """
+    policy = load_policy(Path(policy_path))
+    if models_path is not None:
+        load_models(Path(models_path))
+    try:
+        router = Router.from_file(policy_path, models_path, prompts_dir)
+    except ValueError as exc:
+        raise ConfigError(policy_path, str(exc).removeprefix(f"{policy_path}: ")) from None
+    router.models_path = Path(models_path) if models_path is not None else None
+    router.policy = policy
+    return router

@@ -1,20 +1,12 @@
 """``evals recommend``: compile a run into a proposed policy and a rule-by-rule diff.
 
-For every rule (and the default) the suites whose ``shape`` routes there are pooled. A candidate is
-eligible when the lower bound of its quality interval clears the floor, its p95 latency meets the
-requirement, its expected cost per call is under the ceiling and its context window fits. Then:
-
-* objective ``cost`` (default): the cheapest eligible model whose paired difference to the best
-  eligible model has a lower bound above ``-tolerance`` (non-inferior);
-* objective ``quality``: the best eligible model costing at most ``budget`` per 1k calls.
-
-A rule keeps its current model, and says why, when the run has too few examples, nothing is eligible,
-or the evidence cannot separate the candidate from the incumbent. Fallbacks prefer another provider.
+The decision rule is written down once, in :mod:`evals.policy.decide`; this module gathers each
+rule's evidence from a run (the suites linked to it, each model measured on each suite), applies the
+rule, and writes ``reports/<run-id>/proposal.yaml`` and ``diff.md``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,19 +14,24 @@ from typing import Any, Literal
 
 import yaml
 
-from evals.config.models import ModelsFile, ModelSpec, load_models
+from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.machine import latency_trust
 from evals.metrics import baseline_flags
 from evals.policy.checks import context_bucket, load_checked_policy
+from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
-from evals.policy.evidence import DEFAULT_ID, Measure, RunData, aligned, load_run, measure, route_slot, suite_specs
+from evals.policy.eligibility import Limits, provider_key, suite_measures
+from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
 from evals.project import Project
+from evals.report.recommendation import with_headline
 from evals.runner.store import write_text_atomic
-from evals.stats import paired_bootstrap
 
 Objective = Literal["cost", "quality"]
+
+__all__ = ["Decision", "Recommendation", "RecommendOptions", "dump_policy", "provider_key", "recommend"]
 
 
 @dataclass
@@ -46,23 +43,30 @@ class RecommendOptions:
     tolerance: float | None = None
     min_examples: int | None = None
     routing_log: Path | None = None
+    replace_unmeasured: bool = False
+    trust_latency: bool = False  # exclude on a local model's latency even when the machine was busier than its cores
 
 
 @dataclass
 class Decision:
-    """What the recommender decided for one rule, and on what."""
+    """What the recommender decided for one rule, on what, and why (``kind``: :data:`evals.policy.decide.KINDS`)."""
 
     rule_id: str
     suites: list[str]
     current: Target
     proposed: Target
     reason: str
-    measures: dict[str, Measure] = field(default_factory=dict)
+    kind: str = "no-evidence"
+    measures: dict[str, Measure] = field(default_factory=dict)  # model -> the rule's figures (traffic-weighted)
     excluded: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # warnings shown in diff.md under the rule
+    unmeasured: list[str] = field(default_factory=list)  # proposed fallbacks the run could not judge
 
     @property
     def changed(self) -> bool:
-        return (self.current.model, self.current.fallbacks) != (self.proposed.model, self.proposed.fallbacks)
+        fields = ("model", "prompt", "fallbacks")
+        return [getattr(self.current, f) for f in fields] != [getattr(self.proposed, f) for f in fields]
 
 
 @dataclass
@@ -77,192 +81,147 @@ class Recommendation:
     diff_path: Path | None = None
 
 
-def provider_key(spec: ModelSpec) -> str:
-    """Models sharing this key fail together (same provider and endpoint)."""
-    return f"{spec.provider}@{spec.base_url or ''}"
+def _limits(target: Target, suites: list[SuiteSpec], min_examples: int, settings: PolicySettings) -> Limits:
+    rule = target if isinstance(target, Rule) else None
 
+    def limit(rule_value: float | None, shape_values: list[float | None]) -> float | None:
+        if rule_value is not None:
+            return rule_value
+        given = [v for v in shape_values if v is not None]
+        return min(given) if given else None
 
-@dataclass
-class _Slot:
-    rule_id: str
-    target: Target
-    suites: list[SuiteSpec]
-
-    @property
-    def rule(self) -> Rule | None:
-        return self.target if isinstance(self.target, Rule) else None
-
-
-def _floor(slot: _Slot) -> float:
-    rule = slot.rule
-    if rule is not None and rule.require.quality_floor is not None:
-        return rule.require.quality_floor
-    return max(s.quality_floor for s in slot.suites)
-
-
-def _limit(rule_value: float | None, shape_values: list[float | None]) -> float | None:
-    if rule_value is not None:
-        return rule_value
-    given = [v for v in shape_values if v is not None]
-    return min(given) if given else None
-
-
-def _exclusion(m: Measure, spec: ModelSpec | None, slot: _Slot, floor: float) -> str | None:
-    """Why ``m`` is not eligible for ``slot``, or None."""
-    if spec is None:
-        return "not in policies/models.yaml"
-    rule = slot.rule
+    floor = rule.require.quality_floor if rule is not None else None
     bucket = context_bucket(rule.when) if rule is not None else None
-    need = max([bucket or 0, m.max_context_tokens, *(s.shape.context_tokens for s in slot.suites)])
-    if spec.context_window < need:
-        return f"context window {spec.context_window} < {need} tokens needed"
-    latency = _limit(rule.require.p95_latency_ms if rule else None, [s.shape.latency_ms for s in slot.suites])
-    if latency is not None and (m.p95_ms is None or m.p95_ms > latency):
-        return f"p95 latency {m.p95_ms:.0f} ms > {latency:.0f} ms required" if m.p95_ms is not None else "no latency"
-    ceiling = _limit(rule.require.max_cost_per_call_usd if rule else None, [s.shape.cost_ceiling_usd for s in slot.suites])
-    if ceiling is not None and (m.cost_per_call is None or m.cost_per_call > ceiling):
-        return ("unknown price, ceiling cannot be checked" if m.cost_per_call is None
-                else f"cost per call ${m.cost_per_call:.6f} > ceiling ${ceiling:.6f}")
-    if math.isnan(m.ci[0]) or m.ci[0] < floor:
-        return f"quality {m.quality:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}]: lower bound below the floor {floor:.2f}"
-    return None
+    return Limits(
+        floor=floor if floor is not None else max(s.quality_floor for s in suites),
+        p95_ms=limit(rule.require.p95_latency_ms if rule else None, [s.shape.latency_ms for s in suites]),
+        ceiling_usd=limit(rule.require.max_cost_per_call_usd if rule else None,
+                          [s.shape.cost_ceiling_usd for s in suites]),
+        context_tokens=int(max([bucket or 0, *(s.shape.context_tokens for s in suites)])),
+        min_examples=min_examples, max_infra_failure_rate=settings.max_infra_failure_rate,
+    )
 
 
-def _cost_key(m: Measure) -> tuple[float, float]:
-    return (m.cost_per_call if m.cost_per_call is not None else math.inf, -m.quality)
+def _links(rule_id: str, target: Target, suites: list[SuiteSpec]) -> tuple[str | None, str | None, list[str]]:
+    """(the prompt the evidence was measured with, why the evidence cannot change the rule, warnings)."""
+    warnings = []
+    shows = repr(target.prompt) if target.prompt is not None else "no prompt"
+    for s in suites:
+        if s.rule is None:
+            text = f"suite {s.name} is evidence for this rule by its shape only (no `rule:` in its suite.yaml)"
+            if s.prompt != target.prompt:
+                text += f", and it renders prompt {s.prompt!r} where the rule ships {shows}"
+            warnings.append(text)
+    prompts = sorted({s.prompt for s in suites})
+    if prompts == [target.prompt]:
+        return target.prompt, None, warnings
+    if len(prompts) == 1 and all(s.rule == rule_id for s in suites):
+        return prompts[0], None, warnings
+    stray = [s for s in suites if s.rule is None and s.prompt != target.prompt]
+    if stray:
+        s = stray[0]
+        return None, (f"kept: the evidence was measured with prompt {s.prompt!r} (suite {s.name}, matched by shape), "
+                      f"the rule ships {shows}: add `rule: {rule_id}` to the suite to propose both"), warnings
+    return None, (f"kept: its suites were measured with prompts {', '.join(map(repr, prompts))}, the rule ships "
+                  f"{shows}; one prompt per rule"), warnings
 
 
-def _evidence(run: RunData, slot: _Slot, m: Measure, floor: float, reason: str,
+def _small_suite_notes(run: RunData, suites: list[str]) -> list[str]:
+    """The runner's power warnings (aggregates ``min_detectable_difference`` notes) for these suites."""
+    from evals.aggregates import read_aggregates
+
+    if not (run.folder / "aggregates.parquet").is_file():
+        return []
+    try:
+        frame = read_aggregates(run.folder)
+    except UsageError:
+        return []
+    rows = frame[(frame["metric"] == "min_detectable_difference") & (frame["slice"] == "all")
+                 & frame["suite"].isin(suites) & frame["note"].notna()]
+    notes: dict[tuple[str, str], list[str]] = {}
+    for r in rows.itertuples():
+        notes.setdefault((r.suite, str(r.note)), []).append(r.model)
+    return [f"{suite} ({', '.join(sorted(models))}): {note}" for (suite, note), models in notes.items()]
+
+
+def _evidence(run: RunData, suites: list[str], m: Measure, floor: float, reason: str,
               fallbacks: list[Measure]) -> Evidence:
     s = m.score()
-    return Evidence(run_id=run.run_id, suite=",".join(x.name for x in slot.suites), model=m.model, variant=m.variant,
+    return Evidence(run_id=run.run_id, suite=",".join(suites), model=m.model, variant=m.variant,
                     quality=s.quality, quality_ci=s.quality_ci, cost_per_1k_usd=s.cost_per_1k_usd,
                     p95_latency_ms=s.p95_latency_ms, n=m.n, floor=floor, results_sha256=run.results_sha256,
                     reason=reason, fallbacks=[f.score() for f in fallbacks])
 
 
-def _choose(measures: dict[str, Measure], eligible: list[str], incumbent: str, settings: PolicySettings,
-            options: RecommendOptions, tolerance: float) -> tuple[str | None, str]:
-    """The model to route to (None: keep the incumbent) and why."""
-    pool = [measures[m] for m in eligible]
-    inc = measures.get(incumbent)
-    if options.objective == "quality":
-        budget = options.budget_per_1k_usd
-        if budget is not None:
-            pool = [m for m in pool if m.cost_per_1k is not None and m.cost_per_1k <= budget]
-            if not pool:
-                return None, f"no eligible model costs at most ${budget}/1k calls"
-        best = max(pool, key=lambda m: (m.quality, -_cost_key(m)[0]))
-        if best.model == incumbent:
-            return incumbent, "best eligible quality" + (f" within ${budget}/1k" if budget is not None else "")
-        if inc is not None and inc in pool:
-            d = paired_bootstrap(*aligned(inc, best), confidence=settings.confidence)
-            if not d.ci_low > 0:
-                return None, (f"{best.model} is not significantly better than {incumbent} "
-                              f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])")
-        return best.model, "best eligible quality" + (f" within ${budget}/1k" if budget is not None else "")
-    best = max(pool, key=lambda m: (m.quality, -_cost_key(m)[0]))
-    chosen, why = best, "best eligible quality"
-    for rank, m in enumerate(sorted(pool, key=_cost_key)):
-        if m.model == best.model:
-            why += ", and the cheapest eligible" if rank == 0 else f"; {rank} cheaper models were inferior"
-            break
-        d = paired_bootstrap(*aligned(best, m), confidence=settings.confidence)
-        if d.ci_low >= -tolerance:
-            chosen = m
-            why = (f"cheapest non-inferior to {best.model} within {tolerance:.3f} "
-                   f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])")
-            break
-    if chosen.model != incumbent and inc is not None and incumbent in eligible:
-        if _cost_key(inc)[0] <= _cost_key(chosen)[0]:
-            d = paired_bootstrap(*aligned(inc, chosen), confidence=settings.confidence)
-            if not d.ci_low > 0:
-                return None, (f"{chosen.model} costs more and is not significantly better than {incumbent} "
-                              f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]): intervals overlap")
-            why = f"{incumbent} is significantly worse ({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])"
-    return chosen.model, why
+def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData, models: ModelsFile,
+            settings: PolicySettings, options: RecommendOptions, tolerance: float, min_examples: int) -> Decision:
+    names = [s.name for s in suites]
+    if not suites:
+        return Decision(rule_id, [], current, current, "kept: no suite of this run is evidence for this rule")
+    prompt, problem, notes = _links(rule_id, current, suites)
+    notes += _small_suite_notes(run, names)
+    per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence)
+                 for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))}
+    limits = _limits(current, suites, min_examples, settings)
+    weights = {s.name: s.weekly_calls for s in suites}
+    specs = {m.id: m for m in models.models}
+    trusted = None if options.trust_latency else frozenset(
+        m for m in per_model if m in specs and latency_trust(run.manifest, specs[m])[0])
+    ev = RuleEvidence(names, weights, per_model, specs, limits, latency_trusted=trusted)
+    pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(run.frame, names, m, weights), what approve checks
+    if problem is not None:
+        return Decision(rule_id, names, current, current, problem, "prompt", pooled, notes=notes)
+    choice: Choice = decide(ev, current.model, list(current.fallbacks), objective=options.objective,
+                            budget=options.budget_per_1k_usd, margin=tolerance, confidence=settings.confidence,
+                            max_fallbacks=settings.max_fallbacks, replace_unmeasured=options.replace_unmeasured)
+    excluded = {m: why.text for m, why in choice.excluded.items()}
+    chain = choice.fallbacks if choice.decided else list(current.fallbacks)
+    unmeasured = [f for f in chain if not ev.measured(f) or getattr(choice.excluded.get(f), "kind", "") == "evidence"]
+    if not choice.decided:
+        return Decision(rule_id, names, current, current, choice.reason, choice.kind, pooled, excluded,
+                        choice.verdicts, notes + choice.notes, unmeasured)
+    fallbacks = choice.fallbacks or []
+    reason = choice.reason + "".join(f"; {n}" for n in choice.notes)
+    update: dict[str, Any] = {"model": choice.model, "fallbacks": fallbacks}
+    if (choice.model, fallbacks) != (current.model, list(current.fallbacks)) and prompt != current.prompt:
+        update["prompt"] = prompt
+        reason += f"; prompt {prompt!r}, the one its evidence was measured with, proposed with it"
+    elif prompt != current.prompt:
+        notes.append(f"the evidence was measured with prompt {prompt!r}; the rule keeps {current.prompt!r}")
+    scored = [pooled[f] for f in fallbacks if f in pooled]
+    update["evidence"] = _evidence(run, names, pooled[choice.model], limits.floor, reason, scored)
+    return Decision(rule_id, names, current, current.model_copy(update=update), reason, choice.kind, pooled,
+                    excluded, choice.verdicts, notes, unmeasured)
 
 
-def _infra_refusal(measures: dict[str, Measure], settings: PolicySettings) -> str | None:
-    """Why a rule must keep its model while its evidence has unresolved infrastructure failures, or None."""
-    failed = sum(m.infra_failures for m in measures.values())
-    calls = sum(m.calls for m in measures.values())
-    if calls and failed / calls > settings.max_infra_failure_rate:
-        return (f"kept: re-run to retry {failed} failed calls ({failed} of {calls} calls failed for infrastructure "
-                f"reasons, more than max_infra_failure_rate {settings.max_infra_failure_rate:g} in policies/gate.yaml)")
-    return None
-
-
-def _fallbacks(chosen: str, measures: dict[str, Measure], eligible: list[str], models: ModelsFile,
-               excluded: dict[str, str], limit: int) -> tuple[list[str], str]:
-    main = provider_key(models.get(chosen))
-    pool = [m for m in measures if m != chosen and m in models.ids and not excluded.get(m, "").startswith("context")]
-    pool.sort(key=lambda m: (m not in eligible, provider_key(models.get(m)) == main, -measures[m].quality))
-    picked = pool[:limit]
-    note = ""
-    if picked and all(provider_key(models.get(m)) == main for m in picked):
-        note = "; no fallback at another provider was measured"
-    elif not picked and limit:
-        note = "; no fallback measured"
-    return picked, note
-
-
-def _decide(slot: _Slot, run: RunData, models: ModelsFile, settings: PolicySettings, options: RecommendOptions,
-            tolerance: float, min_examples: int) -> Decision:
-    current = slot.target
-    if not slot.suites:
-        return Decision(slot.rule_id, [], current, current, "kept: no suite of this run routes to this rule")
-    names = [s.name for s in slot.suites]
-    floor = _floor(slot)
-    measures: dict[str, Measure] = {}
-    for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"])):
-        m = measure(run.frame, names, model, confidence=settings.confidence)
-        if m is not None:
-            measures[model] = m
-    spec_of = {m.id: m for m in models.models}
-    excluded = {k: why for k, m in measures.items() if (why := _exclusion(m, spec_of.get(k), slot, floor))}
-    eligible = [k for k in measures if k not in excluded]
-
-    def keep(reason: str) -> Decision:
-        inc = measures.get(current.model)
-        fb = [measures[f] for f in current.fallbacks if f in measures]
-        evidence = _evidence(run, slot, inc, floor, reason, fb) if inc is not None else current.evidence
-        return Decision(slot.rule_id, names, current, current.model_copy(update={"evidence": evidence}), reason,
-                        measures, excluded)
-
-    refusal = _infra_refusal(measures, settings)
-    if refusal is not None:
-        return keep(refusal)
-    n = min((m.n for m in measures.values()), default=0)
-    if n < min_examples:
-        return keep(f"kept: only {n} examples per model, {min_examples} needed to change a rule "
-                    "(run more examples or lower min_examples in policies/gate.yaml)")
-    if not eligible:
-        return keep("kept: no model meets the constraints: " + "; ".join(f"{k}: {v}" for k, v in excluded.items()))
-    chosen, why = _choose(measures, eligible, current.model, settings, options, tolerance)
-    if chosen is None:
-        return keep(f"kept: {why}")
-    fallbacks, note = _fallbacks(chosen, measures, eligible, models, excluded, settings.max_fallbacks)
-    verb = "kept" if chosen == current.model else "switched"
-    reason = f"{verb}: {why}{note}"
-    evidence = _evidence(run, slot, measures[chosen], floor, reason, [measures[f] for f in fallbacks])
-    proposed = current.model_copy(update={"model": chosen, "fallbacks": fallbacks, "evidence": evidence})
-    return Decision(slot.rule_id, names, current, proposed, reason, measures, excluded)
-
-
-def _row(d: Decision, settings: PolicySettings) -> Any:
+def _row(d: Decision) -> RuleRow:
     cur, new = d.measures.get(d.current.model), d.measures.get(d.proposed.model)
-    change = None
-    if cur is not None and new is not None:
-        change = paired_bootstrap(*aligned(cur, new), confidence=settings.confidence)
+    verdict = d.verdicts.get(d.proposed.model) if d.proposed.model != d.current.model else None
+    change = verdict.diffs[verdict.key_suite()] if verdict is not None else None
     return RuleRow(
         rule=d.rule_id, suites=d.suites, current_model=d.current.model, proposed_model=d.proposed.model,
         current_fallbacks=list(d.current.fallbacks), proposed_fallbacks=list(d.proposed.fallbacks),
         current_quality=cur.quality if cur else None, proposed_quality=new.quality if new else None,
         quality_change=change, current_cost_per_1k=cur.cost_per_1k if cur else None,
         proposed_cost_per_1k=new.cost_per_1k if new else None, current_p95_ms=cur.p95_ms if cur else None,
-        proposed_p95_ms=new.p95_ms if new else None, reason=d.reason,
+        proposed_p95_ms=new.p95_ms if new else None, reason=d.reason, kind=d.kind, notes=list(d.notes),
+        unmeasured_fallbacks=list(d.unmeasured), prompt_change=(d.current.prompt, d.proposed.prompt)
+        if d.current.prompt != d.proposed.prompt else None,
     )
+
+
+def _status(d: Decision, model: str) -> str:
+    v = d.verdicts.get(model)
+    test = f"{v.outcome} vs {v.against}: {v.interval()}" if v is not None else ""
+    if model == d.proposed.model:
+        status = "chosen" if model != d.current.model else ("incumbent, flagged" if d.kind == "flagged" else "incumbent")
+    elif model in d.proposed.fallbacks:
+        status = f"fallback {d.proposed.fallbacks.index(model) + 1}"
+    elif model in d.excluded:
+        return f"excluded: {d.excluded[model]}"
+    else:
+        return test or "eligible"
+    return f"{status}; {test}" if test else status
 
 
 def _spend(decisions: list[Decision], current: Policy, options: RecommendOptions, weights: dict[str, float]) -> Spend:
@@ -324,17 +283,12 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         raise UsageError(f"{project.policy_file} not found; write a starting policy first (see README)")
     current = load_checked_policy(project.policy_file, models)
     data = load_run(project, run)
-    specs = suite_specs(project)
-    by_slot: dict[str, list[SuiteSpec]] = {rule_id: [] for rule_id, _ in current.targets()}
-    weights: dict[str, float] = {}
-    for name in sorted(set(data.frame["suite"])):
-        if name not in specs:
-            continue
-        slot = route_slot(current, specs[name].shape)
-        by_slot[slot].append(specs[name])
-        weights[slot] = weights.get(slot, 0.0) + specs[name].weekly_calls
-    decisions = [_decide(_Slot(rule_id, target, by_slot[rule_id]), data, models, settings, options, tolerance,
-                         min_examples) for rule_id, target in current.targets()]
+    in_run = set(data.frame["suite"])
+    linked = {rule_id: [s for s in specs if s.name in in_run]
+              for rule_id, specs in rule_suites(current, suite_specs(project).values()).items()}
+    weights = {rule_id: sum(s.weekly_calls for s in specs) for rule_id, specs in linked.items()}
+    decisions = [_decide(rule_id, target, linked[rule_id], data, models, settings, options, tolerance, min_examples)
+                 for rule_id, target in current.targets()]
     proposed = {d.rule_id: d.proposed for d in decisions}
     proposal = Policy(
         source=Source(run_id=data.run_id, results_sha256=data.results_sha256,
@@ -343,15 +297,13 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         rules=[proposed[r.id] for r in current.rules], default=proposed[DEFAULT_ID],
     )
     spend = _spend(decisions, current, options, weights)
-    rows = [_row(d, settings) for d in decisions]
-    candidates = [
-        CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
-                     "chosen" if m.model == d.proposed.model else f"excluded: {d.excluded[m.model]}"
-                     if m.model in d.excluded else "eligible",
-                     baseline_flags(m.scores, data.baselines, confidence=settings.confidence))
-        for d in decisions for m in d.measures.values()
-    ]
-    markdown = render_diff(rows, spend, run_id=data.run_id, candidates=candidates)
+    candidates = [CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
+                               _status(d, m.model), baseline_flags(m.scores, data.baselines,
+                                                                   confidence=settings.confidence))
+                  for d in decisions for m in d.measures.values()]
+    markdown = render_diff([_row(d) for d in decisions], spend, run_id=data.run_id, candidates=candidates,
+                           confidence=settings.confidence)
+    markdown = with_headline(markdown, current, proposal, manifest=data.manifest, models={m.id: m for m in models.models})
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"

@@ -27,6 +27,7 @@ from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa:
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.suite import load_suite
 from evals.errors import UsageError
+from evals.machine import LoadMonitor
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
@@ -334,13 +335,16 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     built = build_scorers(suites, scorers)
     jobs = plan(project, suites, providers, options.repeats, scorers, built)
     names = key_vars(models_file)
-    with ResponseCache(project.cache_file, key_vars=names) as cache:
-        try:
+    monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
+    try:
+        with ResponseCache(project.cache_file, key_vars=names) as cache:
             rows, baseline_rows, judges = asyncio.run(
                 _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
-        except BaseException:
-            reporter.finish()  # an interrupted run stops its progress display
-            raise
+    except BaseException:
+        reporter.finish()  # an interrupted run stops its progress display
+        raise
+    finally:
+        machine = monitor.stop()
     frame = scrub_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS), names, RESPONSE_TEXT)
     baselines = scrub_frame(pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS), names, RESPONSE_TEXT)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
@@ -350,8 +354,10 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     if resumed is not None:
         reporter.warn(f"completing run {run_id}, interrupted while writing its artifacts")
     folder = project.reports_dir / run_id
-    manifest = scrub_data(_manifest(run_id, project, options, suites, jobs, providers, started,
-                                    datetime.now(timezone.utc), frame, scorer_info, judges, baselines), names)
+    manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
+                         frame, scorer_info, judges, baselines)
+    manifest["machine"] = machine
+    manifest = scrub_data(manifest, names)
     write_artifacts(folder, signature, manifest, frame, baselines,
                     aggregates=lambda: aggregate(frame, models={m: p.spec for m, p in providers.items()},
                                                  scorer_info=scorer_info, baselines=baselines),
@@ -367,8 +373,9 @@ def write_artifacts(folder: Path, signature: str, manifest: dict[str, Any], fram
     write_parquet_atomic(folder / "baselines.parquet", baselines,
                          {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
     write_aggregates(folder, aggregates())
-    from evals.report import write_run_report  # a failure of the report only warns
+    from evals.report import write_run_report, write_run_views  # a failure of the report only warns
 
-    write_run_report(folder, manifest, frame, warn)
-    write_json_atomic(folder / "manifest.json", manifest)  # last: the run is complete
+    paths = write_run_report(folder, manifest, frame, warn, views=False)
+    write_json_atomic(folder / "manifest.json", manifest)  # the run is complete
     (folder / INCOMPLETE).unlink(missing_ok=True)
+    write_run_views(folder, manifest, frame, warn, paths)  # the index and comparison list complete runs only
