@@ -16,9 +16,12 @@ from evals.report import refresh_reports
 @click.argument("run", default="latest")
 @click.option("--objective", type=click.Choice(["cost", "quality"]), default="cost", show_default=True,
               help="cost: the cheapest model non-inferior to the current one; quality: the best model under --budget.")
-@click.option("--budget", type=float, help="With --objective quality: most a model may cost per 1k calls (USD).")
-@click.option("--tolerance", type=float, help="Non-inferiority margin (default: policies/gate.yaml).")
-@click.option("--min-examples", type=int, help="Fewer examples than this keep a rule (default: policies/gate.yaml).")
+@click.option("--budget", type=click.FloatRange(min=0), help="With --objective quality: most a model may cost per 1k "
+                                                             "calls (USD).")
+@click.option("--tolerance", type=click.FloatRange(0, 1),
+              help="Non-inferiority margin, 0 to 1 (default: policies/gate.yaml).")
+@click.option("--min-examples", type=click.IntRange(min=1),
+              help="Fewer examples than this keep a rule (default: policies/gate.yaml).")
 @click.option("--routing-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Project weekly spend from a routing log (JSON lines) instead of suite weekly_calls.")
 @click.option("--replace-unmeasured", is_flag=True,

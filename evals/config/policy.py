@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator, model_serializer, model_validator
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import FORMAT_VERSION, Pair, PromptName, Strict, Versioned
 from evals.config.descriptor import Match
 from evals.config.models import load_models
 from evals.errors import ConfigError
@@ -57,7 +57,7 @@ class ModelScore(Strict):
     model: str
     variant: str | None = Field(default=None, description="The prompt variant the model rendered in the run.")
     quality: float | None
-    quality_ci: tuple[float, float] | None = None
+    quality_ci: Pair | None = None
     cost_per_1k_usd: float | None = None
     p95_latency_ms: float | None = None
     n: int = 0
@@ -71,7 +71,7 @@ class Evidence(Strict):
     model: str | None = Field(default=None, description="The model the numbers below belong to.")
     variant: str | None = None
     quality: float | None
-    quality_ci: tuple[float, float] | None
+    quality_ci: Pair | None
     cost_per_1k_usd: float | None
     p95_latency_ms: float | None
     n: int
@@ -98,7 +98,7 @@ class CascadeLeg(Strict):
 
 class Target(Strict):
     model: str = Field(description="The model called first (with a cascade: the first leg's model, filled in).")
-    prompt: str | None = Field(default=None, description="Prompt name; each model renders its own variant.")
+    prompt: PromptName | None = Field(default=None, description="Prompt name; each model renders its own variant.")
     fallbacks: list[str] = Field(default_factory=list, description="Model ids tried in order when the model fails.")
     cascade: list[CascadeLeg] | None = Field(
         default=None, description="Models tried in order, each answer taken when it meets its leg's accept_if; the "
@@ -181,19 +181,11 @@ class Source(Strict):
     base_policy_sha256: str | None = Field(default=None, description="Content hash of the policy in force then.")
 
 
-class Policy(Strict):
+class Policy(Versioned):
     format_version: int = POLICY_FORMAT
     source: Source | None = None
     rules: list[Rule] = Field(default_factory=list)
     default: Target
-
-    @field_validator("format_version")
-    @classmethod
-    def _supported(cls, value: int) -> int:
-        if value > POLICY_FORMAT:
-            raise ValueError(f"format version {value} is newer than this harness reads ({POLICY_FORMAT}); "
-                             "upgrade portfolio-evals")
-        return value
 
     @field_validator("rules")
     @classmethod
@@ -221,7 +213,7 @@ class Policy(Strict):
         return hashlib.sha256(data.encode()).hexdigest()
 
 
-class PolicySettings(Strict):
+class PolicySettings(Versioned):
     """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
 
     format_version: int = FORMAT_VERSION

@@ -212,30 +212,45 @@ def project_of(folder: Path) -> Any:
 
 
 def write_comparison(folder: Path, baseline_folder: Path, *, project: Any = None, results: Any = None,
-                     manifest: dict[str, Any] | None = None, logs: list[Path] | None = None) -> dict[str, Path]:
+                     manifest: dict[str, Any] | None = None, logs: list[Path] | None = None,
+                     out: Path | None = None) -> dict[str, Path]:
     """Write the comparison page of run ``folder`` against ``baseline_folder``
-    (``compare-<baseline>.html`` and ``.md`` in the run folder, :func:`evals.report.index.compare_page`)."""
+    (``compare-<baseline>.html`` and ``.md`` in the run folder, or in ``out``,
+    :func:`evals.report.index.compare_page`)."""
     from evals.errors import UsageError
     from evals.report.index import compare_page
 
     if Path(baseline_folder).resolve() == Path(folder).resolve():
         raise UsageError(f"--baseline names the run itself ({Path(folder).name}); pass an earlier run id")
+    paths = compare_page(folder, baseline_folder)
+    if out is not None:
+        paths = {kind: out / path.name for kind, path in paths.items()}
     return write_report(folder, manifest=manifest, results=results, baseline_folder=baseline_folder, logs=logs,
-                        project=project, paths=compare_page(folder, baseline_folder))
+                        project=project, paths=paths)
 
 
-def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any) -> dict[str, Path] | None:
-    """What ``evals run`` calls last: write the report, the comparison with the previous run of the same
-    suites and split, and ``reports/index.html``, turning any failure into a warning.
+def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any, *,
+                     views: bool = True) -> dict[str, Path] | None:
+    """What ``evals run`` calls last: write the report, then (``views``) :func:`write_run_views`, turning any
+    failure into a warning.
 
     The results are already on disk by then; a report failure must not lose them, so it is reported
-    through ``warn`` with the command that retries it.
+    through ``warn`` with the command that retries it. The runner passes ``views=False`` and calls
+    :func:`write_run_views` once the manifest is written (the index lists complete runs only).
     """
     try:
         paths = write_report(folder, manifest=manifest, results=results)
     except Exception as exc:
         warn(f"report not written ({type(exc).__name__}: {exc}); retry with `evals report {folder.name}`")
         return None
+    return write_run_views(folder, manifest, results, warn, paths) if views else paths
+
+
+def write_run_views(folder: Path, manifest: dict[str, Any], results: Any, warn: Any,
+                    paths: dict[str, Path] | None = None) -> dict[str, Path]:
+    """The comparison with the previous run of the same suites and split, and ``reports/index.html``;
+    a failure is a warning."""
+    paths = dict(paths or {})
     project = project_of(folder)
     try:
         from evals.report.index import list_runs, previous_run, write_index
