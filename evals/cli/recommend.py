@@ -23,8 +23,11 @@ from evals.policy.recommend import RecommendOptions, recommend
 @click.option("--replace-unmeasured", is_flag=True,
               help="A rule whose model this run did not measure chooses among the measured models (still held "
                    "to the rule's floor, latency, ceiling and context window) instead of keeping its model.")
+@click.option("--dev-run", "dev_run", metavar="RUN",
+              help="A run on the dev split (`evals run --split dev`; `latest`: the newest such run): cascade "
+                   "thresholds are chosen there and confirmed on RUN.")
 def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, routing_log,
-                  replace_unmeasured) -> None:
+                  replace_unmeasured, dev_run) -> None:
     """Compile a run into reports/<run-id>/proposal.yaml and diff.md against the policy in force.
 
     A rule moves only to a cheaper model shown non-inferior to its current one on paired examples
@@ -36,11 +39,12 @@ def recommend_cmd(project_dir, run, objective, budget, tolerance, min_examples, 
       evals recommend latest
       evals recommend 20261125-184501-3fa2 --objective quality --budget 2.50
       evals recommend latest --replace-unmeasured
+      evals recommend latest --dev-run latest     # cascades: thresholds chosen on the dev run
     """
     project = open_project(project_dir)
     options = RecommendOptions(objective=objective, budget_per_1k_usd=budget, tolerance=tolerance,
                                min_examples=min_examples, routing_log=routing_log,
-                               replace_unmeasured=replace_unmeasured)
+                               replace_unmeasured=replace_unmeasured, dev_run=dev_run)
     result = recommend(project, run, options)
     click.echo(result.diff_markdown)
     changed = sum(d.changed for d in result.decisions)

@@ -62,3 +62,14 @@ def test_cascade_points_carry_the_rules_threshold():
         cascade_evidence(test=point(0.7))
     with pytest.raises(ValidationError, match="cheap and strong"):
         cascade_evidence(strong="small")
+
+
+def test_a_changed_threshold_is_a_routing_change():
+    from evals.policy.diff import policy_changes
+
+    def policy(threshold):
+        return Policy(rules=[Rule(id="triage", cascade=[{"model": "small", "accept_if": {"confidence": threshold}},
+                                                        {"model": "big"}])], default={"model": "big"})
+
+    changes = policy_changes(policy(0.8), policy(0.7))
+    assert changes == [{"rule": "triage", "change": "changed", "fields": ["cascade"], "from": "small", "to": "small"}]
