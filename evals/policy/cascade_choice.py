@@ -140,7 +140,6 @@ def choose_cascade(ev: RuleEvidence, incumbent: str, subjects: dict[str, Cascade
         step.notes.append(f"cascades: no model answered the rule's suites with a confidence in dev run {dev.run_id}")
         return step
     single = ev.pooled(choice.model).cost_per_call if choice.model in ev.measures else None
-    flagged = choice.kind == "flagged"
     step.details.append(f"Swept on dev run `{dev.run_id}`, confirmed on run `{test.run_id}`; single-model choice "
                         f"{choice.model} ({fmt_usd(None if single is None else 1000 * single)} per 1k calls).")
     winners: list[CascadeChoice] = []
@@ -156,7 +155,7 @@ def choose_cascade(ev: RuleEvidence, incumbent: str, subjects: dict[str, Cascade
         cost = c.confirmation.cost_per_call if c.confirmation is not None else None
         if not c.proposed:
             continue
-        if flagged or (single is not None and cost is not None and cost < single):
+        if single is not None and cost is not None and cost < single:
             winners.append(c)
         else:
             c.proposed = False
@@ -164,8 +163,6 @@ def choose_cascade(ev: RuleEvidence, incumbent: str, subjects: dict[str, Cascade
                          f"({fmt_usd(None if single is None else 1000 * single)} per 1k calls)")
     if winners:
         step.best = min(winners, key=lambda c: (c.confirmation.cost_per_call, -c.confirmation.quality, c.cheap, c.strong))
-        if step.best.cascade is not None and step.best.cascade == subjects.get(choice.model):
-            step.best = None  # the cascade in force, at the same threshold: nothing changes
     shown = step.best or _most_promising(step.choices)
     for c in step.choices:
         if c is shown:
@@ -178,8 +175,7 @@ def choose_cascade(ev: RuleEvidence, incumbent: str, subjects: dict[str, Cascade
         from evals.policy.eligibility import pool
 
         step.measure = pool(per_suite, ev.weights)
-        versus = (f"{choice.model} fails its rule" if flagged else
-                  f"cheaper than the single-model choice {choice.model} "
+        versus = (f"cheaper than the single-model choice {choice.model} "
                   f"({fmt_usd(1000 * b.confirmation.cost_per_call)} vs {fmt_usd(1000 * single)} per 1k calls)")
         step.reason = f"switched to the cascade {b.cascade.name}: {b.reason}; {versus}"
     return step

@@ -63,7 +63,7 @@ dev run and the cheapest non-inferior one (:func:`evals.policy.cascade.sweep`) i
 evidence run: enough examples, no unresolved infrastructure failures, non-inferior, meeting the rule
 (floor, latency, ceiling, the smallest context window of its legs) and cheaper than the reference.
 The cheapest confirmed cascade replaces the single-model choice when it costs less per call than that
-choice (or the choice is ``flagged``); the proposal carries the curve and both splits' figures.
+choice (a ``flagged`` incumbent included); the proposal carries the curve and both splits' figures.
 Otherwise the rule gets the single-model choice and diff.md says why each cascade was not proposed.
 A rule kept as ``unmeasured`` is left as it is, and its notes say what ``--replace-unmeasured`` would
 choose, cascades included.

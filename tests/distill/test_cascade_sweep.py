@@ -149,3 +149,13 @@ def test_a_test_split_of_unknown_cost_does_not_confirm_a_saving():
     choice = sweep(dataset("dev"), test, cheap="cheap", strong="strong", reference="strong", margin=MARGIN)
     assert choice.confirmation.non_inferior and choice.confirmation.cost_per_call is None
     assert not choice.proposed and "a cost there is unknown" in choice.reason
+
+
+def test_unresolved_infrastructure_failures_on_test_wait_for_a_re_run():
+    test = dataset("test")
+    mid = pd.DataFrame(rows("mid", "test", [1.0] * 42, cost=0.05) + rows("mid", "dev", [1.0] * 42, cost=0.05))
+    failed = (test["model"] == "strong") & test["example_id"].isin(["ex-035", "ex-036", "ex-037"])  # escalated calls
+    test.loc[failed, ["error", "score", "cost_usd"]] = ["server_error", np.nan, np.nan]
+    choice = sweep(pd.concat([dataset("dev"), mid[mid.split == "dev"]]), pd.concat([test, mid[mid.split == "test"]]),
+                   cheap="cheap", strong="strong", reference="mid", margin=MARGIN, max_infra_failure_rate=0.02)
+    assert choice.confirmation.outcome == "retry" and not choice.proposed and "re-run to retry" in choice.reason

@@ -72,6 +72,7 @@ def test_the_recommender_proposes_the_cheapest_confirmed_cascade_the_hand_comput
     assert ev.model == "cheap" and ev.quality == pytest.approx((N - 1) / N, abs=1e-6)  # the cascade's, on test
     assert ev.cost_per_1k_usd == c.test.cost_per_1k_usd and c.single_cost_per_1k_usd == pytest.approx(10.0)
     assert "switched to the cascade cheap (>= 0.8) -> premium" in d.reason
+    assert {(c.cheap, c.strong) for c in d.cascades.choices} == {("cheap", "mid"), ("cheap", "premium")}  # confident legs
     diff = result.diff_markdown
     assert "## Cascades" in diff and "| confidence >= 0.8 **chosen** | 16.7% |" in diff
     assert "cheap (>= 0.8) -> premium" in diff  # the proposed column and the candidates table
@@ -159,3 +160,64 @@ def test_an_unmeasured_incumbent_keeps_the_rule_and_says_what_replace_unmeasured
     assert d.kind == "unmeasured" and not d.changed and d.proposed.cascade is None
     preview = next(n for n in d.notes if n.startswith("with --replace-unmeasured: "))
     assert "cascade" in preview or "switched" in preview
+
+
+def test_a_cascade_that_fails_the_rule_on_test_is_not_proposed(pproject):
+    write_pair(pproject)
+    for run_id in ("20260101-000000-dev0", "20260101-000001-test"):
+        frame = read_results(pproject.reports_dir / run_id)
+        frame.loc[frame["model"] == "premium", "latency_ms"] = 2000.0
+        frame.loc[frame["model"] == "cheap", "latency_ms"] = 1500.0  # escalated: 3500 ms > the rule's 3000
+        write_run(pproject, run_id, frame.to_dict("records"))
+    d = triage(recommend(pproject, "20260101-000001-test",
+                         RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
+    assert d.proposed.cascade is None
+    assert "fails the rule there: p95 latency 3500 ms > 3000 ms required" in "\n".join(d.cascades.details)
+
+
+def test_the_cascade_in_force_found_again_changes_nothing(pproject):
+    """Its sweep holds every point to the cascade in force: the same threshold costs the same, not less."""
+    write_pair(pproject)
+    policy = yaml.safe_load((pproject.policy_file).read_text())
+    rule = policy["rules"][0]
+    rule.pop("model")
+    rule["cascade"] = [{"model": "cheap", "accept_if": {"confidence": 0.8}}, {"model": "premium"}]
+    rule["fallbacks"] = []
+    pproject.policy_file.write_text(yaml.safe_dump(policy))
+    d = triage(recommend(pproject, "20260101-000001-test",
+                         RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
+    assert not d.changed and d.kind != "switched" and d.proposed.cascade == d.current.cascade
+
+
+def _edit_manifest(project, run_id, edit):
+    import json
+
+    path = project.reports_dir / run_id / "manifest.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def test_a_dev_run_on_the_same_split_or_with_another_model_is_not_used(pproject):
+    write_pair(pproject)
+    _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["suites"]["triage"].update(split="test"))
+    _edit_manifest(pproject, "20260101-000001-test", lambda m: m["suites"]["triage"].update(split="test"))
+    d = triage(recommend(pproject, "20260101-000001-test",
+                         RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
+    assert d.proposed.cascade is None and any("confirmed on other examples" in n for n in d.notes)
+    _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["suites"]["triage"].update(split="dev"))
+    _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["models"].update(cheap={"identity": {"sha": "old"}}))
+    d = triage(recommend(pproject, "20260101-000001-test",
+                         RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
+    assert d.proposed.cascade is None and any("cheap is not the same model" in n for n in d.notes)
+
+
+def test_dev_run_latest_is_the_newest_run_on_the_dev_split(pproject):
+    write_pair(pproject)
+    _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["suites"]["triage"].update(split="dev"))
+    _edit_manifest(pproject, "20260101-000001-test", lambda m: m["suites"]["triage"].update(split="test"))
+    d = triage(recommend(pproject, "20260101-000001-test", RecommendOptions(tolerance=TOLERANCE, dev_run="latest")))
+    assert d.proposed.evidence.cascade.dev_run_id == "20260101-000000-dev0"
+    _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["suites"]["triage"].update(split="test"))
+    with pytest.raises(Exception, match="no run .* was made on the dev split"):
+        recommend(pproject, "20260101-000001-test", RecommendOptions(tolerance=TOLERANCE, dev_run="latest"))
