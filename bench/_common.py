@@ -147,3 +147,130 @@ def phase_timer(totals: dict[str, float]):
     finally:
         for module, attr, original in saved:
             setattr(module, attr, original)
+
+
+# -- the stub benchmarks: the same items and the same request for every side ---------------------------
+LABELS = ["inbound_lead", "customer_support", "outbound_reply", "spam_or_vendor"]
+SYSTEM = ("Sort this email from a sales team's shared inbox into exactly one of these labels: "
+          + ", ".join(LABELS) + ". Answer with the label only.")
+USER = "From: {sender}\nSubject: {subject}\n\n{body}"  # the bare loop and the peers format the same text
+MAX_TOKENS = 8
+
+STUB_MODELS = """\
+format_version: 1
+models:
+  - id: stub
+    provider: openai-compatible
+    model: stub-model
+    family: stub
+    context_window: 32768
+    base_url: {base_url}
+    concurrency: {concurrency}
+    timeout_s: 60
+    pricing: {{tokens: {{input_per_mtok: 0.15, output_per_mtok: 0.6}}}}
+"""
+
+STUB_SUITE = """\
+name: bench-triage
+task: classification
+data:
+  files: {test: test.jsonl}
+fields: {id: id, gold: label, inputs: [sender, subject, body]}
+prompt: bench-triage
+labels: [inbound_lead, customer_support, outbound_reply, spam_or_vendor]
+variables: {labels: [inbound_lead, customer_support, outbound_reply, spam_or_vendor]}
+scorer:
+  name: classification
+  settings: {labels: [inbound_lead, customer_support, outbound_reply, spam_or_vendor]}
+shape: {task: classification, context_tokens: 300}
+quality_floor: 0.5
+"""
+
+STUB_TEMPLATE = """\
+---
+max_tokens: %d
+temperature: 0
+---
+{%% block system %%}Sort this email from a sales team's shared inbox into exactly one of these labels: \
+{{ labels | join(', ') }}. Answer with the label only.{%% endblock %%}
+{%% block user %%}From: {{ sender }}
+Subject: {{ subject }}
+
+{{ body }}{%% endblock %%}
+""" % MAX_TOKENS
+
+
+def triage_items(n: int) -> list[dict]:
+    """``n`` classification items made from the shipped inbox-triage emails, each prompt distinct."""
+    repo = Path(__file__).resolve().parents[1]
+    source = []
+    for split in ("test", "dev", "train"):
+        path = repo / "suites" / "classification" / "inbox-triage" / f"{split}.jsonl"
+        source += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{"id": f"item-{i:05d}", "sender": e["from"], "subject": e["subject"],
+             "body": f"{e['body']}\n\n[ticket {i}]", "label": e["label"]}
+            for i, e in ((i, source[i % len(source)]) for i in range(n))]
+
+
+def write_stub_project(root: Path, items: list[dict], base_url: str, concurrency: int) -> Path:
+    """A project with one classification suite over ``items`` and one OpenAI-compatible model: the stub."""
+    (root / "policies").mkdir(parents=True, exist_ok=True)
+    (root / "policies" / "models.yaml").write_text(STUB_MODELS.format(base_url=base_url, concurrency=concurrency))
+    suite = root / "suites" / "classification" / "bench-triage"
+    suite.mkdir(parents=True, exist_ok=True)
+    (suite / "suite.yaml").write_text(STUB_SUITE)
+    (suite / "test.jsonl").write_text("".join(json.dumps(item) + "\n" for item in items))
+    prompts = root / "prompts" / "bench-triage"
+    prompts.mkdir(parents=True, exist_ok=True)
+    (prompts / "default.j2").write_text(STUB_TEMPLATE)
+    (root / "reports").mkdir(exist_ok=True)
+    return root
+
+
+def timed_process(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
+    """Run ``cmd`` to completion: (wall seconds, CPU seconds of the process tree, stdout); raise on failure."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd[:4]))} ... failed ({done.returncode}):\n"
+                         f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def verdict(ratio: float, target: float, lower_is_better: bool = True) -> str:
+    met = ratio <= target if lower_is_better else ratio >= target
+    return "met" if met else "MISSED"
+
+
+def interleave(sides: dict[str, dict], rounds: int, verbose: bool = True) -> dict[str, list[tuple[float, float]]]:
+    """Run each side (``{"cmd": [...], "env": {...}}``) once per round, rotating the order every round.
+
+    Every run is a fresh process; returns (wall s, CPU s) per side and round. Rotating the order spreads
+    a shared machine's drift over all sides instead of charging it to whichever runs last.
+    """
+    names = list(sides)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            side = sides[name]
+            if side.get("before"):
+                side["before"]()
+            wall, cpu, _ = timed_process(side["cmd"], env=side.get("env"), cwd=side.get("cwd"))
+            results[name].append((wall, cpu))
+            if verbose:
+                print(f"    round {r + 1}: {name:10s} {wall:7.2f} s wall  {cpu:7.2f} s CPU", flush=True)
+    return results
+
+
+def evals_env(cache_file: Path) -> dict:
+    """The environment of an ``evals`` child: this checkout's code first, its own response cache."""
+    repo = Path(__file__).resolve().parents[1]
+    return {**os.environ, "EVALS_CACHE": str(cache_file),
+            "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}

@@ -10,14 +10,22 @@ inputs only, and the completion says so.
 When a model fails (any :class:`~evals.providers.ErrorKind`: an expired key or a request one provider
 rejects may be served by the next) the call moves down the chain; a model whose template does not
 render for these inputs is skipped. A :class:`CircuitBreaker` skips a model whose endpoint keeps
-failing; refusals and rejected requests say nothing about the endpoint and do not count. After the
-call, one JSON line per attempt is appended to the routing log, best effort (a write failure is a
-warning, never a lost answer)::
+failing; refusals and rejected requests say nothing about the endpoint and do not count.
+
+A rule with a ``cascade`` runs its legs in order: a leg with a threshold answers when its answer's
+confidence (:func:`answer_confidence`) is at least the threshold; an answer below it, or without a
+confidence, is logged as ``escalated`` (paid for, not taken) and the call goes to the next leg, as it
+does when the leg fails. After the call, one JSON line per attempt is appended to the routing log,
+best effort (a write failure is a warning, never a lost answer)::
 
     {"format_version": 1, "time": "...", "call_id": "...", "descriptor": {...}, "rule": "...",
      "suite": "...", "model": "...", "family": "...", "provider": "...", "prompt": "...", "variant": "...",
      "attempt": 1, "outcome": "ok", "final": true, "input_tokens": 12, "output_tokens": 3,
-     "cache_read_tokens": null, "cost_usd": 1.2e-05, "latency_ms": 80.1}
+     "cache_read_tokens": null, "cost_usd": 1.2e-05, "latency_ms": 80.1,
+     "confidence": 0.91, "accept_if": 0.85}
+
+``confidence`` is the answer's confidence where the provider gives one, ``accept_if`` the leg's
+threshold (null outside a cascade).
 
 The log never holds the prompt variables, the rendered prompt, the answer or any key. The async API is
 the core; :func:`complete_sync` is the edge for synchronous callers.
@@ -38,7 +46,7 @@ from typing import Any, Callable, Iterable
 
 from evals.config.descriptor import TaskDescriptor
 from evals.config.models import ModelSpec, ModelsFile, load_models
-from evals.config.policy import Policy, load_policy
+from evals.config.policy import Policy, load_policy, load_router  # noqa: F401 (load_router: public here too)
 from evals.config.suite import load_suite
 from evals.costs import response_cost
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
@@ -46,6 +54,7 @@ from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
 from evals.requests import build_request, variant_for
 from evals.router import Decision, NoRoute, Router
+from evals.secrets import key_vars, scrub_data
 from evals.suites import Example, Suite, discover, open_suite
 
 LOG_FORMAT = 1
@@ -56,8 +65,12 @@ REQUEST_FAILURES = frozenset({ErrorKind.REFUSED, ErrorKind.INVALID_REQUEST, Erro
                               ErrorKind.TRUNCATED})
 CIRCUIT_OPEN = "circuit_open"
 RENDER_ERROR = "render_error"
+#: A cascade leg answered below its threshold (or without a confidence): paid for, passed on.
+ESCALATED = "escalated"
 #: Outcomes of attempts that sent nothing to a model.
 NOT_SENT = frozenset({CIRCUIT_OPEN, RENDER_ERROR})
+#: Outcomes of attempts the model answered (taken, or passed on by a cascade): always paid for.
+ANSWERED = frozenset({"ok", ESCALATED})
 
 logger = logging.getLogger("evals.client")
 
@@ -66,27 +79,24 @@ def billable(ok: bool, input_tokens: int | None) -> bool:
     """Whether an attempt was paid for: an answer, or a failure the provider still counted tokens for.
 
     Anything else (a refused connection, a 429 without usage) cost nothing. The traffic model reads
-    the routing log with this same rule.
+    the routing log with this same rule (``ok``: the outcome is one of :data:`ANSWERED`).
     """
     return ok or input_tokens is not None
 
 
-def load_router(policy_path: Path, models_path: Path | None = None, prompts_dir: Path | None = None) -> Router:
-    """Validate the policy (and models.yaml) through the typed config, then build the router.
+def answer_confidence(response: GenerateResponse) -> float | None:
+    """The answer's confidence, where the provider reports one (``response.extra["confidence"]``, a
+    probability in [0, 1]: the sklearn provider's calibrated class probability); None otherwise.
 
-    Errors name file, line and field; a rule naming a model missing from models.yaml is a ConfigError.
-    The typed policy is kept on the router (``router.policy``) for :class:`Client`.
+    >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9}))
+    0.9
+    >>> answer_confidence(GenerateResponse(text="a")), answer_confidence(GenerateResponse(extra={"confidence": "high"}))
+    (None, None)
     """
-    policy = load_policy(Path(policy_path))
-    if models_path is not None:
-        load_models(Path(models_path))
-    try:
-        router = Router.from_file(policy_path, models_path, prompts_dir)
-    except ValueError as exc:
-        raise ConfigError(policy_path, str(exc).removeprefix(f"{policy_path}: ")) from None
-    router.models_path = Path(models_path) if models_path is not None else None
-    router.policy = policy
-    return router
+    value = response.extra.get("confidence")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None  # NaN fails the range test too
+    return float(value)
 
 
 class CircuitBreaker:
@@ -142,6 +152,8 @@ class Completion:
 
     ``suite`` is the suite whose inputs the requests were built with (None: the caller's inputs only);
     ``notes`` says what was skipped and why; ``log_error`` is set when the routing log was not written.
+    ``unaccepted`` is the last answer a cascade leg passed on for its confidence: when every later model
+    failed, the call has no answer and this is what the cheap leg said.
     """
 
     text: str
@@ -152,14 +164,21 @@ class Completion:
     suite: str | None = None
     notes: list[str] = field(default_factory=list)
     log_error: str | None = None
+    unaccepted: GenerateResponse | None = None
 
     @property
     def ok(self) -> bool:
-        return self.response is not None and self.response.ok
+        return self.model is not None and self.response is not None and self.response.ok
 
     @property
     def failed_over(self) -> bool:
-        return self.model is not None and self.model != self.decision.model
+        """Answered after an earlier model failed or was skipped (a cascade's escalation is not a failure)."""
+        return self.ok and any(a["outcome"] not in ANSWERED for a in self.attempts[:-1])
+
+    @property
+    def escalated(self) -> bool:
+        """A cascade leg's answer was passed on for its confidence."""
+        return any(a["outcome"] == ESCALATED for a in self.attempts)
 
 
 def append_log(path: Path, *records: dict[str, Any]) -> None:
@@ -299,7 +318,9 @@ class Client:
         inputs = self.rule_inputs(decision.rule, decision.prompt)
         suite_name = inputs.suite.name if inputs.suite else None
         call_id, records, notes = uuid.uuid4().hex[:16], [], [inputs.note]
-        last: GenerateResponse | None = None
+        last: GenerateResponse | None = None  # the last response received: the answer, or the last failure
+        answered_by: str | None = None
+        unaccepted: GenerateResponse | None = None
         render_errors: list[TemplateError] = []
         try:
             for number, cand in enumerate(decision.chain, start=1):
@@ -309,7 +330,8 @@ class Client:
                           "family": spec.family, "provider": spec.provider, "prompt": decision.prompt,
                           "variant": None, "attempt": number, "outcome": None, "final": False,
                           "input_tokens": None, "output_tokens": None, "cache_read_tokens": None,
-                          "cost_usd": None, "latency_ms": None}
+                          "cost_usd": None, "latency_ms": None, "confidence": None,
+                          "accept_if": cand.accept_confidence}
                 records.append(record)
                 if not self.breaker.acquire(spec.id):
                     record["outcome"] = CIRCUIT_OPEN
@@ -319,7 +341,17 @@ class Client:
                     notes.append(f"skipped {spec.id}: {render_errors[-1]}")
                     continue
                 last = response
-                if response.ok or response.error not in self.failover_on:
+                if response.ok and cand.accept_confidence is not None and not (
+                        record["confidence"] is not None and record["confidence"] >= cand.accept_confidence):
+                    record["outcome"] = ESCALATED
+                    unaccepted = response
+                    shown = "no confidence" if record["confidence"] is None else f"confidence {record['confidence']:.3f}"
+                    notes.append(f"escalated from {spec.id}: {shown}, below {cand.accept_confidence:g}")
+                    continue
+                if response.ok:
+                    answered_by = spec.id
+                    break
+                if response.error not in self.failover_on:
                     break
         finally:
             if records:
@@ -327,10 +359,13 @@ class Client:
             log_error = self._write_log(records)
         if last is None and render_errors:
             raise render_errors[0]
-        answered = last is not None and last.ok
-        return Completion(text=last.text if answered else "", model=records[-1]["model"] if answered else None,
-                          decision=decision, response=last, attempts=records, suite=suite_name,
-                          notes=notes + ([log_error] if log_error else []), log_error=log_error)
+        answer = last if answered_by is not None else None
+        if answer is None and last is not None and last.ok:  # only passed-on answers came back
+            last = None
+        return Completion(text=answer.text if answer is not None else "", model=answered_by, decision=decision,
+                          response=last, attempts=records, suite=suite_name,
+                          notes=notes + ([log_error] if log_error else []), log_error=log_error,
+                          unaccepted=unaccepted)
 
     async def _attempt(self, spec: ModelSpec, decision: Decision, variables: dict[str, Any], suite: Suite | None,
                        call_id: str, record: dict[str, Any], render_errors: list[TemplateError]) -> GenerateResponse | None:
@@ -366,7 +401,8 @@ class Client:
                       output_tokens=response.output_tokens, cache_read_tokens=response.cache_read_tokens,
                       cache_write_tokens=response.cache_write_tokens,
                       cost_usd=cost.usd if cost else None,
-                      latency_ms=round(response.latency_ms, 3) if response.latency_ms is not None else None)
+                      latency_ms=round(response.latency_ms, 3) if response.latency_ms is not None else None,
+                      confidence=answer_confidence(response) if response.ok else None)
         return response
 
     @staticmethod
@@ -383,7 +419,7 @@ class Client:
         if self.log_path is None:
             return None
         try:
-            append_log(self.log_path, *records)
+            append_log(self.log_path, *scrub_data(records, key_vars(self.models)))
         except (OSError, ValueError, TypeError) as exc:
             message = (f"routing log {self.log_path} not written ({type(exc).__name__}: {exc}); "
                        f"{len(records)} line(s) lost, the answer is returned")

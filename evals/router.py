@@ -6,7 +6,12 @@ Per-call overrides (``model=``, ``fallbacks=``, ``forbid_providers=``) are the c
 file's. A model whose context window is smaller than the descriptor's ``context_tokens`` is skipped.
 When every model of the matched rule is excluded, the default's chain (and prompt) serves and the
 decision names ``default`` as its rule; when that chain is empty too, :class:`NoRoute` is raised.
-``evals.client.load_router`` validates both files first.
+``evals.config.policy.load_router`` (also ``evals.client.load_router``) validates both files first.
+
+A rule may name a ``cascade`` instead of one model: legs tried in order, each but the last with
+``accept_if: {confidence: t}``. The decision's chain is the legs, then the fallbacks; a leg's candidate
+carries its threshold (:attr:`Candidate.accept_confidence`) and :attr:`Decision.cascade` lists the legs.
+The last model left in a chain never has a threshold: whatever reaches it is its to answer.
 
 >>> rule_matches({"task": ["a", "b"], "context_tokens": {"max": 100}}, {"task": "a", "context_tokens": 100})
 True
@@ -15,11 +20,24 @@ True
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 KEYS = ("task", "context_tokens", "latency_ms", "cost_ceiling_usd", "volume", "tags")
+
+
+def public_url(url: str | None) -> str | None:
+    """A base_url as a decision shows it: without a ``user:password@`` part.
+
+    >>> public_url("http://u:secret@host:8000/v1")
+    'http://host:8000/v1'
+    """
+    parts = urlsplit(url or "")
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class NoRoute(LookupError):
@@ -64,6 +82,8 @@ class Candidate:
     family: str | None = None
     context_window: int | None = None
     variant: str | None = None  # path of prompts/<prompt>/<model|family|default>.j2, when prompts_dir is known
+    #: A cascade leg's threshold: its answer is taken only with a confidence at least this (None: always).
+    accept_confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +97,17 @@ class Decision:
 
     model = property(lambda self: self.chain[0].model)
     variant = property(lambda self: self.chain[0].variant)
-    fallbacks = property(lambda self: [c.model for c in self.chain[1:]])
+    fallbacks = property(lambda self: [c.model for c in self.chain[max(len(self.cascade), 1):]])
     endpoint = property(lambda self: self.chain[0].base_url or self.chain[0].provider)
+
+    @property
+    def cascade(self) -> tuple[Candidate, ...]:
+        """The cascade's legs (the leading candidates with a threshold, and the one that answers the rest),
+        or ``()`` when the chain is a single model with fallbacks."""
+        legs = 0
+        while legs < len(self.chain) and self.chain[legs].accept_confidence is not None:
+            legs += 1
+        return self.chain[: legs + 1] if legs else ()
 
 
 def _describe(when: dict) -> str:
@@ -89,6 +118,33 @@ def _describe(when: dict) -> str:
         elif cond not in (None, []):
             parts.append(f"{key} in {cond}" if isinstance(cond, list) else f"{key}={cond}")
     return ", ".join(p for p in parts if p) or "no conditions"
+
+
+def _settle(chain, notes: list[str] | None = None) -> tuple[Candidate, ...]:
+    """The chain with its last model's threshold dropped: nobody is left to take what it would pass on."""
+    chain = tuple(chain)
+    if chain and chain[-1].accept_confidence is not None:
+        if notes is not None:
+            notes.append(f"{chain[-1].model} is the last model left: its answers are taken at any confidence")
+        chain = chain[:-1] + (replace(chain[-1], accept_confidence=None),)
+    return chain
+
+
+def _threshold(leg: dict) -> float | None:
+    accept = leg.get("accept_if")
+    if accept is None:
+        return None
+    if not isinstance(accept, dict) or set(accept) != {"confidence"}:
+        raise ValueError(f"cascade leg {leg.get('model')!r}: accept_if takes exactly {{confidence: <0..1>}}")
+    return float(accept["confidence"])
+
+
+def _describe_cascade(chain: tuple[Candidate, ...]) -> str:
+    legs = Decision(chain, None, "", "").cascade
+    if not legs:
+        return ""
+    return "; cascade " + " -> ".join(
+        c.model + (f" (confidence >= {c.accept_confidence:g})" if c.accept_confidence is not None else "") for c in legs)
 
 
 def _fits(chain: tuple[Candidate, ...]) -> float:
@@ -112,14 +168,15 @@ class Router:
                 chain = self._chain(rule)
             except ValueError as exc:
                 raise ValueError(f"{source}: rule {rule.get('id')!r}: {exc}") from None
-            self.rules.append((rule["id"], when, rule.get("prompt"), chain, f"rule {rule['id']!r} matched ({_describe(when)})",
-                               _fits(chain)))
+            self.rules.append((rule["id"], when, rule.get("prompt"), chain,
+                               f"rule {rule['id']!r} matched ({_describe(when)})" + _describe_cascade(chain), _fits(chain)))
         default = policy["default"]
         try:
             chain = self._chain(default)
         except ValueError as exc:
             raise ValueError(f"{source}: default: {exc}") from None
-        self.default = ("default", {}, default.get("prompt"), chain, "no rule matched; the default applies", _fits(chain))
+        self.default = ("default", {}, default.get("prompt"), chain,
+                        "no rule matched; the default applies" + _describe_cascade(chain), _fits(chain))
 
     @classmethod
     def from_file(cls, policy_path, models_path=None, prompts_dir=None) -> "Router":
@@ -132,18 +189,21 @@ class Router:
                 models = yaml.safe_load(fh)
         return cls(policy, models, str(prompts_dir) if prompts_dir is not None else None, source=str(policy_path))
 
-    def _candidate(self, model_id: str, prompt: str | None) -> Candidate:
+    def _candidate(self, model_id: str, prompt: str | None, accept_confidence: float | None = None) -> Candidate:
         if self.models is None:
-            return Candidate(model_id, variant=self._variant(prompt, model_id, None))
+            return Candidate(model_id, variant=self._variant(prompt, model_id, None), accept_confidence=accept_confidence)
         if model_id not in self.models:
             raise ValueError(f"model {model_id!r} is not in models.yaml")
         m = self.models[model_id]
-        return Candidate(model_id, m.get("provider"), m.get("base_url"), m.get("family"), m.get("context_window"),
-                         self._variant(prompt, model_id, m.get("family")))
+        return Candidate(model_id, m.get("provider"), public_url(m.get("base_url")), m.get("family"),
+                         m.get("context_window"), self._variant(prompt, model_id, m.get("family")), accept_confidence)
 
     def _chain(self, target: dict) -> tuple[Candidate, ...]:
-        ids = [target["model"], *[f for f in target.get("fallbacks") or [] if f != target["model"]]]
-        return tuple(self._candidate(i, target.get("prompt")) for i in ids)
+        cascade = target.get("cascade") or []
+        legs = [(leg["model"], _threshold(leg)) for leg in cascade] or [(target["model"], None)]
+        head = [m for m, _ in legs]
+        ids = legs + [(f, None) for f in dict.fromkeys(target.get("fallbacks") or []) if f not in head]
+        return _settle(self._candidate(i, target.get("prompt"), t) for i, t in ids)
 
     def _variant(self, prompt: str | None, model_id: str, family: str | None) -> str | None:
         """The variant file: ``<model id>.j2``, then ``<family>.j2``, then ``default.j2`` (cached)."""
@@ -170,10 +230,14 @@ class Router:
         rid, _, prompt, chain, why, fits = rule
         if model is None and fallbacks is None and not forbid_providers and context_tokens <= fits:
             return Decision(chain, prompt, rid, why)  # the common case: nothing to filter
-        if model is not None or fallbacks is not None:
-            head = [model] if model is not None else [chain[0].model]
+        if model is not None:  # a pinned model is one model: no cascade
             tail = list(fallbacks) if fallbacks is not None else [c.model for c in chain]
-            chain = tuple(self._candidate(m, prompt) for m in dict.fromkeys(head + tail))
+            chain = tuple(self._candidate(m, prompt) for m in dict.fromkeys([model] + tail))
+        elif fallbacks is not None:  # the cascade's legs (or the model) stay; the tail is replaced
+            head = Decision(chain, prompt, rid, why).cascade or chain[:1]
+            names = {c.model for c in head}
+            chain = head + tuple(self._candidate(m, prompt) for m in dict.fromkeys(fallbacks) if m not in names)
+        if model is not None or fallbacks is not None:
             given = {"model": model, "fallbacks": None if fallbacks is None else list(fallbacks)}
             why += "; overrides: " + ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
         kept, notes = self._filter(chain, context_tokens, forbid_providers)
@@ -184,7 +248,7 @@ class Router:
             rid, prompt = self.default[0], self.default[2]  # the default serves: spend is charged to it
         if not kept:
             raise NoRoute(f"no model left for {d}: " + "; ".join(notes))
-        return Decision(tuple(kept), prompt, rid, "; ".join([why, *notes]))
+        return Decision(_settle(kept, notes), prompt, rid, "; ".join([why, *notes]))
 
     def _filter(self, chain, context_tokens, forbid) -> tuple[list[Candidate], list[str]]:
         if forbid and self.models is None:

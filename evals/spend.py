@@ -16,13 +16,13 @@ from typing import Iterable
 
 import pandas as pd
 
-from evals.client import NOT_SENT  # attempts that sent nothing to a model
+from evals.client import ANSWERED, ESCALATED, NOT_SENT  # attempts that sent nothing to a model
 from evals.errors import DataError, FormatVersionError, UsageError
 
 LOG_FORMAT = 1
 LOG_COLUMNS = ["time", "week", "call_id", "rule", "suite", "model", "family", "provider", "prompt", "variant",
                "attempt", "outcome", "final", "input_tokens", "output_tokens", "cache_read_tokens",
-               "cache_write_tokens", "tokens", "cost_usd", "latency_ms", "descriptor"]
+               "cache_write_tokens", "tokens", "cost_usd", "latency_ms", "confidence", "accept_if", "descriptor"]
 
 
 def iso_week(when: datetime) -> str:
@@ -136,21 +136,35 @@ def spend_breakdown(logs: pd.DataFrame, by: str = "family", week: str | None = N
     return out.sort_values(["week", "cost_usd", by], ascending=[True, False, True]).reset_index(drop=True)[cols]
 
 
+def _failed_before_answer(outcomes: pd.Series) -> bool:
+    """Answered after an earlier attempt failed or was skipped (a cascade's escalation is no failure)."""
+    values = list(outcomes)
+    if "ok" not in values:
+        return False
+    return any(o not in ANSWERED for o in values[: values.index("ok")])
+
+
 def failover_counts(logs: pd.DataFrame, week: str | None = None) -> pd.DataFrame:
-    """Per rule: calls, calls that failed over (answered by a later model), calls left unanswered."""
+    """Per rule: calls, calls that failed over (answered after an earlier model failed or was skipped),
+    calls a cascade escalated (a leg's answer passed on for its confidence), calls left unanswered."""
     logs = _select_week(logs, week)
-    cols = ["rule", "calls", "failovers", "unanswered", "failover_rate"]
+    cols = ["rule", "calls", "failovers", "unanswered", "failover_rate", "escalations", "escalation_rate"]
     if logs.empty:
         return pd.DataFrame(columns=cols)
-    calls = logs.groupby("call_id").agg(rule=("rule", "first"), attempts=("attempt", "max"),
-                                        answered=("outcome", lambda s: bool((s == "ok").any())))
+    ordered = logs.sort_values(["call_id", "attempt"], kind="stable")
+    calls = ordered.groupby("call_id").agg(rule=("rule", "first"),
+                                           answered=("outcome", lambda s: bool((s == "ok").any())),
+                                           failover=("outcome", _failed_before_answer),
+                                           escalated=("outcome", lambda s: bool((s == ESCALATED).any())))
     g = calls.groupby("rule")
     out = pd.DataFrame({
         "calls": g.size(),
-        "failovers": g.apply(lambda c: int((c["answered"] & (c["attempts"] > 1)).sum())),
+        "failovers": g["failover"].sum().astype(int),
+        "escalations": g["escalated"].sum().astype(int),
         "unanswered": g["answered"].apply(lambda s: int((~s).sum())),
     }).reset_index()
     out["failover_rate"] = out["failovers"] / out["calls"]
+    out["escalation_rate"] = out["escalations"] / out["calls"]
     return out.sort_values(["calls", "rule"], ascending=[False, True]).reset_index(drop=True)[cols]
 
 
@@ -193,11 +207,11 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def render_markdown(logs: pd.DataFrame, week: str | None = None) -> str:
-    """The weekly spend report: per family, per model, and failovers per rule."""
+    """The weekly spend report: per family, per model, and failovers and escalations per rule."""
     title = f"week {week}" if week else "all weeks"
     parts = [f"## Model spend, {title}", "", "### Per model family", "", markdown_table(spend_breakdown(logs, "family", week)),
              "", "### Per model", "", markdown_table(spend_breakdown(logs, "model", week)),
-             "", "### Failovers per rule", "", markdown_table(failover_counts(logs, week)), ""]
+             "", "### Failovers and escalations per rule", "", markdown_table(failover_counts(logs, week)), ""]
     return "\n".join(parts)
 
 

@@ -42,11 +42,11 @@ from typing import Sequence
 import numpy as np
 
 from evals.stats_formulas import NORMAL as _NORMAL
-from evals.stats_formulas import binomial_half_cdf, t_value, tango, wilson, z_value
+from evals.stats_formulas import binomial_half_cdf, binomial_sf, t_value, tango, wilson, z_value
 
 __all__ = [
     "LARGE_N", "McNemarResult", "PairedDiff", "bootstrap_ci", "dispersed_tango", "dispersed_wilson", "mcnemar", "mean_ci", "mean_or_nan",
-    "min_detectable_difference", "paired_bootstrap", "paired_difference", "per_example_means", "percentile",
+    "min_detectable_difference", "noninferiority_exact", "paired_bootstrap", "paired_difference", "per_example_means", "percentile",
     "percentile_ci", "ratio_ci", "suite_size_warning", "t_value", "wilson_ci", "z_value",
 ]
 
@@ -391,6 +391,33 @@ def mcnemar(a_pass: Sequence[bool], b_pass: Sequence[bool]) -> McNemarResult:
     if b + c == 0:
         return McNemarResult(b=0, c=0, p_value=1.0)
     return McNemarResult(b=b, c=c, p_value=min(1.0, 2 * binomial_half_cdf(min(b, c), b + c)))
+
+
+def noninferiority_exact(a_pass: Sequence[bool], b_pass: Sequence[bool], margin: float) -> float:
+    """One-sided p-value of ``H0: mean(b) - mean(a) <= -margin`` from the discordant pairs (exact binomial).
+
+    Of ``d`` discordant pairs, the ``c`` that favour B are Binomial(d, pi) with
+    ``pi = 1/2 + diff / (2 psi)``, ``psi`` the share of pairs that are discordant. At the margin, with
+    ``psi`` taken as observed (``d / n``), ``pi0 = 1/2 - margin n / (2 d)`` and the p-value is
+    ``P(X >= c)``: small when B wins more discordant pairs than a loss of ``margin`` allows. NaN when
+    ``d <= margin n``: then even every discordant pair going to A keeps the difference within the
+    margin, so the discordant pairs alone say nothing and an interval such as Tango's must decide.
+
+    >>> round(noninferiority_exact([1] * 16 + [0] * 4, [1] * 15 + [0] + [1] * 4, 0.1), 3)  # 1 loss, 4 wins in 20
+    0.031
+    >>> math.isnan(noninferiority_exact([1] * 20, [1] * 20, 0.1))
+    True
+    """
+    xa = np.asarray(a_pass, dtype=bool)
+    xb = np.asarray(b_pass, dtype=bool)
+    if xa.shape != xb.shape:
+        raise ValueError(f"noninferiority_exact needs aligned outcomes; got {xa.size} and {xb.size} values")
+    n = int(xa.size)
+    wins, losses = int(np.sum(~xa & xb)), int(np.sum(xa & ~xb))
+    d = wins + losses
+    if n == 0 or d <= margin * n:
+        return math.nan
+    return binomial_sf(wins, d, 0.5 - margin * n / (2 * d))
 
 
 def min_detectable_difference(n: int, sd_of_paired_differences: float, *, alpha: float = 0.05,

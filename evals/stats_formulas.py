@@ -123,6 +123,21 @@ def tango(x, y, n, q: float, iterations: int = 60):
     return low, high
 
 
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in log space (exact to float precision)."""
+    if k <= 0:
+        return 1.0
+    if k > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    ks = np.arange(k, n + 1, dtype=float)
+    logs = (math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in ks])
+            + ks * math.log(p) + (n - ks) * math.log1p(-p))
+    top = float(logs.max())
+    return float(min(1.0, math.exp(top) * np.exp(logs - top).sum()))
+
+
 def binomial_half_cdf(k: int, n: int) -> float:
     """P(X <= k) for X ~ Binomial(n, 1/2), summed in log space (exact to float precision)."""
     ks = np.arange(k + 1, dtype=float)

@@ -4,7 +4,8 @@ Written once, used by ``evals replay`` (:mod:`evals.policy.replay`) and ``evals 
 --routing-log`` (:func:`evals.policy.diff.traffic_from_log`):
 
 * a **call** is every line sharing a ``call_id`` (:mod:`evals.client` writes one line per attempt);
-  it counts once, under the rule of its first line, and costs what all its attempts cost;
+  it counts once, under the rule of its first line, and costs what all its attempts cost (a cascade's
+  passed-on answers included: every leg that answered was paid for);
 * an attempt that was paid for (:func:`evals.client.billable`: an answer, or a failure the provider
   counted tokens for) but carries no ``cost_usd`` makes its call's cost **unknown**, never $0;
 * a log covering ``span`` seconds (first to last line, at least one day, so a burst of minutes is not
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from evals.client import billable
+from evals.client import ANSWERED, billable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,6 +85,28 @@ class Traffic:
         return out
 
 
+def cascade_call_cost(leg_costs: "Iterable[float | None]", reach: "Iterable[float]") -> float | None:
+    """The expected cost of one call to a cascade: each leg's cost per call times the share of calls that
+    reach it (1 for the first leg; A + share x B for two legs). A leg no call reaches costs nothing, even
+    unpriced; any other unknown cost (None or NaN) makes the call's cost unknown.
+
+    The one pricing of a cascade: the recommender's cascade evidence and ``evals replay`` both use it.
+
+    >>> cascade_call_cost([0.001, 0.01], [1.0, 0.25]), cascade_call_cost([0.001, None], [1.0, 0.0])
+    (0.0035, 0.001)
+    >>> cascade_call_cost([0.001, None], [1.0, 0.25]) is None
+    True
+    """
+    out = 0.0
+    for cost, share in zip(leg_costs, reach):
+        if share <= 0:
+            continue
+        if cost is None or math.isnan(cost):
+            return None
+        out += cost * share
+    return out
+
+
 def missing(value: Any) -> bool:
     """None or NaN (pandas turns a logged null into either)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -95,7 +118,7 @@ def call_cost_logged(attempts: list[dict[str, Any]]) -> float:
     for a in attempts:
         if not missing(a["cost_usd"]):
             spent += float(a["cost_usd"])
-        elif billable(a["outcome"] == "ok", None if missing(a["input_tokens"]) else a["input_tokens"]):
+        elif billable(a["outcome"] in ANSWERED, None if missing(a["input_tokens"]) else a["input_tokens"]):
             return math.nan
     return spent
 

@@ -1,16 +1,26 @@
-"""What every command shares: the project option and turning errors into one line and an exit status."""
+"""What every command shares: the project option, errors as one line and an exit status, the console.
+
+Text that is not ours (paths, pip extras such as ``portfolio-evals[anthropic]``, model and suite names,
+JSON, provider messages) never goes through rich's markup, which would read ``[anthropic]`` as a style
+tag and drop it: print it with :func:`print_warning` / :func:`print_line`, or wrap it with
+:func:`literal` for a table cell or title.
+"""
 
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 
 from evals.errors import EvalsError
 from evals.project import Project
+
+if TYPE_CHECKING:  # rich loads only for commands that print with it
+    from rich.console import Console
+    from rich.text import Text
 
 project_option = click.option(
     "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -59,3 +69,22 @@ def make_console(*, stderr: bool = False):
     if probe.is_terminal or "COLUMNS" in os.environ:
         return probe
     return Console(stderr=stderr, width=200)
+
+
+def literal(value: object, style: str = "") -> "Text":
+    """``value`` as rich text that is shown as written: brackets in it are never markup."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value), style=style)
+
+
+def print_warning(console: "Console", message: str) -> None:
+    """``warning: <message>`` with the label in yellow and the message exactly as written."""
+    from rich.text import Text
+
+    console.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
+
+
+def print_line(console: "Console", message: str) -> None:
+    """One line of plain text (paths, ids, counts), exactly as written."""
+    console.print(message, markup=False, highlight=False, soft_wrap=True)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from evals.cli._common import make_console, open_project, project_option
+from evals.cli._common import literal, make_console, open_project, project_option
 from evals.config.models import load_models
 from evals.providers import availability
 
@@ -39,13 +38,13 @@ def models_cmd(project_dir) -> None:
       evals models
     """
     project = open_project(project_dir)
-    table = Table(title=str(project.models_file))
+    table = Table(title=literal(project.models_file))
     for column in ("id", "provider", "model", "family", "context", "state", "what to do"):
         table.add_column(column)
     for spec in load_models(project.models_file).models:
         state = availability(spec)
         label = state_label(state.ready, state.reason)
         fix = state.reason.split(": ", 1)[1] if ": " in state.reason and label != "unavailable" else state.reason
-        table.add_row(spec.id, spec.provider, spec.model, spec.family, str(spec.context_window),
-                      "[green]ready[/]" if state.ready else f"[red]{label}[/]", escape(fix))
+        table.add_row(literal(spec.id), spec.provider, literal(spec.model), literal(spec.family), str(spec.context_window),
+                      "[green]ready[/]" if state.ready else f"[red]{label}[/]", literal(fix))
     make_console().print(table)

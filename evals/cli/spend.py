@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from evals.cli._common import make_console
 from rich.table import Table
 
+from evals.cli._common import literal, make_console
 from evals.runner.store import write_text_atomic
 from evals.spend import failover_counts, format_cell, read_logs, render_markdown, spend_breakdown, spend_chart_svg
 
@@ -17,7 +17,7 @@ def _table(title: str, frame) -> Table:
     for column in frame.columns:
         table.add_column(column, justify="left" if frame[column].dtype == object else "right")
     for row in frame.itertuples(index=False):
-        table.add_row(*(format_cell(v, c) for v, c in zip(row, frame.columns)))
+        table.add_row(*(literal(format_cell(v, c)) for v, c in zip(row, frame.columns)))
     return table
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import Strict, Versioned
+from evals.router import public_url
 
-ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "fake"]
+ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "sklearn", "fake"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -182,13 +182,25 @@ class FakeOptions(ProviderOptions):
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})
 
 
+class SklearnOptions(ProviderOptions):
+    """``sklearn``: a distilled classifier written by ``evals distill``."""
+
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                               description="The sha256 of the artifact's model.joblib: only that file is loaded.")
+
+    #: A pin decides whether the artifact loads, never what it answers (the provider's cache identity holds
+    #: the artifact's own sha256).
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"sha256"})
+
+
 OPTIONS: dict[str, type[ProviderOptions]] = {
     "llama-cpp": LlamaCppOptions, "openai": OpenAIOptions, "openai-compatible": OpenAICompatibleOptions,
-    "anthropic": AnthropicOptions, "vllm": VllmOptions, "fake": FakeOptions,
+    "anthropic": AnthropicOptions, "vllm": VllmOptions, "sklearn": SklearnOptions, "fake": FakeOptions,
 }
 """The options model of each provider."""
 
-AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions, FakeOptions]
+AnyOptions = Union[LlamaCppOptions, OpenAICompatibleOptions, OpenAIOptions, AnthropicOptions, VllmOptions,
+                   SklearnOptions, FakeOptions]
 
 
 class ModelSpec(Strict):
@@ -196,7 +208,8 @@ class ModelSpec(Strict):
 
     id: str = Field(description="Model id used in suites, prompts and policies.")
     provider: ProviderName
-    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>.")
+    model: str = Field(description="The provider's model name; for llama-cpp a GGUF path or pkg:<package>; for "
+                                   "sklearn an `evals distill` artifact folder.")
     family: str = Field(description="Selects prompt variants after the model id.")
     context_window: PositiveInt
     description: str = ""
@@ -227,7 +240,8 @@ class ModelSpec(Strict):
             return value
         if isinstance(value, ProviderOptions):
             value = value.model_dump(exclude_unset=True)
-        return OPTIONS[provider].model_validate(value)
+        # read from a file (evals.config._yaml.validate): as strictly as the rest of the file
+        return OPTIONS[provider].model_validate(value, strict=bool((info.context or {}).get("strict")))
 
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this model's answers: the whole spec minus :attr:`answer_neutral` fields and the
@@ -235,7 +249,7 @@ class ModelSpec(Strict):
         identity = self.model_dump(mode="json", exclude=set(self.answer_neutral) | {"options"})
         identity["options"] = self.options.identity()
         if identity.get("base_url"):
-            identity["base_url"] = _without_credentials(identity["base_url"])
+            identity["base_url"] = public_url(identity["base_url"])
         return identity
 
     @field_validator("id", "family")
@@ -251,22 +265,9 @@ class ModelSpec(Strict):
         return {"auto": True} if value == "auto" else value
 
 
-def _without_credentials(url: str) -> str:
-    """``url`` without a ``user:password@`` part.
-
-    >>> _without_credentials("http://u:secret@host:8000/v1")
-    'http://host:8000/v1'
-    """
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-class ModelsFile(Strict):
+class ModelsFile(Versioned):
     """The whole ``models.yaml``."""
 
-    format_version: int = FORMAT_VERSION
     models: list[ModelSpec]
 
     @field_validator("models")

@@ -31,7 +31,7 @@ from evals.errors import EvalsError, UsageError
 from evals.policy import approvals, signing
 from evals.policy.approvals import APPROVALS_FORMAT, Entry, check_name, read_log, signed_bytes, write_bytes_atomic
 from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, manifest_problems, number_problems,
-                                 read_bundle, rule_inputs, suite_paths)
+                                 read_bundle, rule_inputs, suite_paths, suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
 from evals.policy.evidence import file_sha256
@@ -82,7 +82,8 @@ def verify_evidence(project: Project, proposal: Policy, path: Path, *, confidenc
         if ev.results_sha256 not in (None, actual):
             raise ApprovalRefused(f"{path}: rule {rule_id!r}: evidence results_sha256 does not match run {ev.run_id}")
         frame = read_results(folder) if frame is None else frame
-        problems = number_problems(frame, rule_id, target, ev, confidence=confidence, source=f"run {ev.run_id}")
+        problems = number_problems(frame, rule_id, target, ev, confidence=confidence, source=f"run {ev.run_id}",
+                                   weights=suite_weights(suite_paths(project)))
         if problems:
             raise ApprovalRefused(f"{path}: {problems[0]}; the proposal was edited, re-run `evals recommend`")
     return actual, frame if frame is not None else read_results(folder)
@@ -180,7 +181,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
         ev = target.evidence
         if ev is not None and ev.run_id == run_id:
             problems = number_problems(reread, rule_id, target, ev, confidence=settings.confidence,
-                                       source="the evidence bundle")
+                                       source="the evidence bundle", weights=suite_weights(paths))
             if problems:
                 raise ApprovalRefused(f"{path}: {problems[0]}")
     floors = {name: load_suite(p).quality_floor for name, p in paths.items()}

@@ -4,7 +4,7 @@
 latencies, tokens, failure class; never outputs, prompts or error text) of every model and suite the
 policy's rules cite from the run. Its sha256 is in the signed approval record, so the gate, in a clean
 clone without ``reports/``, recomputes each rule's quality, interval, cost and p95 with
-:func:`evals.policy.evidence.measure`, the recommender's own definition, and compares them with the
+:func:`evals.policy.eligibility.rule_measure`, the recommender's own definition, and compares them with the
 numbers the rule states.
 
 The record also holds, per rule, the sha256 of every input those numbers depend on: the files of each
@@ -26,7 +26,8 @@ from evals.config.models import ModelsFile
 from evals.config.policy import Evidence, ModelScore, Policy, Target
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
-from evals.policy.evidence import file_sha256, measure
+from evals.policy.eligibility import rule_measure
+from evals.policy.evidence import file_sha256
 from evals.project import Project
 from evals.suites import content_files, content_sha256, discover
 
@@ -100,18 +101,20 @@ def _pairs(claimed: ModelScore | Evidence, measured: ModelScore) -> dict[str, tu
 
 
 def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, confidence: float,
-                    source: str) -> list[str]:
+                    source: str, weights: dict[str, float]) -> list[str]:
     """Where the numbers ``ev`` states for a rule differ from what ``frame`` (the run, or its bundle) gives.
 
     Each model the evidence cites (the chosen one and every scored fallback) is measured again with
-    :func:`~evals.policy.evidence.measure`; ``source`` names the frame in the messages.
+    :func:`~evals.policy.eligibility.rule_measure`, the recommender's definition (each suite measured
+    with :func:`~evals.policy.evidence.measure`, several suites weighted by ``weights``, their weekly
+    calls: :func:`suite_weights`); ``source`` names the frame in the messages.
     """
     problems = []
     suites = cited_suites(ev)
     claims: list[tuple[str, str, ModelScore | Evidence]] = [("evidence", ev.model or target.model, ev)]
     claims += [(f"evidence.fallbacks[{i}]", f.model, f) for i, f in enumerate(ev.fallbacks)]
     for where, model, claimed in claims:
-        m = measure(frame, suites, model, confidence=confidence)
+        m = rule_measure(frame, suites, model, weights, confidence=confidence)
         if m is None:
             problems.append(f"rule {rule_id!r}: {source} has no results for {model} on {ev.suite}; "
                             "the evidence is not from this run")
@@ -126,6 +129,11 @@ def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, c
                 problems.append(f"rule {rule_id!r}: {where}.variant says {claimed.variant}, "
                                 f"{source} gives {measured.variant}")
     return problems
+
+
+def suite_weights(paths: dict[str, Path]) -> dict[str, float]:
+    """Each suite's ``weekly_calls``, the weights of a rule's suites in its evidence numbers."""
+    return {name: load_suite(p).weekly_calls for name, p in paths.items()}
 
 
 def suite_paths(project: Project) -> dict[str, Path]:
@@ -240,4 +248,4 @@ def manifest_problems(project: Project, models: ModelsFile, manifest: dict[str, 
 
 __all__ = ["BUNDLE_DIR", "EXCLUDED_COLUMNS", "bundle_bytes", "bundle_frame", "bundle_path", "cited_models",
            "cited_suites", "input_changes", "manifest_problems", "number_problems", "read_bundle", "rule_inputs",
-           "scorer_sha256", "suite_paths"]
+           "scorer_sha256", "suite_paths", "suite_weights"]

@@ -1,5 +1,5 @@
-"""Policy validation beyond the schema: unknown models, shadowed rules, a missing default, fallback
-cycles and duplicates, context windows smaller than a rule's context bucket.
+"""Policy validation beyond the schema: unknown models (cascade legs included), shadowed rules, a missing
+default, fallback cycles and duplicates, context windows smaller than a rule's context bucket.
 
 Each problem is a :class:`~evals.errors.ConfigError` naming the file, the line and the field.
 """
@@ -93,8 +93,9 @@ def check_policy(policy: Policy, models: ModelsFile | None, path: Path, lines: d
     known = {m.id: m for m in models.models} if models is not None else None
     for index, target in targets:
         base = _where(index)
-        chain = [("model",), *[("fallbacks", j) for j in range(len(target.fallbacks))]]
-        names = [target.model, *target.fallbacks]
+        head = [("cascade", i, "model") for i in range(len(target.cascade))] if target.cascade else [("model",)]
+        chain = [*head, *[("fallbacks", j) for j in range(len(target.fallbacks))]]
+        names = [*([leg.model for leg in target.cascade] if target.cascade else [target.model]), *target.fallbacks]
         for loc, name in zip(chain, names):
             if known is not None and name not in known:
                 fail(base + loc, f"unknown model {name!r}; known: {', '.join(sorted(known))} "

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evals.config.policy import Policy, Target
+from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_usd
 from evals.stats import PairedDiff
 
-ROUTING_FIELDS = ("model", "prompt", "fallbacks", "when", "require", "description")
+ROUTING_FIELDS = ("model", "cascade", "prompt", "fallbacks", "when", "require", "description")
 
 
 def routing_view(target: Target | None) -> dict[str, Any] | None:
@@ -70,10 +70,16 @@ class RuleRow:
     current_p95_ms: float | None = None
     proposed_p95_ms: float | None = None
     reason: str = ""
+    kind: str = ""  # evals.policy.decide.KINDS
+    notes: list[str] = field(default_factory=list)  # warnings shown under the table
+    unmeasured_fallbacks: list[str] = field(default_factory=list)  # proposed fallbacks this run did not judge
+    prompt_change: tuple[str | None, str | None] | None = None
+    details: list[str] = field(default_factory=list)  # Markdown lines under "Cascades" (the curve, the reasons)
 
     @property
     def changed(self) -> bool:
-        return self.current_model != self.proposed_model or self.current_fallbacks != self.proposed_fallbacks
+        return (self.current_model != self.proposed_model or self.current_fallbacks != self.proposed_fallbacks
+                or self.prompt_change is not None)
 
 
 @dataclass
@@ -124,35 +130,22 @@ def project_spend(weekly_calls: dict[str, float], current_cost: dict[str, float 
 
 
 def money(value: float | None, *, signed: bool = False) -> str:
-    """Dollars with enough digits for small per-call prices.
+    """Dollars, formatted one way everywhere (:func:`evals.report.format.fmt_usd`).
 
-    >>> money(0.00012)
-    '$0.000120'
-    >>> money(-12.5, signed=True)
-    '-$12.50'
-    >>> money(None)
-    'unknown'
+    >>> money(0.00012), money(-12.5, signed=True), money(99, signed=True), money(None)
+    ('$0.000120', '-$12.50', '+$99.00', 'unknown')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unknown"
-    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
-    size = abs(value)
-    digits = 2 if size >= 1 or size == 0 else 6
-    return f"{sign}${size:,.{digits}f}"
+    return fmt_usd(value, signed=signed)
 
 
-def _num(value: float | None, spec: str, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return format(value, ("+" if signed else "") + spec)
-
-
-def _change(before: float | None, after: float | None, spec: str, money_fmt: bool = False) -> str:
+def _change(before: float | None, after: float | None, fmt, delta) -> str:
     if before is None or after is None:
-        return "n/a"
-    if money_fmt:
-        return f"{money(before)} → {money(after)} ({money(after - before, signed=True)})"
-    return f"{_num(before, spec)} → {_num(after, spec)} ({_num(after - before, spec, True)})"
+        return "-" if before is None and after is None else f"{fmt(before)} → {fmt(after)}"
+    return f"{fmt(before)} → {fmt(after)} ({delta(after - before)})"
+
+
+def _ms_delta(value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_ms(abs(value))
 
 
 def _cell(text: str) -> str:
@@ -175,26 +168,43 @@ class CandidateRow:
     flags: list[str] = field(default_factory=list)  # e.g. a suite baseline the model does not beat
 
 
+def _chain(model: str, fallbacks: list[str], unmeasured: list[str] = ()) -> str:
+    names = [f + (" (unmeasured)" if f in unmeasured else "") for f in fallbacks]
+    return model + (f" → {', '.join(names)}" if names else "")
+
+
 def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = "Policy diff",
-                candidates: list[CandidateRow] | None = None) -> str:
-    """The Markdown diff: one row per rule, the projected weekly spend, then every candidate measured."""
+                candidates: list[CandidateRow] | None = None, confidence: float = 0.95) -> str:
+    """The Markdown diff: one row per rule, the notes on each rule, the projected weekly spend, then every
+    candidate measured. Numbers go through :mod:`evals.report.format`, the report's formatting."""
+    level = f"{confidence:.0%}"
     changed = sum(r.changed for r in rows)
     lines = [f"# {title}", "", f"Evidence: run `{run_id}`. {changed} of {len(rows)} rules change.", "",
-             "| rule | suites | current | proposed | quality Δ [95% CI] | cost / 1k calls | p95 latency ms | reason |",
+             f"| rule | suites | current | proposed | quality Δ [{level} CI] | cost / 1k calls | p95 latency | reason |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        current = r.current_model + (f" → {', '.join(r.current_fallbacks)}" if r.current_fallbacks else "")
-        proposed = r.proposed_model + (f" → {', '.join(r.proposed_fallbacks)}" if r.proposed_fallbacks else "")
-        if r.quality_change is not None and r.quality_change.n:
-            q = r.quality_change
-            quality = (f"{_num(r.current_quality, '.3f')} → {_num(r.proposed_quality, '.3f')} "
-                       f"({_num(q.diff, '.3f', True)} [{_num(q.ci_low, '.3f', True)}, {_num(q.ci_high, '.3f', True)}])")
-        else:
-            quality = _change(r.current_quality, r.proposed_quality, ".3f")
+        current = _chain(r.current_model, r.current_fallbacks)
+        proposed = _chain(r.proposed_model, r.proposed_fallbacks, r.unmeasured_fallbacks)
+        if r.prompt_change is not None:
+            proposed += f" (prompt {r.prompt_change[1]!r}, was {r.prompt_change[0]!r})"
+        q = r.quality_change
+        quality = _change(r.current_quality, r.proposed_quality, fmt_num, fmt_delta)
+        if q is not None and q.n:
+            quality = (f"{fmt_num(r.current_quality)} → {fmt_num(r.proposed_quality)} "
+                       f"({fmt_delta(q.diff)} [{fmt_delta(q.ci_low)}, {fmt_delta(q.ci_high)}])")
         cells = [r.rule, ", ".join(r.suites) or "-", current + ("" if r.changed else " (kept)"), proposed, quality,
-                 _change(r.current_cost_per_1k, r.proposed_cost_per_1k, "", money_fmt=True),
-                 _change(r.current_p95_ms, r.proposed_p95_ms, ".0f"), r.reason]
+                 _change(r.current_cost_per_1k, r.proposed_cost_per_1k, fmt_usd, lambda v: fmt_usd(v, signed=True)),
+                 _change(r.current_p95_ms, r.proposed_p95_ms, fmt_ms, _ms_delta), r.reason]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    noted = [r for r in rows if r.notes]
+    if noted:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- **{r.rule}**: {_cell(note)}" for r in noted for note in r.notes]
+    detailed = [r for r in rows if r.details]
+    if detailed:
+        lines += ["", "## Cascades"]
+        for r in detailed:
+            lines += ["", f"### {r.rule}", "", *r.details]
     lines += ["", f"## Projected weekly spend ({spend.source})", ""]
     if spend.per_rule:
         lines += ["| rule | calls / week | current | proposed | change |", "| --- | --- | --- | --- | --- |"]
@@ -210,11 +220,10 @@ def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = 
     lines += [f"- {note}" for note in spend.notes]
     if candidates:
         lines += ["", "## Candidates measured", "",
-                  "| rule | model (variant) | n | quality [95% CI] | cost / 1k calls | p95 ms | status |",
+                  f"| rule | model (variant) | n | quality [{level} CI] | cost / 1k calls | p95 latency | status |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for c in candidates:
-            cells = [c.rule, f"{c.model} ({c.variant or '-'})", str(c.n),
-                     f"{_num(c.quality, '.3f')} [{_num(c.ci[0], '.3f')}, {_num(c.ci[1], '.3f')}]",
-                     money(c.cost_per_1k), _num(c.p95_ms, ".0f"), "; ".join([c.status, *(f"⚠ {f}" for f in c.flags)])]
+            cells = [c.rule, f"{c.model} ({c.variant or '-'})", str(c.n), fmt_ci(c.quality, *c.ci),
+                     money(c.cost_per_1k), fmt_ms(c.p95_ms), "; ".join([c.status, *(f"⚠ {f}" for f in c.flags)])]
             lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"

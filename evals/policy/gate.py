@@ -17,6 +17,8 @@ Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
   have been accepted by the approval (``--accept-lower-floor``).
 * against ``--base``: a changed rule carries evidence, meets its floor, and loses at most
   ``quality_tolerance``; requirement and gate-setting changes are listed in the comment.
+* **floor**: every rule with evidence, moved or kept, has its model's quality lower bound at or above
+  its floor (:mod:`evals.policy.floors`): a rule the recommender kept *flagged* does not pass silently.
 * **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``.
 
 With ``--base``, each setting of ``policies/gate.yaml`` is the stricter of the base's and the branch's
@@ -40,15 +42,18 @@ from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
 from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
-from evals.policy.bundle import BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths
+from evals.policy.bundle import (BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths,
+                                 suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes
 from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.floors import floor_failures
 from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
 from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes,
                                        settings_changes)
 from evals.project import Project
+from evals.report.index import approved_comparison_markdown
 from evals.runner.store import write_text_atomic
 
 
@@ -227,7 +232,8 @@ def _evidence_checks(project: Project, current: Policy, entries: list[Entry], mo
             fail(f"rule {rule_id!r}: {rel} was altered after its approval ({name}:{entry.number} holds another sha256)")
             continue
         confidence = evidence.get("confidence", 0.95)
-        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel)
+        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel,
+                                   weights=suite_weights(paths))
         if problems:
             fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
             continue
@@ -411,6 +417,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     result.checks += _approval_checks(current, records, at_base)
     result.checks += _evidence_checks(project, current, entries, models)
     result.checks += _run_check(project, records)
+    result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
     if at_base is not None:
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
         floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
@@ -421,7 +428,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     spend, total = _spend_check(project, current, settings)
     result.checks.append(spend)
     result.weekly_spend_usd = total
-    result.markdown = render_markdown(result, base)
+    result.markdown = render_markdown(result, base) + approved_comparison_markdown(project)
     if junit is not None:
         write_junit(result, junit)
     return result

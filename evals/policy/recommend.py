@@ -1,20 +1,15 @@
 """``evals recommend``: compile a run into a proposed policy and a rule-by-rule diff.
 
-For every rule (and the default) the suites whose ``shape`` routes there are pooled. A candidate is
-eligible when the lower bound of its quality interval clears the floor, its p95 latency meets the
-requirement, its expected cost per call is under the ceiling and its context window fits. Then:
-
-* objective ``cost`` (default): the cheapest eligible model whose paired difference to the best
-  eligible model has a lower bound above ``-tolerance`` (non-inferior);
-* objective ``quality``: the best eligible model costing at most ``budget`` per 1k calls.
-
-A rule keeps its current model, and says why, when the run has too few examples, nothing is eligible,
-or the evidence cannot separate the candidate from the incumbent. Fallbacks prefer another provider.
+The decision rule is written down once, in :mod:`evals.policy.decide`; this module gathers each
+rule's evidence from a run (the suites linked to it, each model measured on each suite), applies the
+rule, and writes ``reports/<run-id>/proposal.yaml`` and ``diff.md``. With a dev run
+(``RecommendOptions.dev_run``) it also sweeps cascades for each rule
+(:func:`evals.policy.cascade_choice.choose_cascade`); a rule whose policy names a cascade has that
+cascade as its incumbent, measured like a model (:func:`evals.policy.cascade.cascade_measures`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,19 +17,26 @@ from typing import Any, Literal
 
 import yaml
 
-from evals.config.models import ModelsFile, ModelSpec, load_models
+from evals.config.models import ModelsFile, load_models
 from evals.config.policy import Evidence, Policy, PolicySettings, Rule, Source, Target, load_settings
 from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
+from evals.machine import latency_trust
 from evals.metrics import baseline_flags
+from evals.policy.cascade import Cascade, cascade_measures
+from evals.policy.cascade_choice import CascadeStep, choose_cascade, load_dev_run, virtual_spec
 from evals.policy.checks import context_bucket, load_checked_policy
+from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
-from evals.policy.evidence import DEFAULT_ID, Measure, RunData, aligned, load_run, measure, route_slot, suite_specs
+from evals.policy.eligibility import Limits, choose_fallbacks, provider_key, suite_measures
+from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
 from evals.project import Project
+from evals.report.recommendation import with_headline
 from evals.runner.store import write_text_atomic
-from evals.stats import paired_bootstrap
 
 Objective = Literal["cost", "quality"]
+
+__all__ = ["Decision", "Recommendation", "RecommendOptions", "dump_policy", "provider_key", "recommend"]
 
 
 @dataclass
@@ -46,23 +48,32 @@ class RecommendOptions:
     tolerance: float | None = None
     min_examples: int | None = None
     routing_log: Path | None = None
+    replace_unmeasured: bool = False
+    trust_latency: bool = False  # exclude on a local model's latency even when the machine was busier than its cores
+    dev_run: str | None = None  # a run on the dev split: cascade thresholds are chosen there
 
 
 @dataclass
 class Decision:
-    """What the recommender decided for one rule, and on what."""
+    """What the recommender decided for one rule, on what, and why (``kind``: :data:`evals.policy.decide.KINDS`)."""
 
     rule_id: str
     suites: list[str]
     current: Target
     proposed: Target
     reason: str
-    measures: dict[str, Measure] = field(default_factory=dict)
+    kind: str = "no-evidence"
+    measures: dict[str, Measure] = field(default_factory=dict)  # model -> the rule's figures (traffic-weighted)
     excluded: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # warnings shown in diff.md under the rule
+    unmeasured: list[str] = field(default_factory=list)  # proposed fallbacks the run could not judge
+    cascades: CascadeStep | None = None  # the cascades swept for this rule (with a dev run)
 
     @property
     def changed(self) -> bool:
-        return (self.current.model, self.current.fallbacks) != (self.proposed.model, self.proposed.fallbacks)
+        fields = ("model", "prompt", "fallbacks", "cascade")
+        return [getattr(self.current, f) for f in fields] != [getattr(self.proposed, f) for f in fields]
 
 
 @dataclass
@@ -77,197 +88,236 @@ class Recommendation:
     diff_path: Path | None = None
 
 
-def provider_key(spec: ModelSpec) -> str:
-    """Models sharing this key fail together (same provider and endpoint)."""
-    return f"{spec.provider}@{spec.base_url or ''}"
+def _limits(target: Target, suites: list[SuiteSpec], min_examples: int, settings: PolicySettings) -> Limits:
+    rule = target if isinstance(target, Rule) else None
 
+    def limit(rule_value: float | None, shape_values: list[float | None]) -> float | None:
+        if rule_value is not None:
+            return rule_value
+        given = [v for v in shape_values if v is not None]
+        return min(given) if given else None
 
-@dataclass
-class _Slot:
-    rule_id: str
-    target: Target
-    suites: list[SuiteSpec]
-
-    @property
-    def rule(self) -> Rule | None:
-        return self.target if isinstance(self.target, Rule) else None
-
-
-def _floor(slot: _Slot) -> float:
-    rule = slot.rule
-    if rule is not None and rule.require.quality_floor is not None:
-        return rule.require.quality_floor
-    return max(s.quality_floor for s in slot.suites)
-
-
-def _limit(rule_value: float | None, shape_values: list[float | None]) -> float | None:
-    if rule_value is not None:
-        return rule_value
-    given = [v for v in shape_values if v is not None]
-    return min(given) if given else None
-
-
-def _exclusion(m: Measure, spec: ModelSpec | None, slot: _Slot, floor: float) -> str | None:
-    """Why ``m`` is not eligible for ``slot``, or None."""
-    if spec is None:
-        return "not in policies/models.yaml"
-    rule = slot.rule
+    floor = rule.require.quality_floor if rule is not None else None
     bucket = context_bucket(rule.when) if rule is not None else None
-    need = max([bucket or 0, m.max_context_tokens, *(s.shape.context_tokens for s in slot.suites)])
-    if spec.context_window < need:
-        return f"context window {spec.context_window} < {need} tokens needed"
-    latency = _limit(rule.require.p95_latency_ms if rule else None, [s.shape.latency_ms for s in slot.suites])
-    if latency is not None and (m.p95_ms is None or m.p95_ms > latency):
-        return f"p95 latency {m.p95_ms:.0f} ms > {latency:.0f} ms required" if m.p95_ms is not None else "no latency"
-    ceiling = _limit(rule.require.max_cost_per_call_usd if rule else None, [s.shape.cost_ceiling_usd for s in slot.suites])
-    if ceiling is not None and (m.cost_per_call is None or m.cost_per_call > ceiling):
-        return ("unknown price, ceiling cannot be checked" if m.cost_per_call is None
-                else f"cost per call ${m.cost_per_call:.6f} > ceiling ${ceiling:.6f}")
-    if math.isnan(m.ci[0]) or m.ci[0] < floor:
-        return f"quality {m.quality:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}]: lower bound below the floor {floor:.2f}"
-    return None
+    return Limits(
+        floor=floor if floor is not None else max(s.quality_floor for s in suites),
+        p95_ms=limit(rule.require.p95_latency_ms if rule else None, [s.shape.latency_ms for s in suites]),
+        ceiling_usd=limit(rule.require.max_cost_per_call_usd if rule else None,
+                          [s.shape.cost_ceiling_usd for s in suites]),
+        context_tokens=int(max([bucket or 0, *(s.shape.context_tokens for s in suites)])),
+        min_examples=min_examples, max_infra_failure_rate=settings.max_infra_failure_rate,
+    )
 
 
-def _cost_key(m: Measure) -> tuple[float, float]:
-    return (m.cost_per_call if m.cost_per_call is not None else math.inf, -m.quality)
+def _links(rule_id: str, target: Target, suites: list[SuiteSpec]) -> tuple[str | None, str | None, list[str]]:
+    """(the prompt the evidence was measured with, why the evidence cannot change the rule, warnings)."""
+    warnings = []
+    shows = repr(target.prompt) if target.prompt is not None else "no prompt"
+    for s in suites:
+        if s.rule is None:
+            text = f"suite {s.name} is evidence for this rule by its shape only (no `rule:` in its suite.yaml)"
+            if s.prompt != target.prompt:
+                text += f", and it renders prompt {s.prompt!r} where the rule ships {shows}"
+            warnings.append(text)
+    prompts = sorted({s.prompt for s in suites})
+    if prompts == [target.prompt]:
+        return target.prompt, None, warnings
+    if len(prompts) == 1 and all(s.rule == rule_id for s in suites):
+        return prompts[0], None, warnings
+    stray = [s for s in suites if s.rule is None and s.prompt != target.prompt]
+    if stray:
+        s = stray[0]
+        return None, (f"kept: the evidence was measured with prompt {s.prompt!r} (suite {s.name}, matched by shape), "
+                      f"the rule ships {shows}: add `rule: {rule_id}` to the suite to propose both"), warnings
+    return None, (f"kept: its suites were measured with prompts {', '.join(map(repr, prompts))}, the rule ships "
+                  f"{shows}; one prompt per rule"), warnings
 
 
-def _evidence(run: RunData, slot: _Slot, m: Measure, floor: float, reason: str,
+def _small_suite_notes(run: RunData, suites: list[str]) -> list[str]:
+    """The runner's power warnings (aggregates ``min_detectable_difference`` notes) for these suites."""
+    from evals.aggregates import read_aggregates
+
+    if not (run.folder / "aggregates.parquet").is_file():
+        return []
+    try:
+        frame = read_aggregates(run.folder)
+    except UsageError:
+        return []
+    rows = frame[(frame["metric"] == "min_detectable_difference") & (frame["slice"] == "all")
+                 & frame["suite"].isin(suites) & frame["note"].notna()]
+    notes: dict[tuple[str, str], list[str]] = {}
+    for r in rows.itertuples():
+        notes.setdefault((r.suite, str(r.note)), []).append(r.model)
+    return [f"{suite} ({', '.join(sorted(models))}): {note}" for (suite, note), models in notes.items()]
+
+
+def _evidence(run: RunData, suites: list[str], m: Measure, floor: float, reason: str,
               fallbacks: list[Measure]) -> Evidence:
     s = m.score()
-    return Evidence(run_id=run.run_id, suite=",".join(x.name for x in slot.suites), model=m.model, variant=m.variant,
+    return Evidence(run_id=run.run_id, suite=",".join(suites), model=m.model, variant=m.variant,
                     quality=s.quality, quality_ci=s.quality_ci, cost_per_1k_usd=s.cost_per_1k_usd,
                     p95_latency_ms=s.p95_latency_ms, n=m.n, floor=floor, results_sha256=run.results_sha256,
                     reason=reason, fallbacks=[f.score() for f in fallbacks])
 
 
-def _choose(measures: dict[str, Measure], eligible: list[str], incumbent: str, settings: PolicySettings,
-            options: RecommendOptions, tolerance: float) -> tuple[str | None, str]:
-    """The model to route to (None: keep the incumbent) and why."""
-    pool = [measures[m] for m in eligible]
-    inc = measures.get(incumbent)
-    if options.objective == "quality":
-        budget = options.budget_per_1k_usd
-        if budget is not None:
-            pool = [m for m in pool if m.cost_per_1k is not None and m.cost_per_1k <= budget]
-            if not pool:
-                return None, f"no eligible model costs at most ${budget}/1k calls"
-        best = max(pool, key=lambda m: (m.quality, -_cost_key(m)[0]))
-        if best.model == incumbent:
-            return incumbent, "best eligible quality" + (f" within ${budget}/1k" if budget is not None else "")
-        if inc is not None and inc in pool:
-            d = paired_bootstrap(*aligned(inc, best), confidence=settings.confidence)
-            if not d.ci_low > 0:
-                return None, (f"{best.model} is not significantly better than {incumbent} "
-                              f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])")
-        return best.model, "best eligible quality" + (f" within ${budget}/1k" if budget is not None else "")
-    best = max(pool, key=lambda m: (m.quality, -_cost_key(m)[0]))
-    chosen, why = best, "best eligible quality"
-    for rank, m in enumerate(sorted(pool, key=_cost_key)):
-        if m.model == best.model:
-            why += ", and the cheapest eligible" if rank == 0 else f"; {rank} cheaper models were inferior"
-            break
-        d = paired_bootstrap(*aligned(best, m), confidence=settings.confidence)
-        if d.ci_low >= -tolerance:
-            chosen = m
-            why = (f"cheapest non-inferior to {best.model} within {tolerance:.3f} "
-                   f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])")
-            break
-    if chosen.model != incumbent and inc is not None and incumbent in eligible:
-        if _cost_key(inc)[0] <= _cost_key(chosen)[0]:
-            d = paired_bootstrap(*aligned(inc, chosen), confidence=settings.confidence)
-            if not d.ci_low > 0:
-                return None, (f"{chosen.model} costs more and is not significantly better than {incumbent} "
-                              f"({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]): intervals overlap")
-            why = f"{incumbent} is significantly worse ({d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])"
-    return chosen.model, why
+def _head(target: Target) -> str:
+    """The name a target routes to first in the decision rule: its model, or its cascade's name."""
+    cascade = Cascade.of_target(target)
+    return cascade.name if cascade is not None else target.model
 
 
-def _infra_refusal(measures: dict[str, Measure], settings: PolicySettings) -> str | None:
-    """Why a rule must keep its model while its evidence has unresolved infrastructure failures, or None."""
-    failed = sum(m.infra_failures for m in measures.values())
-    calls = sum(m.calls for m in measures.values())
-    if calls and failed / calls > settings.max_infra_failure_rate:
-        return (f"kept: re-run to retry {failed} failed calls ({failed} of {calls} calls failed for infrastructure "
-                f"reasons, more than max_infra_failure_rate {settings.max_infra_failure_rate:g} in policies/gate.yaml)")
-    return None
+def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData, models: ModelsFile,
+            settings: PolicySettings, options: RecommendOptions, tolerance: float, min_examples: int,
+            dev: RunData | None = None) -> Decision:
+    names = [s.name for s in suites]
+    if not suites:
+        return Decision(rule_id, [], current, current, "kept: no suite of this run is evidence for this rule")
+    prompt, problem, notes = _links(rule_id, current, suites)
+    notes += _small_suite_notes(run, names)
+    real = sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))
+    per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence) for model in real}
+    specs = {m.id: m for m in models.models}
+    subjects: dict[str, Cascade] = {}
+    in_force = Cascade.of_target(current)
+    if in_force is not None:  # the cascade in force is the incumbent, measured like a model
+        subjects[in_force.name] = in_force
+        measured = (cascade_measures(run.frame, names, in_force, confidence=settings.confidence)
+                    if all(m in per_model for m in in_force.models) else {})
+        if measured and (spec := virtual_spec(in_force, specs)) is not None:
+            per_model[in_force.name], specs[in_force.name] = measured, spec
+    limits = _limits(current, suites, min_examples, settings)
+    weights = {s.name: s.weekly_calls for s in suites}
+    # A cascade's latency is trusted when every leg's is (its first leg may be local behind a remote last leg).
+    legs = {m: (subjects[m].models if m in subjects else [m]) for m in per_model}
+    trusted = None if options.trust_latency else frozenset(
+        m for m in per_model
+        if all(leg in specs and latency_trust(run.manifest, specs[leg])[0] for leg in legs[m]))
+    ev = RuleEvidence(names, weights, per_model, specs, limits, latency_trusted=trusted)
+    pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(...), what approve checks
+    if problem is not None:
+        return Decision(rule_id, names, current, current, problem, "prompt", pooled, notes=notes)
+    incumbent = _head(current)
+    chosen_by = dict(objective=options.objective, budget=options.budget_per_1k_usd, margin=tolerance,
+                     confidence=settings.confidence, max_fallbacks=settings.max_fallbacks)
+    choice: Choice = decide(ev, incumbent, list(current.fallbacks), replace_unmeasured=options.replace_unmeasured,
+                            **chosen_by)
+    step = None
+    if dev is not None and options.objective == "cost" and (choice.decided or choice.kind == "unmeasured"):
+        judged = choice
+        if not choice.decided:  # what --replace-unmeasured would choose, cascades included: shown, not proposed
+            judged = decide(ev, incumbent, list(current.fallbacks), replace_unmeasured=True, **chosen_by)
+        step = choose_cascade(ev, incumbent, subjects, judged, dev, run, margin=tolerance,
+                              confidence=settings.confidence, real=[m for m in real if m in specs])
+        if not choice.decided:
+            preview = step.reason or judged.reason
+            notes.append(f"with --replace-unmeasured: {preview}")
+            step.best = None
+    elif dev is not None and options.objective != "cost":
+        notes.append("cascades are chosen under the cost objective only")
+    elif dev is None and (confident := _confident_models(run.frame, names, specs)):
+        notes.append(f"{', '.join(confident)} answer{'s' if len(confident) == 1 else ''} with a confidence: pass "
+                     "--dev-run DEVRUN (a run made with `evals run --split dev`) to sweep cascades")
+    excluded = {m: why.text for m, why in choice.excluded.items()}
+    chain = choice.fallbacks if choice.decided else list(current.fallbacks)
+    unmeasured = [f for f in chain if not ev.measured(f) or getattr(choice.excluded.get(f), "kind", "") == "evidence"]
+    if step is not None:
+        notes += step.notes
+    if not choice.decided:
+        return Decision(rule_id, names, current, current, choice.reason, choice.kind, pooled, excluded,
+                        choice.verdicts, notes + choice.notes, unmeasured, cascades=step)
+    update: dict[str, Any]
+    if step is not None and step.best is not None:  # a cascade replaces the single-model choice
+        best, cascade = step.best, step.best.cascade
+        pooled[cascade.name] = step.measure
+        eligible = [m for m in ev.measures if m not in choice.excluded and m not in subjects]
+        fallbacks, fb_notes = choose_fallbacks(best.strong, [m for m in eligible if m != best.cheap], pooled, specs,
+                                               [f for f in current.fallbacks if f not in cascade.models],
+                                               choice.excluded, settings.max_fallbacks)
+        reason = step.reason + "".join(f"; {n}" for n in fb_notes)
+        verdicts = {**choice.verdicts, cascade.name: best.confirmation.verdict}
+        update = {"model": cascade.models[0], "cascade": cascade.target_legs(), "fallbacks": fallbacks}
+        kind = "switched"
+        head = cascade.name
+    else:
+        head = choice.model
+        fallbacks = [f for f in choice.fallbacks or [] if f not in subjects.get(head, Cascade(())).models]
+        reason = choice.reason + "".join(f"; {n}" for n in choice.notes)
+        verdicts, kind = choice.verdicts, choice.kind
+        kept = subjects.get(head)
+        update = {"model": kept.models[0] if kept else head, "fallbacks": fallbacks,
+                  "cascade": kept.target_legs() if kept else None}
+    base = {k: v for k, v in current.model_dump(mode="json").items() if k != "evidence"}
+
+    def target(**more: Any) -> Target:
+        return type(current).model_validate({**base, **update, **more})
+
+    if _routing(target()) != _routing(current) and prompt != current.prompt:
+        update["prompt"] = prompt
+        reason += f"; prompt {prompt!r}, the one its evidence was measured with, proposed with it"
+    elif prompt != current.prompt:
+        notes.append(f"the evidence was measured with prompt {prompt!r}; the rule keeps {current.prompt!r}")
+    scored = [pooled[f] for f in fallbacks if f in pooled]
+    evidence = _evidence(run, names, pooled[head], limits.floor, reason, scored)
+    cascade = subjects.get(head) or (step.best.cascade if step is not None and step.best is not None else None)
+    if cascade is not None:  # the numbers are the cascade's; evidence.model is its first leg
+        more: dict[str, Any] = {"model": cascade.models[0]}
+        if step is not None and step.best is not None:
+            single = ev.pooled(choice.model).cost_per_call if choice.model in ev.measures else None
+            more["cascade"] = step.best.evidence(dev_run_id=dev.run_id, dev_results_sha256=dev.results_sha256,
+                                                 single_cost_per_call=single)
+        evidence = evidence.model_copy(update=more)
+    proposed = target(evidence=evidence.model_dump(mode="json"))
+    return Decision(rule_id, names, current, proposed, reason, kind, pooled, excluded, verdicts, notes, unmeasured,
+                    cascades=step)
 
 
-def _fallbacks(chosen: str, measures: dict[str, Measure], eligible: list[str], models: ModelsFile,
-               excluded: dict[str, str], limit: int) -> tuple[list[str], str]:
-    main = provider_key(models.get(chosen))
-    pool = [m for m in measures if m != chosen and m in models.ids and not excluded.get(m, "").startswith("context")]
-    pool.sort(key=lambda m: (m not in eligible, provider_key(models.get(m)) == main, -measures[m].quality))
-    picked = pool[:limit]
-    note = ""
-    if picked and all(provider_key(models.get(m)) == main for m in picked):
-        note = "; no fallback at another provider was measured"
-    elif not picked and limit:
-        note = "; no fallback measured"
-    return picked, note
+def _confident_models(frame: Any, suites: list[str], specs: dict[str, Any]) -> list[str]:
+    """Models of models.yaml with a confidence on some answered call of ``suites``: possible cheap legs."""
+    if "confidence" not in frame:
+        return []
+    rows = frame[frame["suite"].isin(suites) & frame["error"].isna() & frame["confidence"].notna()]
+    return sorted(m for m in set(rows["model"]) if m in specs)
 
 
-def _decide(slot: _Slot, run: RunData, models: ModelsFile, settings: PolicySettings, options: RecommendOptions,
-            tolerance: float, min_examples: int) -> Decision:
-    current = slot.target
-    if not slot.suites:
-        return Decision(slot.rule_id, [], current, current, "kept: no suite of this run routes to this rule")
-    names = [s.name for s in slot.suites]
-    floor = _floor(slot)
-    measures: dict[str, Measure] = {}
-    for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"])):
-        m = measure(run.frame, names, model, confidence=settings.confidence)
-        if m is not None:
-            measures[model] = m
-    spec_of = {m.id: m for m in models.models}
-    excluded = {k: why for k, m in measures.items() if (why := _exclusion(m, spec_of.get(k), slot, floor))}
-    eligible = [k for k in measures if k not in excluded]
-
-    def keep(reason: str) -> Decision:
-        inc = measures.get(current.model)
-        fb = [measures[f] for f in current.fallbacks if f in measures]
-        evidence = _evidence(run, slot, inc, floor, reason, fb) if inc is not None else current.evidence
-        return Decision(slot.rule_id, names, current, current.model_copy(update={"evidence": evidence}), reason,
-                        measures, excluded)
-
-    refusal = _infra_refusal(measures, settings)
-    if refusal is not None:
-        return keep(refusal)
-    n = min((m.n for m in measures.values()), default=0)
-    if n < min_examples:
-        return keep(f"kept: only {n} examples per model, {min_examples} needed to change a rule "
-                    "(run more examples or lower min_examples in policies/gate.yaml)")
-    if not eligible:
-        return keep("kept: no model meets the constraints: " + "; ".join(f"{k}: {v}" for k, v in excluded.items()))
-    chosen, why = _choose(measures, eligible, current.model, settings, options, tolerance)
-    if chosen is None:
-        return keep(f"kept: {why}")
-    fallbacks, note = _fallbacks(chosen, measures, eligible, models, excluded, settings.max_fallbacks)
-    verb = "kept" if chosen == current.model else "switched"
-    reason = f"{verb}: {why}{note}"
-    evidence = _evidence(run, slot, measures[chosen], floor, reason, [measures[f] for f in fallbacks])
-    proposed = current.model_copy(update={"model": chosen, "fallbacks": fallbacks, "evidence": evidence})
-    return Decision(slot.rule_id, names, current, proposed, reason, measures, excluded)
+def _routing(target: Target) -> tuple:
+    return (target.model, list(target.fallbacks), target.model_dump(mode="json").get("cascade"))
 
 
-def _row(d: Decision, settings: PolicySettings) -> Any:
-    cur, new = d.measures.get(d.current.model), d.measures.get(d.proposed.model)
-    change = None
-    if cur is not None and new is not None:
-        change = paired_bootstrap(*aligned(cur, new), confidence=settings.confidence)
+def _row(d: Decision) -> RuleRow:
+    current, proposed = _head(d.current), _head(d.proposed)
+    cur, new = d.measures.get(current), d.measures.get(proposed)
+    verdict = d.verdicts.get(proposed) if proposed != current else None
+    change = verdict.diffs[verdict.key_suite()] if verdict is not None else None
+    details = d.cascades.details if d.cascades is not None and d.cascades.choices else []
     return RuleRow(
-        rule=d.rule_id, suites=d.suites, current_model=d.current.model, proposed_model=d.proposed.model,
+        rule=d.rule_id, suites=d.suites, current_model=current, proposed_model=proposed, details=list(details),
         current_fallbacks=list(d.current.fallbacks), proposed_fallbacks=list(d.proposed.fallbacks),
         current_quality=cur.quality if cur else None, proposed_quality=new.quality if new else None,
         quality_change=change, current_cost_per_1k=cur.cost_per_1k if cur else None,
         proposed_cost_per_1k=new.cost_per_1k if new else None, current_p95_ms=cur.p95_ms if cur else None,
-        proposed_p95_ms=new.p95_ms if new else None, reason=d.reason,
+        proposed_p95_ms=new.p95_ms if new else None, reason=d.reason, kind=d.kind, notes=list(d.notes),
+        unmeasured_fallbacks=list(d.unmeasured), prompt_change=(d.current.prompt, d.proposed.prompt)
+        if d.current.prompt != d.proposed.prompt else None,
     )
+
+
+def _status(d: Decision, model: str) -> str:
+    v = d.verdicts.get(model)
+    test = f"{v.outcome} vs {v.against}: {v.interval()}" if v is not None else ""
+    if model == _head(d.proposed):
+        status = "chosen" if model != _head(d.current) else ("incumbent, flagged" if d.kind == "flagged" else "incumbent")
+    elif model in d.proposed.fallbacks:
+        status = f"fallback {d.proposed.fallbacks.index(model) + 1}"
+    elif model in d.excluded:
+        return f"excluded: {d.excluded[model]}"
+    else:
+        return test or "eligible"
+    return f"{status}; {test}" if test else status
 
 
 def _spend(decisions: list[Decision], current: Policy, options: RecommendOptions, weights: dict[str, float]) -> Spend:
     def per_call(d: Decision, target: Target) -> float | None:
-        m = d.measures.get(target.model)
+        m = d.measures.get(_head(target))  # a cascade's: A + share x B (evals.traffic.cascade_call_cost)
         if m is not None:
             return m.cost_per_call
         ev = target.evidence
@@ -301,7 +351,7 @@ def dump_policy(policy: Policy, header: str) -> str:
     """YAML text of a policy, rules written id first, with a comment header."""
     data = policy.model_dump(mode="json", exclude_defaults=True)
     data = {"format_version": policy.format_version, **data}
-    order = ["id", "description", "when", "require", "model", "prompt", "fallbacks", "evidence"]
+    order = ["id", "description", "when", "require", "model", "cascade", "prompt", "fallbacks", "evidence"]
     data["rules"] = [{k: _whole(r[k]) if k in ("when", "require") else r[k] for k in order if k in r}
                      for r in data.get("rules", [])]
     data.setdefault("rules", [])
@@ -324,17 +374,14 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         raise UsageError(f"{project.policy_file} not found; write a starting policy first (see README)")
     current = load_checked_policy(project.policy_file, models)
     data = load_run(project, run)
-    specs = suite_specs(project)
-    by_slot: dict[str, list[SuiteSpec]] = {rule_id: [] for rule_id, _ in current.targets()}
-    weights: dict[str, float] = {}
-    for name in sorted(set(data.frame["suite"])):
-        if name not in specs:
-            continue
-        slot = route_slot(current, specs[name].shape)
-        by_slot[slot].append(specs[name])
-        weights[slot] = weights.get(slot, 0.0) + specs[name].weekly_calls
-    decisions = [_decide(_Slot(rule_id, target, by_slot[rule_id]), data, models, settings, options, tolerance,
-                         min_examples) for rule_id, target in current.targets()]
+    dev = load_dev_run(project, options.dev_run, data)
+    in_run = set(data.frame["suite"])
+    linked = {rule_id: [s for s in specs if s.name in in_run]
+              for rule_id, specs in rule_suites(current, suite_specs(project).values()).items()}
+    weights = {rule_id: sum(s.weekly_calls for s in specs) for rule_id, specs in linked.items()}
+    decisions = [_decide(rule_id, target, linked[rule_id], data, models, settings, options, tolerance, min_examples,
+                         dev)
+                 for rule_id, target in current.targets()]
     proposed = {d.rule_id: d.proposed for d in decisions}
     proposal = Policy(
         source=Source(run_id=data.run_id, results_sha256=data.results_sha256,
@@ -343,15 +390,13 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         rules=[proposed[r.id] for r in current.rules], default=proposed[DEFAULT_ID],
     )
     spend = _spend(decisions, current, options, weights)
-    rows = [_row(d, settings) for d in decisions]
-    candidates = [
-        CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
-                     "chosen" if m.model == d.proposed.model else f"excluded: {d.excluded[m.model]}"
-                     if m.model in d.excluded else "eligible",
-                     baseline_flags(m.scores, data.baselines, confidence=settings.confidence))
-        for d in decisions for m in d.measures.values()
-    ]
-    markdown = render_diff(rows, spend, run_id=data.run_id, candidates=candidates)
+    candidates = [CandidateRow(d.rule_id, m.model, m.variant, m.n, m.quality, m.ci, m.cost_per_1k, m.p95_ms,
+                               _status(d, m.model), baseline_flags(m.scores, data.baselines,
+                                                                   confidence=settings.confidence))
+                  for d in decisions for m in d.measures.values()]
+    markdown = render_diff([_row(d) for d in decisions], spend, run_id=data.run_id, candidates=candidates,
+                           confidence=settings.confidence)
+    markdown = with_headline(markdown, current, proposal, manifest=data.manifest, models={m.id: m for m in models.models})
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"

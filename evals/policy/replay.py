@@ -34,7 +34,7 @@ from evals.config.policy import Policy, Target, load_policy
 from evals.costs import call_cost
 from evals.errors import ConfigError
 from evals.report.format import fmt_pct, fmt_usd
-from evals.client import NOT_SENT
+from evals.client import ANSWERED, NOT_SENT, billable
 from evals.router import Decision, NoRoute, Router
 from evals.spend import markdown_table
 from evals.stats import per_example_means
@@ -135,8 +135,8 @@ def _reprice_logged(attempts: list[dict[str, Any]], models: ModelsFile) -> float
     spent = 0.0
     for a in attempts:
         tokens_in, tokens_out, latency = _value(a["input_tokens"]), _value(a["output_tokens"]), _value(a["latency_ms"])
-        if a["outcome"] != "ok" and tokens_in is None:
-            continue  # nothing was paid for: the traffic model's rule (evals.client.billable)
+        if not billable(a["outcome"] in ANSWERED, tokens_in):
+            continue  # nothing was paid for: the traffic model's rule (a cascade's passed-on answer was paid)
         if a["model"] not in models.ids:
             return math.nan
         cost = call_cost(models.get(a["model"]), tokens_in, tokens_out, latency, _value(a["cache_read_tokens"]),

@@ -61,6 +61,7 @@ def default_registry() -> ProviderRegistry:
             "openai": ProviderEntry("evals.providers.openai:OpenAIProvider", "openai", "openai"),
             "openai-compatible": ProviderEntry("evals.providers.openai:OpenAICompatibleProvider", "openai", "openai"),
             "vllm": ProviderEntry("evals.providers.vllm:VllmProvider", "vllm", "vllm"),
+            "sklearn": ProviderEntry("evals.providers.sklearn:SklearnProvider"),  # scikit-learn is a core dependency
         }
     )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evals.policy.approvals import canonical, line_sha256
-from evals.policy.recommend import recommend
+from evals.policy.recommend import RecommendOptions, recommend
 from evals.project import Project
 from tests.policy.runs import model_rows, ones, write_run
 
@@ -80,7 +80,8 @@ def cheap_run(project: Project, run_id: str = "r1", *, cheap_hits: int = 38) -> 
     rows += model_rows("triage", "cheap", ones(N, cheap_hits), cost=0.0001, latency=100, variant="default")
     rows += model_rows("triage", "mid", ones(N, 0), cost=0.001, latency=100, variant="default")
     write_run(project, run_id, rows)
-    return recommend(project, run_id).proposal_path
+    # the same answers on 40 examples: [-0.088, +0.088], non-inferior within 0.1 (not within gate.yaml's 0.02)
+    return recommend(project, run_id, RecommendOptions(tolerance=0.1)).proposal_path
 
 
 def set_unsigned(project: Project) -> None:

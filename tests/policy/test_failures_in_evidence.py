@@ -94,7 +94,8 @@ def _responder(cheap_failures: dict[int, ErrorKind]):
         i = int(text.split("message ")[1].split()[0])
         if text.rstrip().endswith("C"):  # cheap: right every time it answers
             return cheap_failures.get(i, _label(i))
-        return _wrong(i) if i < 4 else _label(i)  # premium: wrong on 4 of 40
+        # premium: wrong on 6 of 40 (4 wins of 4 discordant pairs is p = 0.026 at the exact test, margin 0.02)
+        return _wrong(i) if i < 6 else _label(i)
 
     return answer
 
@@ -121,7 +122,7 @@ def test_a_cheaper_better_model_with_one_failed_call_wins_its_rule(tmp_path, mon
     assert cost.value == pytest.approx(m.cost_per_call)
     decision = _triage(recommend(project, done.run_id))
     assert decision.proposed.model == "cheap", decision.reason
-    assert "costs more" not in decision.reason and decision.reason.startswith("switched: best eligible quality")
+    assert "costs more" not in decision.reason and decision.reason.startswith("switched: cheap is non-inferior")
 
 
 def test_unresolved_infra_failures_keep_the_rule_until_a_re_run(tmp_path, monkeypatch, no_sleep):

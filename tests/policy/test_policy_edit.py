@@ -49,7 +49,8 @@ def test_a_proposal_that_keeps_every_model_changes_no_existing_line(signed, keys
     os.chmod(signed.policy_file, 0o644)
     commit_all(signed.root, "commented policy")
     rows = model_rows("triage", "premium", ones(N, 38), cost=0.0001, latency=100, variant="default")
-    rows += model_rows("triage", "mid", ones(N, 10), cost=0.01, latency=100, variant="default")
+    # mid meets the floor: a measured fallback under it would be dropped (fallbacks meet the rule)
+    rows += model_rows("triage", "mid", ones(N, 37), cost=0.01, latency=100, variant="default")
     write_run(signed, "r1", rows)
     result = recommend(signed, "r1")
     assert result.proposal.target("triage").model == "premium"
@@ -69,7 +70,7 @@ def test_a_switched_rule_changes_only_its_own_lines(signed, keys):
     approve(signed, proposal, ADA, key=keys.ada)
     after = signed.policy_file.read_text()
     assert _removed(COMMENTED, after) == ["-     model: premium", "-     fallbacks: [mid]"]
-    assert "    model: cheap\n    prompt: triage\n    fallbacks: [premium, mid]\n" in after
+    assert "    model: cheap\n    prompt: triage\n    fallbacks: [premium]\n" in after  # mid (0/40) fails the floor
     assert os.stat(signed.policy_file).st_mode & 0o777 == 0o664
 
 

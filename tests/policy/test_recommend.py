@@ -31,17 +31,22 @@ def test_picks_the_cheaper_model_when_non_inferior(pproject):
     assert _decision(recommend(pproject, "r1", RecommendOptions(tolerance=0.1)), "triage").proposed.model == "premium"
     d = _decision(recommend(pproject, "r1", RecommendOptions(tolerance=0.15)), "triage")
     assert d.proposed.model == "cheap"
-    assert d.reason.startswith("switched: cheapest non-inferior to premium within 0.150 (-0.025 [-0.129,")
+    assert d.kind == "switched"
+    assert d.reason.startswith("switched: cheap is non-inferior to premium within 0.150 (-0.025 [-0.129, +0.065]) "
+                               "and cheaper by $9.90 per 1k calls")
     # with the default tolerance (0.02) 40 examples cannot show a 0.025 drop is harmless
     assert _decision(recommend(pproject, "r1"), "triage").proposed.model == "premium"
 
 
 def test_equal_quality_goes_to_the_cheaper_model_with_fallback_at_another_provider(pproject):
     _triage(pproject, premium=ones(N, 38), cheap=ones(N, 38))
-    result = recommend(pproject, "r1")
+    # the same answers on 40 examples: +-0.088, not non-inferior within 0.02 (equal point estimates decide nothing)
+    kept = _decision(recommend(pproject, "r1"), "triage")
+    assert (kept.proposed.model, kept.kind) == ("premium", "undecidable")
+    result = recommend(pproject, "r1", RecommendOptions(tolerance=0.1))
     d = _decision(result, "triage")
     assert d.proposed.model == "cheap"
-    assert d.reason.startswith("switched: best eligible quality, and the cheapest eligible")
+    assert d.reason.startswith("switched: cheap is non-inferior to premium within 0.100 (+0.000 [-0.088, +0.088])")
     # the fallback chain prefers another provider, and is scored with each model's own variant
     assert d.proposed.fallbacks[0] == "premium"
     ev = d.proposed.evidence
@@ -72,12 +77,14 @@ def test_keeps_the_incumbent_when_the_interval_overlaps_the_floor(pproject):
     assert "lower bound below the floor 0.70" in d.excluded["cheap"]
 
 
-def test_undecidable_when_no_model_clears_the_floor(pproject):
+def test_flagged_when_no_model_clears_the_floor(pproject):
     _triage(pproject, premium=ones(N, 30), cheap=ones(N, 29))
     d = _decision(recommend(pproject, "r1"), "triage")
-    assert d.proposed.model == "premium" and not d.changed
-    assert d.reason.startswith("kept: no model meets the constraints")
-    assert d.proposed.evidence.model == "premium"  # the incumbent's measured numbers are still recorded
+    assert d.proposed.model == "premium" and d.kind == "flagged"
+    assert d.reason.startswith("flagged: premium fails its rule (quality 0.750 [0.585, 0.868]: lower bound below "
+                               "the floor 0.70); no measured model meets the rule")
+    assert d.proposed.evidence.model == "premium"  # the incumbent's measured numbers are recorded for the gate
+    assert d.proposed.fallbacks == []  # mid fails the floor too: no fallback proposed that cannot serve the rule
 
 
 def test_excludes_a_model_whose_p95_fails_the_rule(pproject):
@@ -93,7 +100,7 @@ def test_excludes_a_model_whose_context_window_is_too_small(pproject):
     write_run(pproject, "r1", rows)
     d = _decision(recommend(pproject, "r1"), "writing")
     assert d.proposed.model == "premium"
-    assert d.excluded["small-window"] == "context window 1000 < 4000 tokens needed"
+    assert d.excluded["small-window"] == "context window 1,000 < 4,000 tokens needed"
 
 
 def test_infra_failed_calls_are_left_out_of_quality_and_keep_the_rule(pproject):
@@ -109,7 +116,8 @@ def test_too_few_examples_keep_the_rule(pproject):
     _triage(pproject, premium=ones(5, 5), cheap=ones(5, 5), mid=ones(5, 5))
     d = _decision(recommend(pproject, "r1"), "triage")
     assert d.proposed.model == "premium"
-    assert "only 5 examples per model, 20 needed" in d.reason
+    assert d.kind == "too-few" and not d.changed
+    assert d.reason.startswith("kept: premium has only 5 examples, 20 needed to change a rule")
 
 
 def test_quality_objective_under_a_budget(pproject):
@@ -119,21 +127,21 @@ def test_quality_objective_under_a_budget(pproject):
     budget = _decision(recommend(pproject, "r1", RecommendOptions(objective="quality", budget_per_1k_usd=6)),
                        "triage")
     assert budget.proposed.model == "mid"
-    assert "within $6/1k" in budget.reason
+    assert "within $6.00/1k calls" in budget.reason
     with pytest.raises(UsageError):
         recommend(pproject, "r1", RecommendOptions(budget_per_1k_usd=1))
 
 
 def test_diff_markdown_rows_and_weekly_spend(pproject):
     _triage(pproject, premium=ones(N, 38), cheap=ones(N, 38))
-    result = recommend(pproject, "r1")
+    result = recommend(pproject, "r1", RecommendOptions(tolerance=0.1))
     text = (pproject.reports_dir / "r1" / "diff.md").read_text()
     assert text == result.diff_markdown
     row = next(line for line in text.splitlines() if line.startswith("| triage |"))
     assert "premium → mid" in row and "cheap → premium" in row
     # the same answers on 40 examples do not prove equal quality: no discordant pair is still +-0.088
     assert "0.950 → 0.950 (+0.000 [-0.088, +0.088])" in row
-    assert "$10.00 → $0.100000 (-$9.90)" in row and "900 → 100 (-800)" in row
+    assert "$10.00 → $0.1000 (-$9.90)" in row and "900 ms → 100 ms (-800 ms)" in row
     # 10,000 triage calls a week: $0.01 -> $0.0001 per call
     assert "| triage | 10,000 | $100.00 | $1.00 | -$99.00 |" in text
     assert result.spend.change_usd == pytest.approx(-99.0)
@@ -150,7 +158,7 @@ def test_spend_from_a_routing_log(pproject, tmp_path):
         '"cost_usd": 0.01}',
     ]
     log.write_text("\n".join(lines) + "\n")
-    result = recommend(pproject, "r1", RecommendOptions(routing_log=log))
+    result = recommend(pproject, "r1", RecommendOptions(routing_log=log, tolerance=0.1))
     assert result.spend.per_rule == [{"rule": "triage", "weekly_calls": pytest.approx(2.0),
                                       "current_usd": pytest.approx(0.02), "proposed_usd": pytest.approx(0.0002)}]
     assert "1 unreadable lines skipped" in result.diff_markdown

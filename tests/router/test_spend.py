@@ -51,7 +51,7 @@ def test_hand_counted_week(tmp_path: Path):
     assert set(by_model["week"]) == {"2026-W48", "2026-W49"}
     assert by_model[by_model["week"] == "2026-W49"]["spend_share"].tolist() == [1.0]
     fo = failover_counts(logs, week="2026-W48").set_index("rule")
-    assert fo.loc["writer"].tolist() == [2, 1, 0, 0.5]
+    assert fo.loc["writer"].tolist() == [2, 1, 0, 0.5, 0, 0.0]  # no cascade: no escalations
     assert fo.loc["classify", "failovers"] == 0
     md = render_markdown(logs, week="2026-W48")
     assert "| claude | 2 | 1 | 150 | $0.6000 | 1 | 60.0% | 15.0% |" in md
