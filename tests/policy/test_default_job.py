@@ -64,12 +64,13 @@ def test_the_default_job_keeps_every_rule_whose_model_it_could_not_reach(default
     voice = by_rule["founder-voice"]
     assert (voice.proposed.model, voice.proposed.fallbacks, voice.kind) == ("claude-sonnet-4-6", ["gpt-4o"],
                                                                            "unmeasured")
-    for rule_id in ("inbox-triage", "crm-extraction", "founder-voice"):
+    rules = ("inbox-triage", "crm-extraction", "founder-voice", "crm-actions", "long-context")
+    for rule_id in rules:
         d = by_rule[rule_id]
         assert d.kind == "unmeasured" and not d.changed, (rule_id, d.reason)
         assert d.reason == f"kept: {UNMEASURED_REASON}"
         assert f"| {rule_id} |" in rec.diff_markdown
-    assert rec.diff_markdown.count(UNMEASURED_REASON) == 3
+    assert rec.diff_markdown.count(UNMEASURED_REASON) == len(rules)
     assert not any(d.changed for d in rec.decisions)  # nothing measured can speak for a rule it did not run
 
 
@@ -80,7 +81,11 @@ def test_replace_unmeasured_still_holds_the_local_models_to_each_rule(default_jo
     assert (scores.loc["founder-voice"] >= 0.9).all()  # the local stand-ins clear the voice floor (0.6) easily
     rec = recommend(project, "default-job", RecommendOptions(replace_unmeasured=True))
     moved = [d for d in rec.decisions if d.changed]
-    assert {d.rule_id for d in moved} == {"inbox-triage", "crm-extraction", "founder-voice"}
+    assert {d.rule_id for d in moved} == {"inbox-triage", "crm-extraction", "founder-voice", "crm-actions"}
+    # long-context keeps its model with the true reason: plan-commitments' default split is too small to decide on
+    long = next(d for d in rec.decisions if d.rule_id == "long-context")
+    assert not long.changed and "no measured model meets the rule" in long.reason
+    assert all(reason.startswith("only ") and reason.endswith(" needed") for reason in long.excluded.values())
     for d in moved:  # only to a measured model that meets the rule's floor, latency, ceiling and window
         assert d.kind == "switched" and "not measured (--replace-unmeasured)" in d.reason
         assert d.proposed.model in {"smollm2-135m", "gemma3-270m"} and d.proposed.model not in d.excluded
