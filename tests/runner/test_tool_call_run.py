@@ -143,3 +143,28 @@ def test_a_truncated_answer_lists_what_it_misses(shipped_copy):
     detail = json.loads(crm["detail"])
     assert crm["error"] == "truncated" and detail["predicted_tool"] is None
     assert detail["gold_tool"] == "schedule_meeting" and "schedule_meeting.start" in detail["fields"]
+
+
+def test_the_answer_room_counts_against_the_window():
+    """A prompt that fits leaves room for ``max_tokens`` or is excluded: llama-cpp-python would otherwise
+    shrink the answer budget silently and the answer would read as truncated."""
+    from types import SimpleNamespace
+
+    from evals.prompts import RenderedPrompt
+    from evals.runner.windows import window_exclusion
+
+    class Window:
+        spec = SimpleNamespace(id="m")
+
+        def context_limit(self):
+            return 100
+
+        def count_tokens(self, prompt):
+            return 60
+
+    def prompt(max_tokens):
+        return RenderedPrompt(messages=None, prompt="x", max_tokens=max_tokens, temperature=0.0)
+
+    assert window_exclusion(Window(), "s", "e", prompt(40)) is None  # 60 + 40 = 100: exactly full fits
+    excluded = window_exclusion(Window(), "s", "e", prompt(41))
+    assert excluded is not None and (excluded.prompt_tokens, excluded.needed, excluded.window) == (60, 101, 100)

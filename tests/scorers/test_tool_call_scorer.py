@@ -218,3 +218,17 @@ def test_padded_gold_arguments_mean_absent(suites, scorer):
     result = scorer.score(scorer.gold_answer(example(padded)), example(padded))
     assert result.value == 1.0 and "log_call.cc" not in result.detail["fields"]
     assert result.subscores["exact_call"] == 1.0 and result.detail["schema_errors"] == []  # no `"cc": null` sent
+
+
+def test_arguments_that_are_not_an_object_score_0_even_with_nothing_to_fill():
+    """A tool with no gold arguments has no cell to miss; its call still fails when the arguments are not
+    a JSON object (the tool would reject the call)."""
+    tools = [{"name": "refresh", "description": "Refresh the pipeline view.",
+              "parameters": {"type": "object", "properties": {"board": {"type": "string"}}}}]
+    scorer = ToolCallScorer(SimpleNamespace(tools=tools, path="suite.yaml"), ToolCallSettings(free_text_arguments=[]))
+    gold = example({"kind": "call", "tool": "refresh", "arguments": {}})
+    assert scorer.score(call("refresh", {}), gold).value == 1.0
+    broken = json.dumps({"tool_calls": [{"name": "refresh", "arguments": "{board: main"}], "text": ""})
+    result = scorer.score(broken, gold)
+    assert result.value == 0.0 and result.subscores["tool_correct"] == 1.0
+    assert result.subscores["arguments_valid"] == 0.0 and result.detail["schema_errors"]
