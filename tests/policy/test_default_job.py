@@ -81,11 +81,13 @@ def test_replace_unmeasured_still_holds_the_local_models_to_each_rule(default_jo
     assert (scores.loc["founder-voice"] >= 0.9).all()  # the local stand-ins clear the voice floor (0.6) easily
     rec = recommend(project, "default-job", RecommendOptions(replace_unmeasured=True))
     moved = [d for d in rec.decisions if d.changed]
-    assert {d.rule_id for d in moved} == {"inbox-triage", "crm-extraction", "founder-voice", "crm-actions"}
-    # long-context keeps its model with the true reason: plan-commitments' default split is too small to decide on
-    long = next(d for d in rec.decisions if d.rule_id == "long-context")
-    assert not long.changed and "no measured model meets the rule" in long.reason
-    assert all(reason.startswith("only ") and reason.endswith(" needed") for reason in long.excluded.values())
+    assert {d.rule_id for d in moved} == {"inbox-triage", "crm-extraction", "founder-voice"}
+    # crm-actions and long-context keep their models with the true reason: the default job runs their suites'
+    # `quick` splits (7 requests, 2 documents), too few to decide on; `--split test` or `full` measures them
+    for rule_id in ("crm-actions", "long-context"):
+        d = next(d for d in rec.decisions if d.rule_id == rule_id)
+        assert not d.changed and "no measured model meets the rule" in d.reason, (rule_id, d.reason)
+        assert d.excluded and all(r.startswith("only ") and r.endswith(" needed") for r in d.excluded.values())
     for d in moved:  # only to a measured model that meets the rule's floor, latency, ceiling and window
         assert d.kind == "switched" and "not measured (--replace-unmeasured)" in d.reason
         assert d.proposed.model in {"smollm2-135m", "gemma3-270m"} and d.proposed.model not in d.excluded

@@ -25,7 +25,8 @@ def test_tool_breakdowns_and_exclusions_in_the_report(shipped_copy):
         return gold(request)
 
     FakeProvider.reset(responder=answer)
-    result = run(shipped_copy, RunOptions(suites=["crm-actions", "plan-commitments"], models=["gold-fake", "small-fake"]))
+    result = run(shipped_copy, RunOptions(suites=["crm-actions", "plan-commitments"], models=["gold-fake", "small-fake"],
+                                          split="test"))
     folder = result.folder
     aggregates = read_aggregates(folder)
     views = {v["suite"]: v for v in suite_views(aggregates, read_results(folder), read_manifest(folder))}

@@ -31,19 +31,20 @@ def gold_responder(project, model_id: str, family: str = "fake"):
     """A fake model answering each example's gold (the call object for a tool call)."""
     answers = {}
     for name, path in SUITES.items():
-        suite = open_suite(path)
-        scorer = build_scorer(suite)
-        template = variant_for(project.prompts_dir, suite.spec.prompt, model_id, family)
-        for e in suite.examples:
-            rendered = build_request(template, suite.variables(e), suite.schema, suite.tools)
-            answers[rendered.sha256] = scorer.gold_answer(e) if name == "crm-actions" else json.dumps(e.gold)
+        for split in open_suite(path, with_examples=False).spec.data.files:
+            suite = open_suite(path, split=split)
+            scorer = build_scorer(suite)
+            template = variant_for(project.prompts_dir, suite.spec.prompt, model_id, family)
+            for e in suite.examples:
+                rendered = build_request(template, suite.variables(e), suite.schema, suite.tools)
+                answers[rendered.sha256] = scorer.gold_answer(e) if name == "crm-actions" else json.dumps(e.gold)
     return lambda request: answers[request.prompt.sha256]
 
 
 def test_gold_scores_1_and_rows_carry_tool_calls(shipped_copy):
     add_model(shipped_copy, "gold-fake", 32768)
     FakeProvider.reset(responder=gold_responder(shipped_copy, "gold-fake"))
-    result = run(shipped_copy, RunOptions(suites=sorted(SUITES), models=["gold-fake"]))
+    result = run(shipped_copy, RunOptions(suites=sorted(SUITES), models=["gold-fake"], split="test"))
     frame = result.results
     assert len(frame) == 36 + 9 and frame["error"].isna().all()
     assert (frame["score"] == 1.0).all(), frame.loc[frame["score"] != 1.0, ["example_id", "detail"]]
@@ -60,7 +61,7 @@ def test_gold_scores_1_and_rows_carry_tool_calls(shipped_copy):
     # the tools were in the request: every crm prompt hash covers them
     sent = [r for r in FakeProvider.calls if r.prompt.tools is not None]
     assert len(sent) == 36 and sent[0].prompt.canonical()["tools"][0]["name"] == "log_call"
-    again = run(shipped_copy, RunOptions(suites=["crm-actions"], models=["gold-fake"]))
+    again = run(shipped_copy, RunOptions(suites=["crm-actions"], models=["gold-fake"], split="test"))
     assert again.results["cached"].all()
     assert again.results["tool_calls"].tolist() == crm["tool_calls"].tolist()  # from the cache, unchanged
 
@@ -83,10 +84,10 @@ def test_a_window_too_small_excludes_the_example_with_the_reason(shipped_copy):
     from evals.runner.run import SilentReporter
 
     reporter = SilentReporter()
-    result = run(shipped_copy, RunOptions(suites=["plan-commitments"], models=["small-window", "big-window"]),
-                 reporter=reporter)
+    result = run(shipped_copy, RunOptions(suites=["plan-commitments"], models=["small-window", "big-window"],
+                                          split="test"), reporter=reporter)
     frame = result.results
-    long_docs = {e.id for e in open_suite(SUITES["plan-commitments"]).examples if len(e.inputs["document"]) > 36000}
+    long_docs = {e.id for e in open_suite(SUITES["plan-commitments"], split="test").examples if len(e.inputs["document"]) > 36000}
     assert len(long_docs) == 3
     small = frame[frame["model"] == "small-window"]
     assert set(small["example_id"]).isdisjoint(long_docs) and len(small) == 6  # not run, not failed
@@ -108,7 +109,7 @@ def test_a_window_too_small_excludes_the_example_with_the_reason(shipped_copy):
 def test_an_example_that_fits_is_not_excluded(shipped_copy):
     add_model(shipped_copy, "huge-window", 200000)
     FakeProvider.reset(responder=lambda request: '{"commitments": []}')
-    result = run(shipped_copy, RunOptions(suites=["plan-commitments"], models=["huge-window"]))
+    result = run(shipped_copy, RunOptions(suites=["plan-commitments"], models=["huge-window"], split="test"))
     assert len(result.results) == 9 and read_manifest(result.folder)["excluded"] == []
 
 
@@ -132,11 +133,12 @@ def test_a_truncated_answer_lists_what_it_misses(shipped_copy):
     add_model(shipped_copy, "cut-fake", 200000)
     FakeProvider.reset(responder=lambda request: GenerateResponse(text='{"commitments": [{"owner": "A',
                                                                    finish_reason="length", output_tokens=9))
-    result = run(shipped_copy, RunOptions(suites=["plan-commitments", "crm-actions"], models=["cut-fake"], limit=1))
+    result = run(shipped_copy, RunOptions(suites=["plan-commitments", "crm-actions"], models=["cut-fake"], limit=1,
+                                          split="test"))
     frame = result.results.set_index("suite")
     plan, crm = frame.loc["plan-commitments"], frame.loc["crm-actions"]
     assert plan["error"] == "truncated" and plan["score"] == 0.0
-    gold = open_suite(SUITES["plan-commitments"]).examples[0].gold["commitments"]
+    gold = open_suite(SUITES["plan-commitments"], split="test").examples[0].gold["commitments"]
     fields = json.loads(plan["detail"])["fields"]
     assert len(fields) == sum(1 for g in gold for v in g.values() if v is not None)
     assert not any(c["pred"] for c in fields.values()) and "commitments[0].owner" in fields

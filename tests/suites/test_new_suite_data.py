@@ -47,7 +47,7 @@ def test_suite_files_load_as_suite_specs(folder):
 
     spec = load_suite(folder / "suite.yaml")
     assert tuple(spec.fields.inputs) == (CRM_INPUTS if folder == CRM else PLAN_INPUTS)
-    assert set(spec.data.files) == {"dev", "test", "full"} and spec.default_split == "test"
+    assert set(spec.data.files) == {"dev", "test", "full", "quick"} and spec.default_split == "quick"
     assert (REPO / "prompts" / spec.prompt / "default.j2").is_file()
     assert (REPO / "prompts" / spec.prompt / "gemma3-base.j2").is_file()
     assert spec.rule and spec.weekly_calls > 0 and 0 < spec.quality_floor < 1
@@ -67,6 +67,9 @@ def _check_splits(splits: dict[str, list[dict]]) -> None:
     by_id = {r["id"]: r for r in splits["full"]}
     for row in splits["test"]:
         assert row == by_id[row["id"]], f"{row['id']} differs between test and full"
+    test_rows = {r["id"]: r for r in splits["test"]}
+    for row in splits["quick"]:  # the default job's split: test rows, verbatim
+        assert row == test_rows.get(row["id"]), f"{row['id']} of quick is not the test row"
 
 
 # ----------------------------------------------------------------------------------- crm-actions
@@ -103,7 +106,8 @@ def test_crm_split_sizes_and_disjointness():
     _check_splits(splits)
     assert len(splits["dev"]) >= 25 and 30 <= len(splits["test"]) <= 40
     assert len(splits["full"]) >= 100 and len(_crm_all()) >= 130
-    for name in ("dev", "test", "full"):
+    assert len(splits["quick"]) <= 8  # the default job's share of the 20-minute budget (suite.yaml)
+    for name in ("dev", "test", "full", "quick"):
         seen = Counter(r["expected"]["tool"] or r["expected"]["kind"] for r in splits[name])
         assert set(seen) == set(_tools()) | {"no_tool", "clarify"}, f"{name} lacks a tool or kind: {seen}"
 
@@ -270,6 +274,8 @@ def test_plan_split_sizes_and_buckets():
     overall = Counter(r["bucket"] for r in rows)
     assert min(overall.values()) >= len(rows) // 3 - 2, overall
     assert Counter(r["bucket"] for r in splits["test"]) == {"short": 3, "medium": 3, "long": 3}
+    # the default job: one document each model holds and one only Gemma 3's window holds (SmolLM2 is excluded)
+    assert Counter(r["bucket"] for r in splits["quick"]) == {"short": 1, "long": 1}
     assert 5 <= len(splits["dev"]) <= 8
 
 
