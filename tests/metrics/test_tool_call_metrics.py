@@ -36,7 +36,7 @@ def row(suite, scorer, example, output: str | None, error: str | None = None, mo
 
 @pytest.fixture(scope="module")
 def crm():
-    suite = open_suite(CRM)
+    suite = open_suite(CRM, split="test")  # the evidence split: every tool and kind, and crm-003
     return suite, build_scorer(suite)
 
 
@@ -96,7 +96,7 @@ def test_aggregates_carry_the_tool_breakdown_per_context_slice(crm):
 
 
 def test_record_fields_are_reported_per_field_and_failures_miss_every_record():
-    suite = open_suite(PLAN)
+    suite = open_suite(PLAN, split="test")
     scorer = build_scorer(suite)
     e = suite.examples[0]
     rows = [row(suite, scorer, e, json.dumps(e.gold)), row(suite, scorer, e, None, "truncated", model="m")]
