@@ -15,11 +15,12 @@ Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
   sha256 the record holds), and the suite files, scorer settings and prompt variants the rule's
   numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
   have been accepted by the approval (``--accept-lower-floor``).
-* against ``--base``: a changed rule carries evidence, meets its floor, and loses at most
-  ``quality_tolerance``; requirement and gate-setting changes are listed in the comment.
+* against ``--base``: a changed rule carries evidence and loses at most ``quality_tolerance``;
+  requirement and gate-setting changes are listed in the comment.
 * **floor**: every rule with evidence, moved or kept, has its model's quality lower bound at or above
   its floor (:mod:`evals.policy.floors`): a rule the recommender kept *flagged* does not pass silently.
-* **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``.
+* **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``: each suite's ``weekly_calls``
+  charged to the rule it is evidence for (its ``rule:`` link, as the recommender reads it).
 
 With ``--base``, each setting of ``policies/gate.yaml`` is the stricter of the base's and the branch's
 (:func:`~evals.policy.gitbase.strictest`): a pull request cannot relax the gate that judges it.
@@ -45,8 +46,8 @@ from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_prob
 from evals.policy.bundle import (BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths,
                                  suite_weights)
 from evals.policy.checks import load_checked_policy
-from evals.policy.diff import money, policy_changes
-from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.diff import money, policy_changes, project_spend
+from evals.policy.evidence import file_sha256, rule_suites, suite_specs
 from evals.policy.floors import floor_failures
 from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
@@ -298,13 +299,7 @@ def _base_checks(project: Project, current: Policy, base: Policy | None, rev: st
         if problem:
             checks.append(Check("evidence", False, f"rule {rule_id!r} changed against {rev} but {problem}", rule_id))
             continue
-        ev = target.evidence
-        moved = change["change"] == "added" or {"model", "fallbacks"} & set(change["fields"])
-        if moved and ev.floor is not None and (ev.quality_ci is None or ev.quality_ci[0] < ev.floor):
-            low = "unknown" if ev.quality_ci is None else f"{ev.quality_ci[0]:.3f}"
-            checks.append(Check("regression", False, f"rule {rule_id!r} routes to {target.model}, whose quality "
-                                                     f"lower bound {low} is below its floor {ev.floor:.2f}", rule_id))
-            continue
+        ev = target.evidence  # its floor: the floor check, on every rule (evals.policy.floors)
         before = base_targets.get(rule_id)
         old = before.evidence if before is not None else None
         if old is not None and old.quality is not None and ev.quality is not None:
@@ -323,19 +318,32 @@ def _base_checks(project: Project, current: Policy, base: Policy | None, rev: st
 
 
 def _spend_check(project: Project, current: Policy, settings: PolicySettings) -> tuple[Check, float | None]:
-    """Weekly spend: each suite's ``weekly_calls`` x the cost per call its rule's evidence records."""
-    known = 0.0
-    unknown = []
-    for spec in suite_specs(project).values():
-        if not spec.weekly_calls:
-            continue
-        slot = route_slot(current, spec.shape)
-        target = current.target(slot)
+    """Weekly spend: each rule's suites' ``weekly_calls`` x the cost per call its evidence records.
+
+    Suites are linked to rules as the recommender links them (:func:`~evals.policy.evidence.rule_suites`:
+    a suite's ``rule:``, else its shape), and the total is :func:`~evals.policy.diff.project_spend`'s,
+    the recommender's projection. A suite that is evidence for no rule (its ``rule:`` is not in the
+    policy, or its shape matches a rule whose suites name it) is traffic of unknown cost, named.
+    """
+    specs = [s for s in suite_specs(project).values() if s.weekly_calls]
+    linked = rule_suites(current, specs)
+    known_ids = {rule_id for rule_id, _ in current.targets()}
+    used = {s.name for suites in linked.values() for s in suites}
+    unknown = [f"{s.name} (rule {s.rule!r} is not in the policy)" if s.rule is not None and s.rule not in known_ids
+               else f"{s.name} (evidence for no rule: add `rule:` to its suite.yaml)"
+               for s in specs if s.name not in used]
+    calls = {rule_id: float(sum(s.weekly_calls for s in suites)) for rule_id, suites in linked.items() if suites}
+    costs: dict[str, float | None] = {}
+    for rule_id in calls:
+        target = current.target(rule_id)
         ev = target.evidence
-        if ev is None or ev.model not in (None, target.model) or ev.cost_per_1k_usd is None:
-            unknown.append(f"{spec.name} ({slot})")
-            continue
-        known += spec.weekly_calls * ev.cost_per_1k_usd / 1000
+        priced = ev is not None and ev.model in (None, target.model) and ev.cost_per_1k_usd is not None
+        costs[rule_id] = ev.cost_per_1k_usd / 1000 if priced else None
+        if not priced:
+            unknown += [f"{s.name} ({rule_id})" for s in linked[rule_id]]
+    projected = project_spend(calls, costs, costs, "suite weekly_calls")
+    known = sum(row["proposed_usd"] for row in projected.per_rule if row["proposed_usd"] is not None)
+    unknown.sort()
     ceiling = settings.weekly_spend_ceiling_usd
     total = None if unknown else known
     amount = money(known) if not unknown else f"at least {money(known)} (no priced evidence for {', '.join(unknown)})"
