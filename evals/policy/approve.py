@@ -6,8 +6,8 @@ again, and the suites and prompt variants the branch holds must be the ones the 
 under the approval lock:
 
 1. the evidence bundle is written to ``policies/evidence/`` (see :mod:`evals.policy.bundle`);
-2. the record (approver, time, proposal, evidence bundle sha256, input hashes, accepted lower floors,
-   ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
+2. the record (approver, time, proposal, evidence bundle sha256, input hashes, each cited model's
+   pricing hash, accepted lower floors, ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
    ``policies/approvals.jsonl`` (:mod:`evals.policy.approvals`);
 3. only then ``policies/current.yaml`` is edited, touching only the keys that changed.
 
@@ -30,8 +30,8 @@ from evals.config.suite import load_suite
 from evals.errors import EvalsError, UsageError
 from evals.policy import approvals, signing
 from evals.policy.approvals import APPROVALS_FORMAT, Entry, check_name, read_log, signed_bytes, write_bytes_atomic
-from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, manifest_problems, number_problems,
-                                 read_bundle, rule_inputs, suite_paths, suite_weights)
+from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, cited_models, manifest_problems,
+                                 number_problems, pricing_sha256, read_bundle, rule_inputs, suite_paths, suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
 from evals.policy.evidence import file_sha256
@@ -165,6 +165,8 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
     manifest = read_manifest(project.reports_dir / run_id)
     paths = suite_paths(project)
     inputs: dict[str, dict[str, str]] = {}
+    pricing: dict[str, dict[str, str]] = {}
+    specs = {m.id: m for m in models.models}
     for rule_id, target in proposal.targets():
         ev = target.evidence
         if ev is None or ev.run_id != run_id:
@@ -173,6 +175,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
         if problems:
             raise ApprovalRefused(f"{path}: {problems[0]}")
         inputs[rule_id] = rule_inputs(project, models, target, ev, paths)
+        pricing[rule_id] = {m: pricing_sha256(specs[m]) for m in cited_models(target, ev) if m in specs}
     rows = bundle_frame(frame, proposal, run_id)
     data = bundle_bytes(rows)
     bundle_rel = bundle_path(run_id, data)
@@ -218,6 +221,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
             "evidence": {"run_id": run_id, "results_sha256": results_sha, "confidence": settings.confidence,
                          "bundle": bundle_rel.as_posix(), "bundle_sha256": hashlib.sha256(data).hexdigest()},
             "inputs": inputs,
+            "pricing": pricing,
             "accept_lower_floor": accepted,
             "diff": policy_changes(current, proposal),
             "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,

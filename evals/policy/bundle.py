@@ -8,9 +8,17 @@ clone without ``reports/``, recomputes each rule's quality, interval, cost and p
 numbers the rule states.
 
 The record also holds, per rule, the sha256 of every input those numbers depend on: the files of each
-suite (data and ``suite.yaml``), its scorer settings, and the prompt variant each cited model renders.
+suite (data and ``suite.yaml``), its scorer settings, the prompt variant each cited model renders, and
+each cited model's entry in ``policies/models.yaml`` as far as it can change an answer
+(:func:`model_identity_sha256` of ``ModelSpec.cache_identity()``, the response cache's identity).
 :func:`rule_inputs` computes them from the files the branch holds; the gate fails a rule whose inputs
-differ from the recorded ones, naming the file.
+differ from the recorded ones, naming the file (and the model).
+
+Answer-neutral fields of a model (concurrency, limits, timeouts, description) are not inputs. Its
+``pricing`` is not either, but it is what the stated cost was priced at: the record keeps
+:func:`pricing_sha256` of each cited model, and where the branch's prices differ the gate shows the cost
+re-derived from the bundle's tokens and latencies under them (:func:`repriced_cost_per_1k`) beside the
+stated one, and holds the stated one (the number the signed bundle reproduces).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evals.config.models import ModelsFile
+from evals.config.models import ModelsFile, ModelSpec
 from evals.config.policy import Evidence, ModelScore, Policy, Target
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
@@ -37,6 +45,26 @@ EXCLUDED_COLUMNS = ("output", "error_message", "prompt_text", "gold", "detail", 
 """Result columns left out of a bundle (text that may be large or private); every other column is kept."""
 
 SCORER_SUFFIX = "#scorer"
+
+
+def _canonical_sha256(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def model_identity_sha256(spec: ModelSpec) -> str:
+    """sha256 of what identifies a model's answers: ``spec.cache_identity()``, the response cache's exclude-list
+    identity (every field but the answer-neutral ones, no credentials)."""
+    return _canonical_sha256(spec.cache_identity())
+
+
+def pricing_sha256(spec: ModelSpec) -> str:
+    """sha256 of a model's ``pricing`` (answer-neutral, but what its stated cost was priced at)."""
+    return _canonical_sha256(spec.pricing.model_dump(mode="json"))
+
+
+def model_key(project: Project, model: str) -> str:
+    """The input key of a model's entry: ``policies/models.yaml model <id>``."""
+    return f"{_rel(project, project.models_file)} model {model}"
 
 
 def cited_models(target: Target, ev: Evidence) -> list[str]:
@@ -141,6 +169,11 @@ def suite_paths(project: Project) -> dict[str, Path]:
     return {load_suite(p).name: p for p in discover(project.suites_dir)}
 
 
+def rel_path(project: Project, path: Path) -> str:
+    """``path`` relative to the project root (as given when it is outside)."""
+    return _rel(project, path)
+
+
 def _rel(project: Project, path: Path) -> str:
     try:
         return path.resolve().relative_to(project.root.resolve()).as_posix()
@@ -151,8 +184,7 @@ def _rel(project: Project, path: Path) -> str:
 def scorer_sha256(suite_yaml: Path) -> str:
     """sha256 of what a suite's scorer is configured with (its name, settings and the suite's labels)."""
     spec = load_suite(suite_yaml)
-    data = {"scorer": spec.scorer.model_dump(mode="json"), "labels": spec.labels}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return _canonical_sha256({"scorer": spec.scorer.model_dump(mode="json"), "labels": spec.labels})
 
 
 def variant_path(project: Project, models: ModelsFile, prompt: str, model: str) -> Path | None:
@@ -172,9 +204,14 @@ def rule_inputs(project: Project, models: ModelsFile, target: Target, ev: Eviden
                 paths: dict[str, Path]) -> dict[str, str]:
     """``{file: sha256}`` of everything the rule's evidence was measured on, as the branch holds it now.
 
-    Keys are project-relative paths; a suite's scorer settings are ``<suite.yaml>#scorer``.
+    Keys are project-relative paths; a suite's scorer settings are ``<suite.yaml>#scorer``; a cited
+    model's answer-changing spec is :func:`model_key` (absent when models.yaml no longer has the model).
     """
     out: dict[str, str] = {}
+    specs = {m.id: m for m in models.models}
+    for model in cited_models(target, ev):
+        if model in specs:
+            out[model_key(project, model)] = model_identity_sha256(specs[model])
     for name in cited_suites(ev):
         suite_yaml = paths.get(name)
         if suite_yaml is None:
@@ -188,6 +225,49 @@ def rule_inputs(project: Project, models: ModelsFile, target: Target, ev: Eviden
             if variant is not None:
                 out[_rel(project, variant)] = file_sha256(variant)
     return dict(sorted(out.items()))
+
+
+def identity_changes(measured: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The fields of a model's spec identity ``now`` that differ from the identity a run recorded (the
+    provider's, which may hold more: a GGUF's file and size); nested mappings are compared per key.
+
+    >>> identity_changes({"model": "c", "options": {"seed": 0}, "file": "x.gguf"}, {"model": "c", "options": {"seed": 1}})
+    ['options.seed']
+    """
+    out = []
+    for key, value in now.items():
+        was = measured.get(key)
+        if isinstance(value, dict) and isinstance(was, dict):
+            out += [f"{key}.{k}" for k in sorted(set(value) | set(was)) if value.get(k) != was.get(k)]
+        elif was != value:
+            out.append(key)
+    return out
+
+
+def repriced_cost_per_1k(frame: Any, suites: list[str], spec: ModelSpec, weights: dict[str, float], *,
+                         confidence: float = 0.95) -> float | None:
+    """``spec``'s cost per 1k calls on a rule's ``suites``, each call of ``frame`` re-priced under ``spec``'s
+    prices with :func:`evals.costs.call_cost` from the call's own tokens, latency and batch flag, then
+    measured by :func:`~evals.policy.eligibility.rule_measure` like the stated cost. Results do not keep a
+    call's cache reads or measured busy time, so a call that had them is re-priced without them."""
+    import pandas as pd
+
+    from evals.costs import call_cost
+
+    def value(v: Any) -> Any:
+        return None if v is None or pd.isna(v) else v
+
+    rows = frame[frame["model"] == spec.id]
+    if rows.empty:
+        return None
+    batch = rows["batch"] if "batch" in rows.columns else pd.Series(False, index=rows.index)
+    costs = [call_cost(spec, None if value(i) is None else int(i), None if value(o) is None else int(o), value(lat),
+                       batch=bool(value(b))).usd
+             for i, o, lat, b in zip(rows["input_tokens"], rows["output_tokens"], rows["latency_ms"], batch)]
+    repriced = frame.copy()
+    repriced.loc[rows.index, "cost_usd"] = pd.Series(costs, index=rows.index, dtype=float)
+    m = rule_measure(repriced, suites, spec.id, weights, confidence=confidence)
+    return None if m is None else m.cost_per_1k
 
 
 def input_changes(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
@@ -207,12 +287,27 @@ def manifest_problems(project: Project, models: ModelsFile, manifest: dict[str, 
     """Where the files the branch holds now differ from what the run recorded having measured.
 
     Run at approval, so the input hashes a record carries are those of the run: each suite's sha256
-    (``manifest.suites[name].sha256``) and each cited model's prompt variant (``manifest.prompts``).
+    (``manifest.suites[name].sha256``), each cited model's prompt variant (``manifest.prompts``) and its
+    spec's cache identity (``manifest.models[id].identity``, compared with :func:`identity_changes`).
     """
     problems = []
     run = manifest.get("run_id", ev.run_id)
     suites = manifest.get("suites") if isinstance(manifest.get("suites"), dict) else {}
     prompts = manifest.get("prompts") if isinstance(manifest.get("prompts"), dict) else {}
+    measured_models = manifest.get("models") if isinstance(manifest.get("models"), dict) else {}
+    specs = {m.id: m for m in models.models}
+    file = _rel(project, project.models_file)
+    for model in cited_models(target, ev):
+        entry = measured_models.get(model)
+        identity = entry.get("identity") if isinstance(entry, dict) else None
+        if model not in specs:
+            problems.append(f"rule {rule_id!r}: {model} is no longer in {file}")
+        elif not isinstance(identity, dict):
+            problems.append(f"rule {rule_id!r}: run {run} does not record the identity of model {model}; re-run it "
+                            "with this harness")
+        elif changed := identity_changes(identity, specs[model].cache_identity()):
+            problems.append(f"rule {rule_id!r}: the entry of {model} in {file} changed since run {run} "
+                            f"({', '.join(changed)}); re-run `evals run` and `evals recommend`")
     for name in cited_suites(ev):
         suite_yaml = paths.get(name)
         recorded = (suites.get(name) or {}).get("sha256") if isinstance(suites.get(name), dict) else None
@@ -247,5 +342,6 @@ def manifest_problems(project: Project, models: ModelsFile, manifest: dict[str, 
 
 
 __all__ = ["BUNDLE_DIR", "EXCLUDED_COLUMNS", "bundle_bytes", "bundle_frame", "bundle_path", "cited_models",
-           "cited_suites", "input_changes", "manifest_problems", "number_problems", "read_bundle", "rule_inputs",
+           "cited_suites", "identity_changes", "input_changes", "manifest_problems", "model_identity_sha256",
+           "model_key", "number_problems", "pricing_sha256", "read_bundle", "rel_path", "repriced_cost_per_1k", "rule_inputs",
            "scorer_sha256", "suite_paths", "suite_weights"]

@@ -43,8 +43,9 @@ from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
 from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
-from evals.policy.bundle import (BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths,
-                                 suite_weights)
+from evals.policy.bundle import (BUNDLE_DIR, cited_models, cited_suites, input_changes, number_problems,
+                                 pricing_sha256, read_bundle, rel_path, repriced_cost_per_1k, rule_inputs,
+                                 suite_paths, suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes, project_spend
 from evals.policy.evidence import file_sha256, rule_suites, suite_specs
@@ -72,6 +73,7 @@ class GateResult:
     checks: list[Check] = field(default_factory=list)
     weekly_spend_usd: float | None = None
     requirement_changes: list[RequirementChange] = field(default_factory=list)
+    warnings: list[Check] = field(default_factory=list)  # shown in the comment; they do not fail the gate
     approved_diff: str | None = None
     markdown: str = ""
 
@@ -199,8 +201,36 @@ def _bundle_file(project: Project, rel: Any) -> Path | None:
     return path if path.is_relative_to(folder) else None
 
 
-def _evidence_checks(project: Project, current: Policy, entries: list[Entry], models: ModelsFile) -> list[Check]:
-    """Re-derive every rule's numbers from its approval's bundle; bind them to the inputs the branch holds."""
+def _pricing_warnings(project: Project, entry: Entry, rule_id: str, target: Target, frame: Any, models: ModelsFile, rel: str,
+                      weights: dict[str, float], confidence: float) -> list[Check]:
+    """A cited model whose pricing differs from the approval's: its cost re-derived under the branch's prices."""
+    recorded = entry.record.get("pricing")
+    recorded = recorded.get(rule_id) if isinstance(recorded, dict) else None
+    if not isinstance(recorded, dict):
+        return []  # an approval that recorded no prices: nothing to compare with
+    ev = target.evidence
+    specs = {m.id: m for m in models.models}
+    models_file = rel_path(project, project.models_file)
+    stated = {ev.model or target.model: ev.cost_per_1k_usd, **{f.model: f.cost_per_1k_usd for f in ev.fallbacks}}
+    out = []
+    for model in cited_models(target, ev):
+        spec = specs.get(model)
+        if spec is None or recorded.get(model) in (None, pricing_sha256(spec)):
+            continue
+        now = repriced_cost_per_1k(frame, cited_suites(ev), spec, weights, confidence=confidence)
+        out.append(Check("pricing", True, f"rule {rule_id!r}: the pricing of {model} in "
+                                          f"{models_file} changed since its approval: re-priced "
+                                          f"from {rel} under the branch's prices, {model} costs {money(now)} per 1k "
+                                          f"calls, the evidence states {money(stated.get(model))} (the gate holds the "
+                                          "stated cost; re-run `evals run` and `evals recommend` to re-price the "
+                                          "evidence)", rule_id))
+    return out
+
+
+def _evidence_checks(project: Project, current: Policy, entries: list[Entry], models: ModelsFile,
+                     warnings: list[Check]) -> list[Check]:
+    """Re-derive every rule's numbers from its approval's bundle; bind them to the inputs the branch holds.
+    Pricing changes of cited models go to ``warnings``."""
     checks: list[Check] = []
     frames: dict[Path, Any] = {}
     paths = suite_paths(project)
@@ -237,6 +267,8 @@ def _evidence_checks(project: Project, current: Policy, entries: list[Entry], mo
         if problems:
             fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
             continue
+        warnings += _pricing_warnings(project, entry, rule_id, target, frames[bundle], models, rel, suite_weights(paths),
+                                      confidence)
         changed = input_changes(entry.record["inputs"][rule_id], rule_inputs(project, models, target, ev, paths))
         if changed:
             fail(f"rule {rule_id!r}: inputs changed since evidence run {ev.run_id} without new evidence: "
@@ -365,6 +397,8 @@ def render_markdown(result: GateResult, base: str | None) -> str:
     for c in result.checks:
         lines.append(f"| {md_text(c.name)} | {md_text(c.rule or '-')} | {'pass' if c.ok else '**FAIL**'} | "
                      f"{md_text(c.message)} |")
+    if result.warnings:
+        lines += ["", "### Warnings", ""] + [f"- {md_text(w.message)}" for w in result.warnings]
     if base:
         lines += ["", f"### Requirement changes against {md_text(base)}", ""]
         changes = result.requirement_changes
@@ -422,7 +456,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     result.checks += log_checks
     result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
     result.checks += _approval_checks(current, records, at_base)
-    result.checks += _evidence_checks(project, current, entries, models)
+    result.checks += _evidence_checks(project, current, entries, models, result.warnings)
     result.checks += _run_check(project, records)
     result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
     if at_base is not None:
