@@ -7,7 +7,8 @@ under the approval lock:
 
 1. the evidence bundle is written to ``policies/evidence/`` (see :mod:`evals.policy.bundle`);
 2. the record (approver, time, proposal, evidence bundle sha256, input hashes, each cited model's
-   pricing hash, accepted lower floors, ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
+   pricing hash, the scorer code of each rule (:mod:`evals.policy.scorercode`), accepted lower floors,
+   ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
    ``policies/approvals.jsonl`` (:mod:`evals.policy.approvals`);
 3. only then ``policies/current.yaml`` is edited, touching only the keys that changed.
 
@@ -30,12 +31,13 @@ from evals.config.suite import load_suite
 from evals.errors import EvalsError, UsageError
 from evals.policy import approvals, signing
 from evals.policy.approvals import APPROVALS_FORMAT, Entry, check_name, read_log, signed_bytes, write_bytes_atomic
-from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, cited_models, manifest_problems,
+from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, cited_models, cited_suites, manifest_problems,
                                  number_problems, pricing_sha256, read_bundle, rule_inputs, suite_paths, suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
 from evals.policy.evidence import file_sha256
 from evals.policy.requirements import lowered_floors
+from evals.policy.scorercode import rule_scorer_code
 from evals.policy.yamledit import edit_policy_file
 from evals.project import Project
 from evals.runner.store import read_manifest, read_results
@@ -166,6 +168,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
     paths = suite_paths(project)
     inputs: dict[str, dict[str, str]] = {}
     pricing: dict[str, dict[str, str]] = {}
+    scorers: dict[str, dict[str, str]] = {}
     specs = {m.id: m for m in models.models}
     for rule_id, target in proposal.targets():
         ev = target.evidence
@@ -176,6 +179,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
             raise ApprovalRefused(f"{path}: {problems[0]}")
         inputs[rule_id] = rule_inputs(project, models, target, ev, paths)
         pricing[rule_id] = {m: pricing_sha256(specs[m]) for m in cited_models(target, ev) if m in specs}
+        scorers[rule_id] = rule_scorer_code([load_suite(paths[s]) for s in cited_suites(ev) if s in paths])
     rows = bundle_frame(frame, proposal, run_id)
     data = bundle_bytes(rows)
     bundle_rel = bundle_path(run_id, data)
@@ -222,6 +226,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
                          "bundle": bundle_rel.as_posix(), "bundle_sha256": hashlib.sha256(data).hexdigest()},
             "inputs": inputs,
             "pricing": pricing,
+            "scorer_code": scorers,
             "accept_lower_floor": accepted,
             "diff": policy_changes(current, proposal),
             "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,

@@ -37,35 +37,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.config.models import ModelsFile, load_models
+from evals.config.models import load_models
 from evals.config.policy import Policy, PolicySettings, Target, load_settings
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
 from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
-from evals.policy.bundle import (BUNDLE_DIR, cited_models, cited_suites, input_changes, number_problems,
-                                 pricing_sha256, read_bundle, rel_path, repriced_cost_per_1k, rule_inputs,
-                                 suite_paths, suite_weights)
+from evals.policy.bundle import suite_paths
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes, project_spend
 from evals.policy.evidence import file_sha256, rule_suites, suite_specs
 from evals.policy.floors import floor_failures
+from evals.policy.gate_evidence import Check, evidence_checks, run_check
 from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
-from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes,
-                                       settings_changes)
+from evals.policy.requirements import RequirementChange, requirement_changes, settings_changes
 from evals.project import Project
 from evals.runner.store import write_text_atomic
-
-
-@dataclass
-class Check:
-    """One verdict of the gate; ``rule`` names the rule it is about, when it is about one."""
-
-    name: str
-    ok: bool
-    message: str
-    rule: str | None = None
 
 
 @dataclass
@@ -178,124 +166,6 @@ def _approval_checks(current: Policy, records: list[dict], base: Base | None) ->
             checks.append(Check("approved", False, f"rule {rule_id!r}: evidence edited since the approval by {who}",
                                 rule=rule_id))
     return checks or [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}")]
-
-
-def _covering(entries: list[Entry], rule_id: str, target: Target) -> Entry | None:
-    """The latest approval that committed a bundle for this rule's evidence run."""
-    ev = target.evidence
-    for entry in reversed(entries):
-        evidence = entry.record.get("evidence")
-        inputs = entry.record.get("inputs")
-        if (isinstance(evidence, dict) and evidence.get("run_id") == ev.run_id
-                and evidence.get("results_sha256") == ev.results_sha256 and evidence.get("bundle")
-                and isinstance(inputs, dict) and rule_id in inputs):
-            return entry
-    return None
-
-
-def _bundle_file(project: Project, rel: Any) -> Path | None:
-    folder = (project.root / BUNDLE_DIR).resolve()
-    if not isinstance(rel, str):
-        return None
-    path = (project.root / rel).resolve()
-    return path if path.is_relative_to(folder) else None
-
-
-def _pricing_warnings(project: Project, entry: Entry, rule_id: str, target: Target, frame: Any, models: ModelsFile, rel: str,
-                      weights: dict[str, float], confidence: float) -> list[Check]:
-    """A cited model whose pricing differs from the approval's: its cost re-derived under the branch's prices."""
-    recorded = entry.record.get("pricing")
-    recorded = recorded.get(rule_id) if isinstance(recorded, dict) else None
-    if not isinstance(recorded, dict):
-        return []  # an approval that recorded no prices: nothing to compare with
-    ev = target.evidence
-    specs = {m.id: m for m in models.models}
-    models_file = rel_path(project, project.models_file)
-    stated = {ev.model or target.model: ev.cost_per_1k_usd, **{f.model: f.cost_per_1k_usd for f in ev.fallbacks}}
-    out = []
-    for model in cited_models(target, ev):
-        spec = specs.get(model)
-        if spec is None or recorded.get(model) in (None, pricing_sha256(spec)):
-            continue
-        now = repriced_cost_per_1k(frame, cited_suites(ev), spec, weights, confidence=confidence)
-        out.append(Check("pricing", True, f"rule {rule_id!r}: the pricing of {model} in "
-                                          f"{models_file} changed since its approval: re-priced "
-                                          f"from {rel} under the branch's prices, {model} costs {money(now)} per 1k "
-                                          f"calls, the evidence states {money(stated.get(model))} (the gate holds the "
-                                          "stated cost; re-run `evals run` and `evals recommend` to re-price the "
-                                          "evidence)", rule_id))
-    return out
-
-
-def _evidence_checks(project: Project, current: Policy, entries: list[Entry], models: ModelsFile,
-                     warnings: list[Check]) -> list[Check]:
-    """Re-derive every rule's numbers from its approval's bundle; bind them to the inputs the branch holds.
-    Pricing changes of cited models go to ``warnings``."""
-    checks: list[Check] = []
-    frames: dict[Path, Any] = {}
-    paths = suite_paths(project)
-    last = entries[-1].record if entries else {}
-    accepted = last.get("accept_lower_floor") if isinstance(last.get("accept_lower_floor"), dict) else {}
-    floors = {name: load_suite(p).quality_floor for name, p in paths.items()}
-    lowered = lowered_floors(current, floors)
-    name = project.approvals_file.name
-    for rule_id, target in current.targets():
-        ev = target.evidence
-        if ev is None:
-            continue
-        fail = lambda msg: checks.append(Check("evidence", False, msg, rule_id))  # noqa: E731
-        entry = _covering(entries, rule_id, target)
-        if entry is None:
-            fail(f"rule {rule_id!r}: evidence run {ev.run_id} is covered by no approval with an evidence bundle; "
-                 f"its numbers cannot be re-derived: approve a proposal compiled from the run")
-            continue
-        evidence = entry.record["evidence"]
-        bundle = _bundle_file(project, evidence.get("bundle"))
-        if bundle is None or not bundle.is_file():
-            fail(f"rule {rule_id!r}: evidence bundle {evidence.get('bundle')} ({name}:{entry.number}) is missing; "
-                 "commit policies/evidence/ with the approval")
-            continue
-        rel = bundle.relative_to(project.root.resolve()).as_posix()
-        if bundle not in frames:
-            frames[bundle] = read_bundle(bundle) if file_sha256(bundle) == evidence.get("bundle_sha256") else None
-        if frames[bundle] is None:
-            fail(f"rule {rule_id!r}: {rel} was altered after its approval ({name}:{entry.number} holds another sha256)")
-            continue
-        confidence = evidence.get("confidence", 0.95)
-        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel,
-                                   weights=suite_weights(paths))
-        if problems:
-            fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
-            continue
-        warnings += _pricing_warnings(project, entry, rule_id, target, frames[bundle], models, rel, suite_weights(paths),
-                                      confidence)
-        changed = input_changes(entry.record["inputs"][rule_id], rule_inputs(project, models, target, ev, paths))
-        if changed:
-            fail(f"rule {rule_id!r}: inputs changed since evidence run {ev.run_id} without new evidence: "
-                 f"{', '.join(changed)}; re-run `evals run`, `evals recommend` and approve")
-            continue
-        if rule_id in lowered and accepted.get(rule_id) != lowered[rule_id][0]:
-            low, suite = lowered[rule_id]
-            fail(f"rule {rule_id!r}: require.quality_floor {low} is below its suite floor {suite} and the approval "
-                 "did not accept it (`evals approve --accept-lower-floor`)")
-            continue
-        checks.append(Check("evidence", True, f"rule {rule_id!r}: numbers re-derived from {rel}, inputs unchanged",
-                            rule_id))
-    return checks
-
-
-def _run_check(project: Project, records: list[dict]) -> list[Check]:
-    """The last approval's evidence run, where it is present here, still hashes as approved."""
-    evidence = records[-1].get("evidence", {}) if records else {}
-    evidence = evidence if isinstance(evidence, dict) else {}
-    run_id, sha = evidence.get("run_id"), evidence.get("results_sha256")
-    results = project.reports_dir / str(run_id) / "results.parquet"
-    if not run_id or not results.is_file():
-        return []
-    if file_sha256(results) != sha:
-        return [Check("evidence", False, f"evidence run {run_id} was altered after its approval "
-                                         "(results.parquet sha256 differs from policies/approvals.jsonl)")]
-    return [Check("evidence", True, f"evidence run {run_id} is unaltered since its approval")]
 
 
 def _evidence_problem(project: Project, target: Target, records: list[dict]) -> str | None:
@@ -456,8 +326,8 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     result.checks += log_checks
     result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
     result.checks += _approval_checks(current, records, at_base)
-    result.checks += _evidence_checks(project, current, entries, models, result.warnings)
-    result.checks += _run_check(project, records)
+    result.checks += evidence_checks(project, current, entries, models, result.warnings)
+    result.checks += run_check(project, records)
     result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
     if at_base is not None:
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
