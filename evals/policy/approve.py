@@ -8,7 +8,7 @@ under the approval lock:
 1. the evidence bundle is written to ``policies/evidence/`` (see :mod:`evals.policy.bundle`);
 2. the record (approver, time, proposal, evidence bundle sha256, input hashes, each cited model's
    pricing hash, the scorer code of each rule (:mod:`evals.policy.scorercode`), accepted lower floors,
-   ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
+   the gate settings in force, ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
    ``policies/approvals.jsonl`` (:mod:`evals.policy.approvals`);
 3. only then ``policies/current.yaml`` is edited, touching only the keys that changed.
 
@@ -228,6 +228,7 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
             "pricing": pricing,
             "scorer_code": scorers,
             "accept_lower_floor": accepted,
+            "settings": settings.model_dump(mode="json"),
             "diff": policy_changes(current, proposal),
             "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,
             "policy": proposal.model_dump(mode="json"),

@@ -42,7 +42,7 @@ from evals.config.policy import Policy, PolicySettings, Target, load_settings
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
-from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
+from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, recorded, signed_bytes
 from evals.policy.bundle import suite_paths
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import money, policy_changes, project_spend
@@ -51,7 +51,8 @@ from evals.policy.floors import floor_failures
 from evals.policy.gate_evidence import Check, evidence_checks, run_check
 from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
-from evals.policy.requirements import RequirementChange, requirement_changes, settings_changes
+from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes, requirement_lines,
+                                      settings_changes)
 from evals.project import Project
 from evals.runner.store import write_text_atomic
 
@@ -61,6 +62,8 @@ class GateResult:
     checks: list[Check] = field(default_factory=list)
     weekly_spend_usd: float | None = None
     requirement_changes: list[RequirementChange] = field(default_factory=list)
+    lowered_floors: dict[str, tuple[float, float]] = field(default_factory=dict)  # rule floors below their suites'
+    accepted_floors: dict[str, Any] = field(default_factory=dict)  # what the last approval accepted of them
     warnings: list[Check] = field(default_factory=list)  # shown in the comment; they do not fail the gate
     approved_diff: str | None = None
     markdown: str = ""
@@ -88,6 +91,20 @@ def _log_checks(entries: list[Entry], now: bytes, base: Base | None, log: Path) 
         checks.append(Check("log", True, f"{log.name}: {len(entries)} records, hash chain intact, "
                                          f"{len(entries) - known} appended since {base.rev}"))
     return checks, entries[known:]
+
+
+def _record_checks(entries: list[Entry], log: str) -> list[Check]:
+    """Every record's policy and gate settings read as :func:`evals.policy.requirements.in_force` reads them:
+    one that does not is a failure naming its line and field (``evals recommend`` would refuse it too)."""
+    checks = []
+    for entry in entries:
+        for key, model in (("policy", Policy), ("settings", PolicySettings)):
+            if key == "policy" or key in entry.record:
+                try:
+                    recorded(entry, key, model, log)
+                except ConfigError as exc:
+                    checks.append(Check("log", False, str(exc)))
+    return checks
 
 
 def _signature_checks(new: list[Entry], base: Base | None, project: Project, required: bool) -> list[Check]:
@@ -134,7 +151,8 @@ def _who(record: dict[str, Any]) -> str:
     return f"{record.get('approver')} at {record.get('time')} (run {evidence.get('run_id')})"
 
 
-def _approval_checks(current: Policy, records: list[dict], base: Base | None) -> list[Check]:
+def _approval_checks(current: Policy, entries: list[Entry], base: Base | None, log: str) -> list[Check]:
+    records = [e.record for e in entries]
     if not records:
         untouched = base is not None and base.policy is not None and \
             base.policy.content_sha256() == current.content_sha256()
@@ -148,9 +166,10 @@ def _approval_checks(current: Policy, records: list[dict], base: Base | None) ->
     if current.content_sha256() == last.get("policy_sha256"):
         return [Check("approved", True, f"policies/current.yaml is the policy approved by {who}")]
     try:
-        approved = Policy.model_validate(last["policy"])
-    except Exception:
-        return [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}")]
+        approved = recorded(entries[-1], "policy", Policy, log)
+    except ConfigError as exc:
+        return [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}, and "
+                                         f"that record is unreadable: {exc}")]
     checks = []
     approved_targets = dict(approved.targets())
     for change in policy_changes(approved, current):
@@ -269,11 +288,9 @@ def render_markdown(result: GateResult, base: str | None) -> str:
                      f"{md_text(c.message)} |")
     if result.warnings:
         lines += ["", "### Warnings", ""] + [f"- {md_text(w.message)}" for w in result.warnings]
-    if base:
-        lines += ["", f"### Requirement changes against {md_text(base)}", ""]
-        changes = result.requirement_changes
-        lines += [f"- **{md_text(ch.describe())}**" if ch.relaxed else f"- {md_text(ch.describe())}"
-                  for ch in changes] or ["None."]
+    if base or result.lowered_floors:
+        lines += ["", f"### Requirement changes against {md_text(base)}" if base else "### Requirements", ""]
+        lines += requirement_lines(result.requirement_changes, result.lowered_floors, result.accepted_floors)
     if result.approved_diff:
         lines += ["", "<details><summary>Approved diff</summary>", "", md_embed(result.approved_diff), "",
                   "</details>"]
@@ -323,17 +340,20 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     settings = strictest(base_settings, branch_settings)
     result = GateResult()
     log_checks, new = _log_checks(entries, now, at_base, log)
-    result.checks += log_checks
+    result.checks += log_checks + _record_checks(entries, f"policies/{log.name}")
     result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
-    result.checks += _approval_checks(current, records, at_base)
+    result.checks += _approval_checks(current, entries, at_base, f"policies/{log.name}")
     result.checks += evidence_checks(project, current, entries, models, result.warnings)
     result.checks += run_check(project, records)
     result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
+    floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
+    result.lowered_floors = lowered_floors(current, floors)
+    accepted = records[-1].get("accept_lower_floor") if records else None
+    result.accepted_floors = accepted if isinstance(accepted, dict) else {}
     if at_base is not None:
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
-        floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
         result.requirement_changes = (requirement_changes(at_base.policy, current, floors)
-                                      + settings_changes(at_base.settings, branch_settings))
+                                      + settings_changes(base_settings, branch_settings))
     diffs = [e.record.get("diff_markdown") for e in new if isinstance(e.record.get("diff_markdown"), str)]
     result.approved_diff = diffs[-1] if diffs else None
     spend, total = _spend_check(project, current, settings)
