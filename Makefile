@@ -1,5 +1,6 @@
 # Two entry points, both from a fresh clone:
-#   make run    install the project with the local models and run every suite against them
+#   make run    install the project with the local models, run every suite against them, then compile the
+#               routing recommendation from that run (the report opens with it)
 #   make test   install the project with test extras and run the test suite
 # llama-cpp-python is built portable (GGML_NATIVE=OFF): the native build crashes on some CPUs.
 
@@ -22,6 +23,8 @@ install-dev: $(BIN)/python
 
 run: install
 	$(BIN)/evals run
+	$(BIN)/evals recommend latest
+	@echo "open reports/index.html (every run) or the newest reports/<run-id>/report.html (starts with the recommendation)"
 
 test: install-dev
 	$(BIN)/python -m pytest

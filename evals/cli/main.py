@@ -22,17 +22,18 @@ from evals.cli._common import handle_errors
 # --help (the order of the workflow: run and check inputs, decide, approve, gate in CI, look, operate).
 COMMANDS = [
     "evals.cli.run:run_cmd",
+    "evals.cli.runs:runs_cmd",
+    "evals.cli.report:report_cmd",
     "evals.cli.render:render_cmd",
     "evals.cli.validate:validate_cmd",
     "evals.cli.models:models_cmd",
+    "evals.cli.distill:distill_cmd",
     "evals.cli.recommend:recommend_cmd",
     "evals.cli.approve:approve_cmd",
     "evals.cli.gate:gate_cmd",
-    "evals.cli.report:report_cmd",
     "evals.cli.route:route_cmd",
     "evals.cli.spend:spend_cmd",
     "evals.cli.replay:replay_cmd",
-    "evals.cli.distill:distill_cmd",
 ]
 
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import get_args
 
 import click
 
 from evals.cli._common import open_project, project_option, split_list
 from evals.config.policy import load_router
+from evals.config.suite import TaskType
+from evals.secrets import key_vars, scrub
 from evals.errors import UsageError
 from evals.router import Decision, NoRoute
+
+
+def _tasks(value) -> list[str]:
+    """The task types a rule's ``when.task`` names (a string, a list, or nothing)."""
+    return [value] if isinstance(value, str) else [str(v) for v in value or []]
 
 
 def format_decision(d: Decision) -> str:
@@ -58,6 +66,9 @@ def route_cmd(task, context_tokens, latency_ms, cost_ceiling_usd, volume, tags, 
     """
     project = open_project(project_dir)
     router = load_router(policy_path or project.policy_file, project.models_file, project.prompts_dir)
+    known = sorted({*get_args(TaskType), *(t for r in router.rules for t in _tasks(r[1].get("task")))})
+    if task not in known:  # a typo would silently route to the default
+        raise UsageError(f"--task {task!r} is not a task type the harness or a rule knows; use one of: {', '.join(known)}")
     overrides = {"model": model, "forbid_providers": split_list(forbid) or ()}
     if fallbacks is not None:
         overrides["fallbacks"] = split_list(fallbacks) or []
@@ -66,8 +77,9 @@ def route_cmd(task, context_tokens, latency_ms, cost_ceiling_usd, volume, tags, 
                                 cost_ceiling_usd=cost_ceiling_usd, volume=volume, tags=list(tags), **overrides)
     except (NoRoute, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    names = key_vars(extra=[m.get("api_key_env") for m in (router.models or {}).values() if isinstance(m, dict)])
     if as_json:
-        click.echo(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
-                                "fallbacks": decision.fallbacks}, indent=2))
+        click.echo(scrub(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
+                                      "fallbacks": decision.fallbacks}, indent=2), names))
     else:
-        click.echo(format_decision(decision))
+        click.echo(scrub(format_decision(decision), names))

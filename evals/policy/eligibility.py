@@ -40,7 +40,12 @@ class Exclusion:
     text: str
 
 
-def _weights(per_suite: dict[str, Measure], weights: dict[str, float]) -> dict[str, float]:
+def suite_shares(per_suite: dict[str, Any], weights: dict[str, float]) -> dict[str, float]:
+    """Each suite's share of a rule's traffic (``weekly_calls``; equal shares when no suite states any).
+
+    >>> suite_shares({"a": 1, "b": 2}, {"a": 3000, "b": 1000}), suite_shares({"a": 1, "b": 2}, {})
+    ({'a': 0.75, 'b': 0.25}, {'a': 0.5, 'b': 0.5})
+    """
     given = {s: max(float(weights.get(s, 0.0)), 0.0) for s in per_suite}
     total = sum(given.values())
     if total <= 0:  # no suite states its traffic: each counts the same
@@ -64,7 +69,7 @@ def pool(per_suite: dict[str, Measure], weights: dict[str, float]) -> Measure:
     measures = list(per_suite.values())
     if len(measures) == 1:
         return measures[0]
-    share = _weights(per_suite, weights)
+    share = suite_shares(per_suite, weights)
     first = measures[0]
     lows, highs = [m.ci[0] for m in measures], [m.ci[1] for m in measures]
     ci = (math.nan, math.nan) if any(map(_missing, lows + highs)) else (min(lows), max(highs))
@@ -107,12 +112,13 @@ def rule_measure(frame: Any, suites: list[str], model: str, weights: dict[str, f
 
 
 def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: list[str], weights: dict[str, float],
-              limits: Limits) -> Exclusion | None:
+              limits: Limits, *, latency_trusted: bool = True) -> Exclusion | None:
     """Why this model is not eligible for a rule with ``suites`` and ``limits``, or None (eligible).
 
     Checked for each model on its own: listed in models.yaml; measured on every suite with at least
     ``min_examples`` examples; context window; p95 latency; cost per call against the ceiling; the
-    lower bound of the quality interval against the floor on every suite.
+    lower bound of the quality interval against the floor on every suite. With ``latency_trusted``
+    False (a local model timed on an overloaded machine) the latency requirement is not applied.
     """
     if spec is None:
         return Exclusion("constraint", "not in policies/models.yaml")
@@ -128,7 +134,7 @@ def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: lis
     need = max(limits.context_tokens, m.max_context_tokens)
     if spec.context_window < need:
         return Exclusion("constraint", f"context window {spec.context_window:,} < {need:,} tokens needed")
-    if limits.p95_ms is not None and (m.p95_ms is None or m.p95_ms > limits.p95_ms):
+    if latency_trusted and limits.p95_ms is not None and (m.p95_ms is None or m.p95_ms > limits.p95_ms):
         return Exclusion("constraint", "no latency measured" if m.p95_ms is None else
                          f"p95 latency {fmt_ms(m.p95_ms)} > {fmt_ms(limits.p95_ms)} required")
     if limits.ceiling_usd is not None and (m.cost_per_call is None or m.cost_per_call > limits.ceiling_usd):
@@ -141,6 +147,17 @@ def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: lis
             return Exclusion("constraint", f"quality {fmt_ci(q.quality, *q.ci)}{where}: lower bound below the floor "
                                            f"{limits.floor:.2f}")
     return None
+
+
+def cascade_exclusion(legs: list[ModelSpec | None], per_suite: dict[str, Measure], suites: list[str],
+                      weights: dict[str, float], limits: Limits) -> Exclusion | None:
+    """Why a cascade of ``legs`` (their specs, in order) cannot serve a rule, or None: every leg is in
+    models.yaml, and the cascade's own measures (:func:`evals.policy.cascade.cascade_measures`) meet
+    the rule as a model's would (:func:`exclusion`), held to the smallest context window of its legs."""
+    if any(spec is None for spec in legs):
+        return Exclusion("constraint", "a leg is not in policies/models.yaml")
+    narrow = min(legs, key=lambda spec: spec.context_window)
+    return exclusion(narrow, per_suite, suites, weights, limits)
 
 
 def _cost(m: Measure) -> float:

@@ -54,6 +54,7 @@ from evals.policy.mdsafe import md_embed, md_text
 from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes, requirement_lines,
                                       settings_changes)
 from evals.project import Project
+from evals.report.index import approved_comparison_markdown
 from evals.runner.store import write_text_atomic
 
 
@@ -359,7 +360,7 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     spend, total = _spend_check(project, current, settings)
     result.checks.append(spend)
     result.weekly_spend_usd = total
-    result.markdown = render_markdown(result, base)
+    result.markdown = render_markdown(result, base) + approved_comparison_markdown(project)
     if junit is not None:
         write_junit(result, junit)
     return result

@@ -1,8 +1,8 @@
 """Markdown for pull-request comments from text that comes from files (rule ids, names, messages, diff.md).
 
 Nothing read from a file may become markup in the gate's comment: no heading, no HTML, no link, no
-mention, no table cell break. :func:`md_text` makes one line of literal text; :func:`md_cell` makes a
-table cell of text that also holds the harness's own words (their code spans and brackets kept: it
+mention, no table cell break. :func:`md_text` makes one line of literal text; :func:`md_line` one line of the
+harness's own Markdown holding such text (a curve table row), :func:`md_cell` a table cell of text that also holds the harness's own words (their code spans and brackets kept: it
 neutralises what can reach beyond the cell: HTML, mentions, links, images, cell and line breaks);
 :func:`md_embed` keeps a trusted document's tables and lists but turns its headings into bold lines and
 its HTML into text (the entities :func:`md_text` and :func:`md_cell` wrote are kept, not escaped twice).
@@ -32,18 +32,27 @@ def md_text(value: object) -> str:
     return _MENTION.sub("&#64;", text)
 
 
+def md_line(value: object) -> str:
+    r"""One line of the harness's own Markdown (a table row, a list item) that holds text from files: no HTML,
+    mention, link, image or line break reaches beyond it; its tables, code spans and emphasis are kept.
+
+    >>> md_line("| a <b> | [x](http://e) @team & `c` > d |")
+    '| a &lt;b> | [x]\\(http://e) &#64;team &amp; `c` > d |'
+    """
+    text = _AMP.sub("&amp;", _BREAKS.sub(" ", str(value))).replace("<", "&lt;").replace("](", "]\\(")
+    return _MENTION.sub("&#64;", text)
+
+
 def md_cell(value: object) -> str:
-    r"""``value`` as one table cell: no HTML, mention, link or image, no cell or line break; the code spans,
-    brackets and comparison signs of the harness's own messages are kept.
+    r"""``value`` as one table cell: :func:`md_line`, and no cell break; the code spans, brackets and
+    comparison signs of the harness's own messages are kept.
 
     >>> md_cell("excluded: p95 3000 ms > 1000 ms; add `rule: triage` [-0.1, +0.1]")
     'excluded: p95 3000 ms > 1000 ms; add `rule: triage` [-0.1, +0.1]'
     >>> md_cell("a|b\n<img src=x> @team [x](http://e) ![i](u) &")
     'a\\|b &lt;img src=x> &#64;team [x]\\(http://e) ![i]\\(u) &amp;'
     """
-    text = _BREAKS.sub(" ", str(value)).replace("|", "\\|")
-    text = _AMP.sub("&amp;", text).replace("<", "&lt;").replace("](", "]\\(")
-    return _MENTION.sub("&#64;", text)
+    return md_line(str(value).replace("|", "\\|"))
 
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s*(.*)$")
@@ -66,4 +75,4 @@ def md_embed(document: str) -> str:
     return "\n".join(out)
 
 
-__all__ = ["md_cell", "md_embed", "md_text"]
+__all__ = ["md_cell", "md_embed", "md_line", "md_text"]

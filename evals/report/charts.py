@@ -172,3 +172,55 @@ def bars_svg(items: list[dict[str, Any]], *, title: str, maximum: float | None =
         out.append(f'<text x="{min(end, right) + 6:.1f}" y="{cy + 14}" class="tick">{escape(fmt(item["value"]))}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+SPLIT_COLORS = {"test": "#2563eb", "dev": "#d97706"}
+
+
+def trend_svg(points: list[dict[str, Any]], *, title: str, n_runs: int, width: int = 280, height: int = 120) -> Markup:
+    """Quality with its interval over runs for one suite and model: a point per run (x: the run's place
+    in the history, so every chart of the index lines up), a whisker per interval, points of one split
+    joined (test blue, dev orange, others grey); the run the policy in force was approved on is ringed.
+
+    Each point is ``{"value", "ci_low", "ci_high", "n", "split", "run", "order", "approved"}``.
+    """
+    left, right, top, bottom = 30, width - 8, 8, height - 20
+    x = _Scale(0.0, float(max(1, n_runs - 1)), left + 6, right - 6)
+    y = _Scale(0.0, 1.0, bottom, top)
+    out = [f'<svg class="chart trend" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'data-points="{sum(p.get("value") is not None for p in points)}" xmlns="http://www.w3.org/2000/svg">',
+           f"<title>{escape(title)}</title>",
+           f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="#fafafa" stroke="#ddd"/>']
+    for t in (0.0, 0.5, 1.0):
+        out.append(f'<line x1="{left}" x2="{right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{left - 4}" y="{y(t) + 3:.1f}" text-anchor="end" class="tick">{t:.1f}</text>')
+    shown = [p for p in points if p.get("value") is not None]
+    by_split: dict[str, list[dict[str, Any]]] = {}
+    for p in shown:
+        by_split.setdefault(str(p.get("split")), []).append(p)
+    for split, pts in sorted(by_split.items()):
+        color = SPLIT_COLORS.get(split, "#6b7280")
+        if len(pts) > 1:
+            path = " ".join(f"{x(p['order']):.1f},{y(p['value']):.1f}" for p in pts)
+            dash = "" if split == "test" else ' stroke-dasharray="4 2"'
+            out.append(f'<polyline class="trend-line" points="{path}" fill="none" stroke="{color}" '
+                       f'stroke-width="1.5"{dash}/>')
+        for p in pts:
+            px, py = x(p["order"]), y(p["value"])
+            if p.get("ci_low") is not None and p.get("ci_high") is not None:
+                out.append(f'<line class="ci" x1="{px:.1f}" x2="{px:.1f}" y1="{y(p["ci_low"]):.1f}" '
+                           f'y2="{y(p["ci_high"]):.1f}" stroke="{color}" stroke-width="1"/>')
+            tip = (f"{p.get('run')} ({split}): quality {fmt_num(p['value'])} "
+                   f"[{fmt_num(p.get('ci_low'))}, {fmt_num(p.get('ci_high'))}], n={p.get('n')}"
+                   + (" · the policy in force was approved on this run" if p.get("approved") else ""))
+            ring = ' stroke="#111" stroke-width="2"' if p.get("approved") else ' stroke="#fff" stroke-width="1"'
+            cls = "point approved" if p.get("approved") else "point"
+            out.append(f'<circle class="{cls}" cx="{px:.1f}" cy="{py:.1f}" r="{4.5 if p.get("approved") else 3.5}" '
+                       f'fill="{color}"{ring}><title>{escape(tip)}</title></circle>')
+    if not shown:
+        out.append(f'<text x="{(left + right) / 2:.0f}" y="{(top + bottom) / 2:.0f}" text-anchor="middle" '
+                   f'class="tick">no quality recorded</text>')
+    legend = " · ".join(sorted(by_split))
+    out.append(f'<text x="{left}" y="{height - 6}" class="tick">runs, oldest to newest{" · " + escape(legend) if legend else ""}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -36,15 +36,59 @@ def _rows(frame: Any) -> Any:
     keep = frame[KEY].copy()
     keep["value"] = calls.score
     keep["errored"] = calls.failure != None  # noqa: E711
+    for column in ("output", "error", "prompt_hash"):
+        keep[column] = frame[column].to_numpy() if column in frame else None
     return keep
 
 
-def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_limit: int = 50) -> dict[str, Any]:
+def _splits(frame: Any) -> dict[str, str]:
+    if not len(frame) or "split" not in frame:
+        return {}
+    return {str(s): ", ".join(sorted({str(x) for x in g["split"].dropna()})) or "?"
+            for s, g in frame.groupby("suite", sort=True)}
+
+
+def what_changed(current: Any, baseline: Any, manifest: dict[str, Any] | None = None,
+                 baseline_manifest: dict[str, Any] | None = None) -> list[str]:
+    """What differs between two runs besides the answers, per suite: the split, the suite's files, the
+    prompt variant each model rendered, the scorer, the harness version. Each line names the suite or
+    variant, so "0 rows matched" is never left unexplained."""
+    manifest, baseline_manifest = manifest or {}, baseline_manifest or {}
+    out = []
+    now_splits, then_splits = _splits(current), _splits(baseline)
+    for suite in sorted(set(now_splits) & set(then_splits)):
+        if now_splits[suite] != then_splits[suite]:
+            out.append(f"{suite}: this run scored split {now_splits[suite]}, the baseline split {then_splits[suite]}: "
+                       "different examples, no pair in common; compare runs of the same split")
+    suites_now = manifest.get("suites") if isinstance(manifest.get("suites"), dict) else {}
+    suites_then = baseline_manifest.get("suites") if isinstance(baseline_manifest.get("suites"), dict) else {}
+    for suite in sorted(set(suites_now) & set(suites_then)):
+        a, b = suites_then[suite] or {}, suites_now[suite] or {}
+        if a.get("sha256") and b.get("sha256") and a["sha256"] != b["sha256"]:
+            out.append(f"{suite}: the suite's files changed (suite.yaml, data or scorer settings)")
+        if a.get("scorer") != b.get("scorer") and a.get("scorer") is not None and b.get("scorer") is not None:
+            out.append(f"{suite}: the scorer reports different settings ({a.get('scorer')} -> {b.get('scorer')})")
+    prompts_now = manifest.get("prompts") if isinstance(manifest.get("prompts"), dict) else {}
+    prompts_then = baseline_manifest.get("prompts") if isinstance(baseline_manifest.get("prompts"), dict) else {}
+    for variant in sorted(set(prompts_now) & set(prompts_then)):
+        if prompts_now[variant] != prompts_then[variant]:
+            out.append(f"prompt variant {variant} changed (sha256 {str(prompts_then[variant])[:12]} -> "
+                       f"{str(prompts_now[variant])[:12]})")
+    versions = (baseline_manifest.get("harness_version"), manifest.get("harness_version"))
+    if all(versions) and versions[0] != versions[1]:
+        out.append(f"harness version {versions[0]} -> {versions[1]}: scorers and metrics may differ")
+    return out
+
+
+def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_limit: int = 50,
+                 manifest: dict[str, Any] | None = None, baseline_manifest: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """Paired comparison of two runs on the suite x model pairs both have.
 
     Returns per suite x model rows (mean per-example quality before and after on the examples both runs
-    answered, the paired difference with its interval and a verdict) and the rows whose score moved most
-    in each direction.
+    answered, the paired difference with its interval and a verdict, and how many requests differ), the
+    rows whose score moved most in each direction, what changed besides the answers
+    (:func:`what_changed`), and per matched row the baseline's score, output and error for the drill-down.
     """
     from evals.metrics import align, example_scores, paired_diff
 
@@ -62,6 +106,12 @@ def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_l
             "improved": int((after > before).sum()), "regressed": int((after < before).sum()),
         })
     merged = _rows(current).merge(_rows(baseline), on=KEY, suffixes=("", "_base"))
+    requests = {}
+    if len(merged):
+        differs = merged["prompt_hash"].astype(str) != merged["prompt_hash_base"].astype(str)
+        requests = {(str(s), str(m)): int(v) for (s, m), v in differs.groupby([merged["suite"], merged["model"]]).sum().items()}
+    for row in rows:
+        row["requests_changed"] = requests.get((row["suite"], row["model"]), 0)
     merged["delta"] = merged["value"] - merged["value_base"]
     moved = merged[merged["delta"].notna() & (merged["delta"] != 0)]
 
@@ -85,6 +135,41 @@ def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_l
         "only_current": sorted(f"{s} / {m}" for s, m in cur_keys - base_keys),
         "only_baseline": sorted(f"{s} / {m}" for s, m in base_keys - cur_keys),
         "per_example_limit": per_example_limit,
-        "baseline_scores": {(str(r.suite), str(r.model), str(r.example_id), int(r.repeat)): float(r.value_base)
-                            for r in merged.itertuples(index=False) if not math.isnan(r.value_base)},
+        "changes": what_changed(current, baseline, manifest, baseline_manifest),
+        "splits": {"current": _splits(current), "baseline": _splits(baseline)},
+        "baseline_rows": {(str(r.suite), str(r.model), str(r.example_id), int(r.repeat)): {
+            "score": None if math.isnan(r.value_base) else float(r.value_base),
+            "output": None if _missing(r.output_base) else str(r.output_base),
+            "error": None if _missing(r.error_base) else str(r.error_base),
+            "prompt_changed": str(r.prompt_hash) != str(r.prompt_hash_base)}
+            for r in merged.itertuples(index=False)},
     }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_changes(comparison: dict[str, Any]) -> str:
+    """The paired change per suite and model as plain text for a terminal (``evals run --baseline``).
+
+    >>> print(format_changes({"baseline_id": "r1", "rows": [{"suite": "s", "model": "m", "n": 40, "before": 0.5,
+    ...     "after": 0.6, "delta": 0.1, "ci_low": 0.02, "ci_high": 0.18, "verdict": "better", "improved": 6,
+    ...     "regressed": 2, "requests_changed": 40}], "changes": [], "only_current": [], "matched_rows": 40}))
+    against r1 (paired, on the examples both runs answered):
+      s / m: 0.500 -> 0.600, +0.100 [+0.020, +0.180] n=40, better (6 up, 2 down; 40 requests changed)
+    """
+    from evals.report.format import fmt_delta, fmt_num
+
+    lines = [f"against {comparison['baseline_id']} (paired, on the examples both runs answered):"]
+    for r in comparison["rows"]:
+        changed = f"; {r['requests_changed']} requests changed" if r.get("requests_changed") else ""
+        lines.append(f"  {r['suite']} / {r['model']}: {fmt_num(r['before'])} -> {fmt_num(r['after'])}, "
+                     f"{fmt_delta(r['delta'])} [{fmt_delta(r['ci_low'])}, {fmt_delta(r['ci_high'])}] n={r['n']}, "
+                     f"{r['verdict']} ({r['improved']} up, {r['regressed']} down{changed})")
+    if not comparison["rows"] or not comparison.get("matched_rows"):
+        lines.append("  no suite and model in common with examples both runs answered")
+    lines += [f"  note: {c}" for c in comparison.get("changes", [])]
+    if comparison.get("only_current"):
+        lines.append("  only in this run: " + ", ".join(comparison["only_current"]))
+    return "\n".join(lines)

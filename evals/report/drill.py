@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 from typing import Any
 
 DEFAULT_BYTE_BUDGET = 8_000_000
@@ -65,18 +66,34 @@ def example_priorities(frame: Any) -> Any:
 
 
 _COLUMNS = ["suite", "example_id", "model", "repeat", "variant", "score", "subscores", "error", "error_message",
-            "output", "gold", "prompt_text", "detail", "cost_usd", "latency_ms"]
+            "output", "gold", "prompt_text", "detail", "cost_usd", "latency_ms", "split"]
+
+
+def render_command(suite: str, model: str, example_id: str, split: str | None) -> str:
+    """The ``evals render`` command that prints the exact request of one drill-down row; every
+    argument shell-quoted, so a hostile name stays one argument.
+
+    >>> render_command("inbox-triage", "smollm2-135m", "triage-041", "test")
+    'evals render --suite inbox-triage --model smollm2-135m --example triage-041 --split test'
+    >>> render_command("s", "m", "a b; rm -rf /", None)
+    "evals render --suite s --model m --example 'a b; rm -rf /'"
+    """
+    parts = ["evals", "render", "--suite", suite, "--model", model, "--example", example_id]
+    if split:
+        parts += ["--split", split]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit: int = DEFAULT_TEXT_LIMIT,
-              baseline_scores: dict[tuple, float] | None = None) -> dict[str, Any]:
+              baseline_rows: dict[tuple, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The rows to embed and a description of the sampling.
 
     Args:
         frame: the run's results.
         byte_budget: stop adding examples once the embedded JSON would exceed this many bytes.
         text_limit: characters kept of each prompt, output, gold, error message and scorer detail.
-        baseline_scores: (suite, model, example_id, repeat) -> the baseline's score, shown beside each row.
+        baseline_rows: (suite, model, example_id, repeat) -> the baseline run's ``score``, ``output``,
+            ``error`` and whether the request changed (``prompt_changed``), shown beside each row.
     """
     if frame is None or not len(frame):
         return {"rows": [], "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
@@ -88,7 +105,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
     rows: list[dict[str, Any]] = []
     used = truncated = misses = 0
     taken_by_tier: dict[str, int] = {}
-    baseline_scores = baseline_scores or {}
+    baseline_rows = baseline_rows or {}
     for suite, example_id, tier in zip(order["suite"], order["example_id"], order["tier"]):
         index = sorted(groups[(suite, example_id)], key=lambda i: (str(col["model"][i]), col["repeat"][i] or 0))
         block = []
@@ -105,13 +122,23 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                 sub = None
             repeat = int(col["repeat"][i] or 0)
             error = col["error"][i]
-            block.append({
+            split = col["split"][i]
+            split = None if split is None or (isinstance(split, float) and math.isnan(split)) else str(split)
+            row = {
                 "s": str(suite), "e": str(example_id), "m": str(col["model"][i]), "r": repeat,
                 "v": str(col["variant"][i] or ""), "sc": _num(col["score"][i]), "ss": sub,
                 "err": None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
-                **texts, "c": _num(col["cost_usd"][i]), "l": _num(col["latency_ms"][i]),
-                "b": baseline_scores.get((str(suite), str(col["model"][i]), str(example_id), repeat)), "t": int(tier),
-            })
+                **texts, "c": _num(col["cost_usd"][i]), "l": _num(col["latency_ms"][i]), "t": int(tier),
+                "cmd": render_command(str(suite), str(col["model"][i]), str(example_id), split),
+            }
+            base = baseline_rows.get((str(suite), str(col["model"][i]), str(example_id), repeat))
+            if base is not None:
+                row["b"] = base["score"]
+                row["bo"], cut = _text(base["output"], text_limit)
+                truncated += cut
+                row["be"] = base["error"]
+                row["pc"] = bool(base["prompt_changed"])
+            block.append(row)
         size = len(json.dumps(block, ensure_ascii=False)) + 2
         if used + size > byte_budget and rows:
             misses += 1

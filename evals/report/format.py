@@ -74,16 +74,48 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return MISSING if is_missing(value) else f"{100 * float(value):.{digits}f}%"
 
 
-def fmt_ms(value: Any) -> str:
-    """Milliseconds, switching to seconds from 10 s.
+SECONDS_FROM_MS = 10_000  # a latency of 10 s or more reads better in seconds
+
+
+def ms_unit(values: Any) -> str:
+    """The one unit a column of latencies is written in: ``s`` when any value is 10 s or more, else ``ms``.
+
+    A table column uses one unit (``8131 ms`` beside ``25.3 s`` reads as the smaller number being larger).
+
+    >>> ms_unit([812.0, 8131.0]), ms_unit([8131.0, 25300.0, None]), ms_unit([])
+    ('ms', 's', 'ms')
+    """
+    return "s" if any(not is_missing(v) and float(v) >= SECONDS_FROM_MS for v in values) else "ms"
+
+
+def fmt_ms(value: Any, unit: str | None = None) -> str:
+    """Milliseconds in ``unit`` (``ms`` or ``s``; by default seconds from 10 s). Columns pass
+    :func:`ms_unit` of their values so every cell has the same unit.
 
     >>> fmt_ms(123.4), fmt_ms(12345.0), fmt_ms(None)
     ('123 ms', '12.3 s', '-')
+    >>> fmt_ms(8131.0, "s"), fmt_ms(25300.0, "s"), fmt_ms(812.0, "ms")
+    ('8.1 s', '25.3 s', '812 ms')
     """
     if is_missing(value):
         return MISSING
     value = float(value)
-    return f"{value / 1000:.1f} s" if value >= 10_000 else f"{value:.0f} ms"
+    if unit is None:
+        unit = "s" if value >= SECONDS_FROM_MS else "ms"
+    if unit not in ("ms", "s"):
+        raise ValueError(f"unit {unit!r}: use 'ms' or 's'")
+    return f"{value / 1000:.1f} s" if unit == "s" else f"{value:.0f} ms"
+
+
+def fmt_ms_column(values: Any) -> list[str]:
+    """Every latency of a column in the column's one unit (:func:`ms_unit`).
+
+    >>> fmt_ms_column([8131.0, 25300.0, None])
+    ['8.1 s', '25.3 s', '-']
+    """
+    values = list(values)
+    unit = ms_unit(values)
+    return [fmt_ms(v, unit) for v in values]
 
 
 def fmt_delta(value: Any, digits: int = 3) -> str:

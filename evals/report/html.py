@@ -41,6 +41,8 @@ class ReportInputs:
     byte_budget: int = DEFAULT_BYTE_BUDGET
     text_limit: int = DEFAULT_TEXT_LIMIT
     aggregates: Any = None  # pandas.DataFrame of aggregates.parquet
+    project: Any = None  # the evals.project.Project the run belongs to: policy in force, approval log
+    baseline_manifest: dict[str, Any] | None = None
 
 
 def _clean(value: Any) -> Any:
@@ -72,27 +74,58 @@ def _meta(manifest: dict[str, Any]) -> dict[str, Any]:
             "finished_at": manifest.get("finished_at"), "harness_version": manifest.get("harness_version")}
 
 
+def latency_untrusted(manifest: dict[str, Any]) -> dict[str, str]:
+    """model -> why its latency in this run is not comparable (:func:`evals.machine.latency_trust`), for the
+    models the manifest lists (their cache identity holds the provider and endpoint)."""
+    from evals.machine import latency_trust
+
+    models = manifest.get("models") if isinstance(manifest.get("models"), dict) else {}
+    out = {}
+    for model, entry in models.items():
+        entry = entry if isinstance(entry, dict) else {}
+        identity = entry.get("identity") if isinstance(entry.get("identity"), dict) else {}
+        trusted, why = latency_trust(manifest, {**identity, **entry})
+        if not trusted:
+            out[str(model)] = why
+    return out
+
+
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
+    from evals.report.recommendation import proposal_context, recommendation_view
+
     notes: list[str] = []
     frame = inputs.results
     aggregates = report_aggregates(inputs.folder, frame, notes, inputs.aggregates)
     suites = suite_views(aggregates, frame, inputs.manifest)
+    latency = latency_untrusted(inputs.manifest)
+    for view in suites:
+        for m in view["models"]:
+            m["latency_note"] = latency.get(m["model"])
+            if m["latency_note"]:
+                m["warnings"].append(f"p50/p95 {m['latency_note']}")
     comparison = None
     if inputs.baseline is not None:
-        comparison = compare_runs(frame, inputs.baseline, baseline_id=inputs.baseline_id or "baseline")
-    baseline_scores = comparison.pop("baseline_scores") if comparison else None
+        comparison = compare_runs(frame, inputs.baseline, baseline_id=inputs.baseline_id or "baseline",
+                                  manifest=inputs.manifest, baseline_manifest=inputs.baseline_manifest)
+    baseline_rows = comparison.pop("baseline_rows") if comparison else None
     drill = drilldown(frame, byte_budget=inputs.byte_budget, text_limit=inputs.text_limit,
-                      baseline_scores=baseline_scores)
+                      baseline_rows=baseline_rows)
     proposal = read_proposal(inputs.folder, notes) if inputs.folder is not None else None
+    recommendation = None
+    if proposal is not None and isinstance(proposal.get("data"), dict):
+        context = proposal_context(inputs.project, inputs.folder, notes)
+        recommendation = recommendation_view(proposal["data"], proposal["diff_blocks"], context,
+                                             str(inputs.manifest.get("run_id", "")), latency)
     spend = read_spend(list(inputs.logs), notes)
     return {
         "format_version": REPORT_FORMAT,
         "run_id": inputs.manifest.get("run_id", "?"),
+        "folder": inputs.folder.name if inputs.folder is not None else None,
         "meta": _meta(inputs.manifest),
         "headline": headline(aggregates, frame),
-        "suites": suites, "comparison": comparison, "proposal": proposal, "spend": spend,
-        "drill": drill, "notes": notes,
+        "suites": suites, "comparison": comparison, "proposal": proposal, "recommendation": recommendation,
+        "spend": spend, "drill": drill, "notes": notes,
     }
 
 
@@ -101,8 +134,11 @@ def _environment():
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
+    from evals.report.recommendation import headline_title
+
+    env.globals["headline_title"] = headline_title
     env.filters.update(num=fmt.fmt_num, ci=fmt.fmt_ci, usd=fmt.fmt_usd, pct=fmt.fmt_pct, ms=fmt.fmt_ms,
-                       delta=fmt.fmt_delta)
+                       delta=fmt.fmt_delta, ms_unit=fmt.ms_unit)
     return env
 
 
@@ -115,7 +151,8 @@ def _suite_charts(view: dict[str, Any]) -> dict[str, Any]:
                                      "high": m["ci_high"]} for m in models],
                                    title=f"{view['suite']}: quality with 95% interval", maximum=1.0),
         "latency": charts.bars_svg([{"label": m["model"], "value": m["p95_ms"]} for m in models],
-                                   title=f"{view['suite']}: p95 latency", fmt=fmt.fmt_ms),
+                                   title=f"{view['suite']}: p95 latency",
+                                   fmt=lambda v, unit=fmt.ms_unit(m["p95_ms"] for m in models): fmt.fmt_ms(v, unit)),
         "unplotted": [m["model"] for m in models if m["cost_per_1k_usd"] is None or m["quality"] is None],
     }
 
@@ -127,7 +164,8 @@ def render_html(report: dict[str, Any]) -> str:
     data = {"rows": drill["rows"], "sampling": drill["sampling"],
             "suites": [s["suite"] for s in report["suites"]],
             "models": sorted({m["model"] for s in report["suites"] for m in s["models"]}),
-            "baseline": (report["comparison"] or {}).get("baseline_id")}
+            "baseline": (report["comparison"] or {}).get("baseline_id"),
+            "latency_unit": fmt.ms_unit(r["l"] for r in drill["rows"])}
     return env.get_template("report.html.j2").render(
         r=report, charts={s["suite"]: _suite_charts(s) for s in report["suites"]}, data_json=json_island(data),
         script=(TEMPLATES / "report.js").read_text(encoding="utf-8"),
@@ -137,37 +175,92 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write_report(folder: Path, *, manifest: dict[str, Any] | None = None, results: Any = None,
                  baseline_folder: Path | None = None, logs: list[Path] | None = None,
-                 byte_budget: int = DEFAULT_BYTE_BUDGET) -> dict[str, Path]:
+                 byte_budget: int = DEFAULT_BYTE_BUDGET, project: Any = None,
+                 paths: dict[str, Path] | None = None) -> dict[str, Path]:
     """Write ``report.html`` and ``summary.md`` into a run folder; returns their paths.
 
     ``manifest`` and ``results`` default to the ones stored in ``folder``; ``baseline_folder`` adds a
-    comparison against another run; ``logs`` are routing logs for the spend section.
+    comparison against another run; ``logs`` are routing logs for the spend section; ``project`` (by
+    default the project the folder is in, when there is one) supplies the policy in force and the
+    approval log for the recommendation's status; ``paths`` writes elsewhere (a comparison page).
     """
     from evals.report.markdown import render_markdown
     from evals.runner.store import read_manifest, read_results, write_text_atomic
 
     manifest = manifest if manifest is not None else read_manifest(folder)
     results = results if results is not None else read_results(folder)
-    baseline = baseline_id = None
+    baseline = baseline_id = baseline_manifest = None
     if baseline_folder is not None:
         baseline = read_results(baseline_folder)
-        baseline_id = read_manifest(baseline_folder).get("run_id", baseline_folder.name)
+        baseline_manifest = read_manifest(baseline_folder)
+        baseline_id = baseline_manifest.get("run_id", baseline_folder.name)
+    project = project if project is not None else project_of(folder)
     report = build_report(ReportInputs(manifest, results, folder, baseline, baseline_id, list(logs or []),
-                                       byte_budget))
-    paths = {"html": folder / "report.html", "markdown": folder / "summary.md"}
+                                       byte_budget, project=project, baseline_manifest=baseline_manifest))
+    paths = paths or {"html": folder / "report.html", "markdown": folder / "summary.md"}
     write_text_atomic(paths["html"], render_html(report))
     write_text_atomic(paths["markdown"], render_markdown(report))
     return paths
 
 
-def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any) -> dict[str, Path] | None:
-    """What ``evals run`` calls last: write the report, turning any failure into a warning.
+def project_of(folder: Path) -> Any:
+    """The project a run folder belongs to (``<project>/reports/<run>``), or None for a folder elsewhere."""
+    from evals.project import MODELS_FILE, Project
+
+    root = Path(folder).resolve().parent.parent
+    return Project(root) if (root / MODELS_FILE).is_file() else None
+
+
+def write_comparison(folder: Path, baseline_folder: Path, *, project: Any = None, results: Any = None,
+                     manifest: dict[str, Any] | None = None, logs: list[Path] | None = None,
+                     out: Path | None = None) -> dict[str, Path]:
+    """Write the comparison page of run ``folder`` against ``baseline_folder``
+    (``compare-<baseline>.html`` and ``.md`` in the run folder, or in ``out``,
+    :func:`evals.report.index.compare_page`)."""
+    from evals.errors import UsageError
+    from evals.report.index import compare_page
+
+    if Path(baseline_folder).resolve() == Path(folder).resolve():
+        raise UsageError(f"--baseline names the run itself ({Path(folder).name}); pass an earlier run id")
+    paths = compare_page(folder, baseline_folder)
+    if out is not None:
+        paths = {kind: out / path.name for kind, path in paths.items()}
+    return write_report(folder, manifest=manifest, results=results, baseline_folder=baseline_folder, logs=logs,
+                        project=project, paths=paths)
+
+
+def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any, *,
+                     views: bool = True) -> dict[str, Path] | None:
+    """What ``evals run`` calls last: write the report, then (``views``) :func:`write_run_views`, turning any
+    failure into a warning.
 
     The results are already on disk by then; a report failure must not lose them, so it is reported
-    through ``warn`` with the command that retries it.
+    through ``warn`` with the command that retries it. The runner passes ``views=False`` and calls
+    :func:`write_run_views` once the manifest is written (the index lists complete runs only).
     """
     try:
-        return write_report(folder, manifest=manifest, results=results)
+        paths = write_report(folder, manifest=manifest, results=results)
     except Exception as exc:
         warn(f"report not written ({type(exc).__name__}: {exc}); retry with `evals report {folder.name}`")
         return None
+    return write_run_views(folder, manifest, results, warn, paths) if views else paths
+
+
+def write_run_views(folder: Path, manifest: dict[str, Any], results: Any, warn: Any,
+                    paths: dict[str, Path] | None = None) -> dict[str, Path]:
+    """The comparison with the previous run of the same suites and split, and ``reports/index.html``;
+    a failure is a warning."""
+    paths = dict(paths or {})
+    project = project_of(folder)
+    try:
+        from evals.report.index import list_runs, previous_run, write_index
+
+        entries, _ = list_runs(folder.parent)
+        prev = previous_run(entries, folder.name)
+        if prev is not None:
+            paths["compare"] = write_comparison(folder, folder.parent / prev.folder, project=project, results=results,
+                                                manifest=manifest)["html"]
+        paths["index"] = write_index(project, folder.parent)
+    except Exception as exc:
+        warn(f"run index or comparison not written ({type(exc).__name__}: {exc}); retry with `evals runs`")
+    return paths

@@ -61,39 +61,20 @@ def _table(items: list[Any]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _rule_row(rule: dict[str, Any], name: str | None = None) -> list[str]:
-    """One proposed rule, its evidence's numbers formatted as everywhere else (:mod:`evals.report.format`)."""
-    ev = rule.get("evidence") if isinstance(rule.get("evidence"), dict) else {}
-    ci = ev.get("quality_ci") if isinstance(ev.get("quality_ci"), list) and len(ev["quality_ci"]) == 2 else [None, None]
-    quality = fmt_ci(_number(ev.get("quality")), _number(ci[0]), _number(ci[1])) if ev else ""
-    cost = ev.get("cost_per_1k_usd")
-    p95 = _number(ev.get("p95_latency_ms"))
-    return [name or _cell(rule.get("id")), _cell(rule.get("when")), _cell(rule.get("require")), _cell(rule.get("model")),
-            _cell(rule.get("fallbacks")), quality, fmt_usd(_number(cost)) if ev else "",
-            fmt_ms(p95) if p95 is not None else "", _cell(ev.get("n")), _cell(ev.get("reason"))]
-
-
-RULE_COLUMNS = ["rule", "when", "require", "model", "fallbacks", "quality [95% CI]", "cost / 1k calls",
-                "p95 latency", "n", "reason"]
-
-
 def read_proposal(folder: Path, notes: list[str]) -> dict[str, Any] | None:
     """``proposal.yaml`` and ``diff.md`` (the policy compiler's output), or None when neither exists.
 
-    Returns ``source`` (key/value pairs of where the proposal came from), ``tables`` (the proposed
-    rules with their evidence; other top-level lists of mappings as generic tables), ``diff`` (the
-    diff's text) and ``diff_blocks`` (the diff parsed into headings, tables, lists and paragraphs).
+    Returns ``data`` (proposal.yaml as plain data, for :func:`evals.report.recommendation.recommendation_view`),
+    ``facts`` (key/value pairs of where the proposal came from), ``tables`` (top-level lists of mappings
+    other than the rules, as generic tables), ``diff`` (the diff's text) and ``diff_blocks`` (the diff
+    parsed into headings, tables, lists and paragraphs).
     """
     from evals.report.mdblocks import parse_blocks
 
     path, diff_path = folder / "proposal.yaml", folder / "diff.md"
     if not path.is_file() and not diff_path.is_file():
         return None
-    out: dict[str, Any] = {"facts": [], "tables": [], "diff": None, "diff_blocks": []}
+    out: dict[str, Any] = {"data": None, "facts": [], "tables": [], "diff": None, "diff_blocks": []}
     if path.is_file():
         import yaml
 
@@ -103,14 +84,9 @@ def read_proposal(folder: Path, notes: list[str]) -> dict[str, Any] | None:
             notes.append(f"{path.name} could not be read: {type(exc).__name__}: {exc}")
             data = None
         if isinstance(data, dict):
-            rules = data.get("rules")
-            if isinstance(rules, list) and all(isinstance(r, dict) for r in rules):
-                rows = [_rule_row(r) for r in rules]
-                if isinstance(data.get("default"), dict):
-                    rows.append(_rule_row(data["default"], "default"))
-                out["tables"].append({"title": "Proposed rules", "columns": RULE_COLUMNS, "rows": rows})
+            out["data"] = data
             for key, value in data.items():
-                if (key in ("rules", "default") and out["tables"]) or key == "format_version":
+                if key in ("rules", "default", "format_version"):
                     continue
                 if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                     out["tables"].append({"title": str(key), **_table(value)})

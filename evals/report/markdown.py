@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_pct, fmt_usd
+from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_pct, fmt_usd, ms_unit
 
 
 def md_cell(value: Any) -> str:
@@ -34,8 +34,17 @@ def _demote(markdown: str, levels: int = 2) -> str:
     return "\n".join("#" * levels + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
-def _recommendation(proposal: dict[str, Any]) -> list[str]:
+def _recommendation(proposal: dict[str, Any], rec: dict[str, Any] | None) -> list[str]:
     lines = ["## Recommendation", ""]
+    if rec is not None:
+        from evals.report.recommendation import headline_title
+
+        lines += [f"**{headline_title(rec)}:**", ""]
+        lines += [f"- {md_cell(line)}" for line in rec["headline"]]
+        lines += ["", f"Approval: {md_cell(rec['status_text'])}.", ""]
+        if rec["latency_notes"]:
+            lines += ["**Latency not comparable** (not used to exclude a model without `--trust-latency`): "
+                      + "; ".join(md_cell(n) for n in rec["latency_notes"]), ""]
     if proposal["facts"]:
         lines += ["Proposal " + "; ".join(f"{md_cell(k)}: {md_cell(v)}" for k, v in proposal["facts"]) + ".", ""]
     if proposal.get("diff"):  # the policy compiler's own Markdown: rule diff, evidence, projected spend
@@ -56,6 +65,7 @@ def _suite(view: dict[str, Any]) -> list[str]:
         lines += [f"Baseline ({md_cell(baseline['name'])}, what a trivial answer scores): "
                   f"{fmt_ci(baseline['quality'], baseline['ci_low'], baseline['ci_high'])} on {baseline['n']} examples.", ""]
     rows = []
+    unit = ms_unit(m["p95_ms"] for m in view["models"])
     for m in view["models"]:
         mark = (" ★" if m["pareto"] else "") + (" ⚠ not better than baseline" if m["beats_baseline"] is False else "")
         row = [md_cell(m["model"]) + mark, str(m["n"]), fmt_ci(m["quality"], m["ci_low"], m["ci_high"])]
@@ -65,7 +75,7 @@ def _suite(view: dict[str, Any]) -> list[str]:
                 diff += f" [{fmt_delta(m['baseline_diff_low'])}, {fmt_delta(m['baseline_diff_high'])}]"
             row.append(diff)
         row += [fmt_pct(m["availability"]), f"{m['infra_failures']} / {m['answer_failures']} / {m['truncated']}",
-                fmt_usd(m["cost_per_1k_usd"]), fmt_ms(m["p95_ms"])]
+                fmt_usd(m["cost_per_1k_usd"]), fmt_ms(m["p95_ms"], unit) + (" ⚠" if m.get("latency_note") else "")]
         rows.append(row)
     header = ["model", "n", "quality [95% CI]"] + (["vs baseline [95% CI]"] if baseline else [])
     header += ["availability", "infra / answer failures / truncated", "cost / 1k calls", "p95 latency"]
@@ -84,6 +94,7 @@ def _comparison(comparison: dict[str, Any]) -> list[str]:
     lines = [f"## Against baseline {md_cell(comparison['baseline_id'])}", "",
              f"{comparison['matched_rows']} rows matched; {comparison['n_better']} rows scored higher, "
              f"{comparison['n_worse']} lower.", ""]
+    lines += [f"- {md_cell(c)}" for c in comparison.get("changes", [])] + ([""] if comparison.get("changes") else [])
     rows = [[md_cell(r["suite"]), md_cell(r["model"]), str(r["n"]), fmt_num(r["before"]), fmt_num(r["after"]),
              f"{fmt_delta(r['delta'])} [{fmt_delta(r['ci_low'])}, {fmt_delta(r['ci_high'])}]", r["verdict"]]
             for r in comparison["rows"]]
@@ -108,7 +119,10 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"failures ({h['truncated']} truncated; scored 0); {h['cached']} from the cache; "
              f"total cost {fmt_usd(h['cost_usd'])}{judge}." + (f" Commit `{md_cell(git[:12])}`." if git else ""), ""]
     if report.get("proposal"):
-        lines += _recommendation(report["proposal"])
+        lines += _recommendation(report["proposal"], report.get("recommendation"))
+    else:
+        lines += ["## Recommendation", "", f"No proposal yet: `evals recommend {md_cell(report.get('folder') or report['run_id'])}` "
+                  "compiles one and rewrites this summary.", ""]
     if report["suites"]:
         lines += ["## Suites", ""]
         for view in report["suites"]:

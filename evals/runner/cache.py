@@ -12,19 +12,26 @@ with its response and asked again on the next run, unless that run asks to reuse
 (``evals run --reuse-errors``). The ``attempts`` table records every request sent to a model, so
 "nothing was sent twice" can be checked, not assumed.
 
-Several processes may share one cache file (WAL mode, busy timeout).
+Several processes may share one cache file (WAL mode, busy timeout). Everything stored passes
+:func:`evals.secrets.scrub` first (``key_vars``: the key variables of the models of the run). A path that
+is a folder, or a file that is not an SQLite cache, is an :class:`~evals.errors.ArtifactError` before any
+call is made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from evals.errors import ArtifactError, FormatVersionError
 from evals.providers.base import GenerateResponse
+from evals.secrets import key_vars as default_key_vars
+from evals.secrets import scrub_data
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -66,15 +73,47 @@ def cache_key(identity: dict[str, Any], request: dict[str, Any], repeat: int) ->
 class ResponseCache:
     """SQLite-backed store of responses. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, key_vars: Iterable[str] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
-        self._add_attempt_responses()
+        self.key_vars = tuple(key_vars) if key_vars is not None else default_key_vars()
+        self._db = self._open()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
+            self._check_format()
+            self._add_attempt_responses()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise self._error(f"not a response cache ({exc}); move the file aside or use another cache file") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _error(self, message: str) -> ArtifactError:
+        named = os.environ.get("EVALS_CACHE") == str(self.path)
+        return ArtifactError(self.path, message + ("" if not named else " (set by EVALS_CACHE)"))
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise self._error(f"is a folder, not a cache file; give a file path such as {self.path / 'responses.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error(f"cannot open the response cache: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def _check_format(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        found = row[0] if row else CACHE_FORMAT
+        if not str(found).isdigit() or int(found) > int(CACHE_FORMAT):
+            raise FormatVersionError(f"{self.path}: response cache format {found!r} is newer than this harness "
+                                     f"reads ({CACHE_FORMAT}); upgrade portfolio-evals or use another cache file")
+
+    def _dump(self, response: GenerateResponse) -> str:
+        """A response as stored: JSON, every string scrubbed of keys."""
+        return json.dumps(scrub_data(response.to_dict(), self.key_vars), ensure_ascii=False)
 
     def _add_attempt_responses(self) -> None:
         """Caches written before failures were journalled lack ``attempts.response``; add it."""
@@ -143,7 +182,7 @@ class ResponseCache:
         """Store an answer (committed at once) and close its attempt. A failure is refused: see :meth:`record`."""
         if not response.is_answer:
             raise ValueError(f"not an answer ({response.error}); journal failures with record()")
-        raw = json.dumps(response.to_dict(), ensure_ascii=False)
+        raw = self._dump(response)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(
@@ -159,7 +198,7 @@ class ResponseCache:
 
     def finish_attempt(self, attempt_id: int, outcome: str, response: GenerateResponse | None = None) -> None:
         """Close an attempt that got no answer; ``response`` (the failure) is kept in the journal."""
-        raw = json.dumps(response.to_dict(), ensure_ascii=False) if response is not None else None
+        raw = self._dump(response) if response is not None else None
         self._finish(attempt_id, outcome, raw)
 
     def _finish(self, attempt_id: int, outcome: str, raw: str | None = None) -> None:

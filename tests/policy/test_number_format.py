@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from evals.policy.diff import money
-from evals.report.inputs import RULE_COLUMNS, _rule_row
+from evals.report.recommendation import recommendation_view
+
+
+def _row(rule: dict) -> dict:
+    """The report's proposed-rules row of one rule."""
+    view = recommendation_view({"rules": [rule]}, [], {"changes": [], "status": "pending", "text": ""}, "run", {})
+    return view["rows"][0]
 
 
 def test_the_proposed_rules_table_formats_the_evidence():
@@ -13,19 +19,20 @@ def test_the_proposed_rules_table_formats_the_evidence():
     rule = {"id": "founder-voice", "model": "smollm2-135m", "fallbacks": ["gpt-4o"],
             "evidence": {"quality": 0.580768, "quality_ci": [0.492873, 0.664412], "cost_per_1k_usd": 0.118872,
                          "p95_latency_ms": 25275.058795, "n": 40, "reason": "kept"}}
-    row = dict(zip(RULE_COLUMNS, _rule_row(rule)))
-    assert row["quality [95% CI]"] == "0.581 [0.493, 0.664]"
-    assert row["cost / 1k calls"] == "$0.1189"
-    assert row["p95 latency"] == "25.3 s"
-    assert not any(re.search(r"\d\.\d{5,}", cell) for cell in row.values())
+    row = _row(rule)
+    assert row["quality"] == "0.581 [0.493, 0.664]"
+    assert row["cost"] == "$0.1189"
+    assert row["p95"] == "25.3 s"
+    assert not any(re.search(r"\d\.\d{5,}", cell) for cell in row.values() if isinstance(cell, str))
 
 
 def test_unknown_numbers_are_unknown_never_zero():
     rule = {"id": "r", "model": "m", "evidence": {"quality": 0.5, "quality_ci": None, "cost_per_1k_usd": None,
                                                    "p95_latency_ms": None, "n": 3}}
-    row = dict(zip(RULE_COLUMNS, _rule_row(rule)))
-    assert (row["quality [95% CI]"], row["cost / 1k calls"], row["p95 latency"]) == ("0.500", "unknown", "")
-    assert _rule_row({"id": "r", "model": "m"})[5:8] == ["", "", ""]  # no evidence: nothing to show
+    row = _row(rule)
+    assert (row["quality"], row["cost"], row["p95"]) == ("0.500", "unknown", "-")
+    bare = _row({"id": "r", "model": "m"})
+    assert (bare["quality"], bare["cost"], bare["p95"]) == ("-", "-", "-")  # no evidence: nothing to show
 
 
 def test_money_is_the_reports_money():

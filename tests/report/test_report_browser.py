@@ -89,7 +89,7 @@ def test_report_renders_charts_filters_and_compares(browser, tmp_path):
         assert "model-big → model-mid" in diff_tables[0].inner_text()
         assert "Total: $33.33 → $9.13 per week (-$24.20)." in p.inner_text("#recommendation div.diff")
         rules = p.inner_text("#recommendation table.rules")
-        assert "0.950 [0.875, 1.000]" in rules and "default" in rules
+        assert "0.950 [0.875, 1.000]" in rules and "default" in rules  # evidence on the row, rounded
         # one scatter per suite with every model plotted, the frontier drawn, bars non-empty
         scatters = p.query_selector_all("svg.chart.scatter")
         assert len(scatters) == 3

@@ -37,10 +37,12 @@ def test_cli_report_latest_with_baseline(project):
     (second.folder / "report.html").unlink()
     done = run_cli("report", "latest", "--baseline", first.run_id, cwd=project.root)
     assert done.returncode == 0, done.stderr
-    assert "report.html" in done.stdout
-    html = (second.folder / "report.html").read_text(encoding="utf-8")
+    page = second.folder / f"compare-{first.run_id}.html"  # the comparison is its own page, beside the report
+    assert str(page) in done.stdout
+    html = page.read_text(encoding="utf-8")
     assert "Against baseline" in html and first.run_id in html
-    assert f"Against baseline {first.run_id}" in (second.folder / "summary.md").read_text(encoding="utf-8")
+    assert f"Against baseline {first.run_id}" in (second.folder / f"compare-{first.run_id}.md").read_text(encoding="utf-8")
+    assert not (second.folder / "report.html").exists()  # the run's own report is not rewritten by a comparison
 
 
 def test_cli_report_user_errors_exit_2(project):
@@ -112,6 +114,6 @@ def test_report_shows_the_policy_compilers_output(tmp_path):
     paths = report_run(project, "r1")
     html = paths["html"].read_text(encoding="utf-8")
     assert html.index('id="recommendation"') < html.index('id="suite-1"')
-    assert "Policy diff" in html and "Proposed rules" in html and "Projected weekly spend" in html
+    assert "Policy diff" in html and 'id="rule-table"' in html and "Projected weekly spend" in html
     summary = paths["markdown"].read_text(encoding="utf-8")
     assert "### Policy diff" in summary and "| triage |" in summary

@@ -51,7 +51,7 @@ def test_help_lists_every_verb_in_workflow_order_without_importing_them():
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
     listed = [line.split()[0] for line in out.stderr.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == [verb_of(t) for t in COMMANDS]
-    assert listed[:2] == ["run", "validate"] or listed[:3] == ["run", "render", "validate"]
+    assert listed[:3] == ["run", "runs", "report"]  # the work's order: run, look, then check inputs, decide
 
 
 def test_route_imports_no_data_stack():
