@@ -28,16 +28,19 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evals.config.models import ModelsFile, ModelSpec
-from evals.config.policy import Evidence, ModelScore, Policy, Target
+from evals.config.policy import CascadePoint, Evidence, ModelScore, Policy, Target
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy.eligibility import rule_measure
 from evals.policy.evidence import file_sha256
 from evals.project import Project
 from evals.suites import content_files, content_sha256, discover
+
+if TYPE_CHECKING:
+    from evals.policy.cascade import Cascade
 
 BUNDLE_DIR = Path("policies") / "evidence"
 BUNDLE_FORMAT = 1
@@ -68,8 +71,22 @@ def model_key(project: Project, model: str) -> str:
 
 
 def cited_models(target: Target, ev: Evidence) -> list[str]:
-    """The models whose numbers a rule's evidence states: the chosen one, then its scored fallbacks."""
-    return list(dict.fromkeys([ev.model or target.model, *(f.model for f in ev.fallbacks)]))
+    """The models whose numbers a rule's evidence states: a cascade's legs (its numbers are theirs, together),
+    the chosen one, then its scored fallbacks."""
+    legs = [leg.model for leg in target.cascade or []]
+    return list(dict.fromkeys([*legs, ev.model or target.model, *(f.model for f in ev.fallbacks)]))
+
+
+def _subject_measure(frame: Any, suites: list[str], subject: "str | Cascade", weights: dict[str, float],
+                     confidence: float) -> tuple[Any, Any]:
+    """A model's figures for a rule (:func:`~evals.policy.eligibility.rule_measure`), or a cascade's
+    (:func:`~evals.policy.cascade.cascade_figures`, with its escalation share): the recommender's definitions."""
+    from evals.policy.cascade import Cascade, cascade_figures
+
+    if isinstance(subject, Cascade):
+        figures = cascade_figures(frame, suites, subject, weights, confidence=confidence)
+        return (figures.pooled, figures) if figures is not None else (None, None)
+    return rule_measure(frame, suites, subject, weights, confidence=confidence), None
 
 
 def cited_suites(ev: Evidence) -> list[str]:
@@ -128,6 +145,13 @@ def _pairs(claimed: ModelScore | Evidence, measured: ModelScore) -> dict[str, tu
             "p95_latency_ms": (claimed.p95_latency_ms, measured.p95_latency_ms)}
 
 
+def _point_pairs(claimed: CascadePoint, measured: ModelScore, figures: Any) -> dict[str, tuple[Any, Any]]:
+    pairs = _pairs(claimed, measured)
+    pairs.pop("n")  # a point's n counts the examples paired with its reference, which the bundle need not hold
+    return {**pairs, "escalation_share": (claimed.escalation_share, figures.escalation_share),
+            "calls": (float(claimed.calls), float(figures.calls))}
+
+
 def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, confidence: float,
                     source: str, weights: dict[str, float]) -> list[str]:
     """Where the numbers ``ev`` states for a rule differ from what ``frame`` (the run, or its bundle) gives.
@@ -135,22 +159,34 @@ def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, c
     Each model the evidence cites (the chosen one and every scored fallback) is measured again with
     :func:`~evals.policy.eligibility.rule_measure`, the recommender's definition (each suite measured
     with :func:`~evals.policy.evidence.measure`, several suites weighted by ``weights``, their weekly
-    calls: :func:`suite_weights`); ``source`` names the frame in the messages.
+    calls: :func:`suite_weights`); ``source`` names the frame in the messages. A cascade rule's numbers are
+    its cascade's, at the threshold the rule names, re-derived from its legs' rows with
+    :func:`~evals.policy.cascade.cascade_figures` (cost: :func:`evals.traffic.cascade_call_cost`), and
+    ``evidence.cascade.test``, the confirmation the threshold was chosen on, must be those same figures.
     """
+    from evals.policy.cascade import Cascade
+
     problems = []
     suites = cited_suites(ev)
-    claims: list[tuple[str, str, ModelScore | Evidence]] = [("evidence", ev.model or target.model, ev)]
+    cascade = Cascade.of_target(target)
+    head: str | Cascade = cascade if cascade is not None else ev.model or target.model
+    claims: list[tuple[str, str | Cascade, ModelScore | Evidence]] = [("evidence", head, ev)]
     claims += [(f"evidence.fallbacks[{i}]", f.model, f) for i, f in enumerate(ev.fallbacks)]
-    for where, model, claimed in claims:
-        m = rule_measure(frame, suites, model, weights, confidence=confidence)
+    for where, subject, claimed in claims:
+        m, figures = _subject_measure(frame, suites, subject, weights, confidence)
+        name_of = subject.name if isinstance(subject, Cascade) else subject
         if m is None:
-            problems.append(f"rule {rule_id!r}: {source} has no results for {model} on {ev.suite}; "
+            problems.append(f"rule {rule_id!r}: {source} has no results for {name_of} on {ev.suite}; "
                             "the evidence is not from this run")
             continue
         measured = m.score()
-        for name, (said, got) in _pairs(claimed, measured).items():
+        pairs = _pairs(claimed, measured)
+        if figures is not None and ev.cascade is not None:
+            pairs |= {f"cascade.test.{k}": v for k, v in _point_pairs(ev.cascade.test, measured, figures).items()}
+        for name, (said, got) in pairs.items():
             if not _close(said, got):
-                problems.append(f"rule {rule_id!r}: {where}.{name} says {said}, {source} gives {got}")
+                problems.append(f"rule {rule_id!r}: {where}.{name} says {said}, {source} gives {got}"
+                                + (f" for the cascade {name_of}" if figures is not None else ""))
                 break
         else:
             if claimed.variant is not None and claimed.variant != measured.variant:
@@ -244,12 +280,13 @@ def identity_changes(measured: dict[str, Any], now: dict[str, Any]) -> list[str]
     return out
 
 
-def repriced_cost_per_1k(frame: Any, suites: list[str], spec: ModelSpec, weights: dict[str, float], *,
-                         confidence: float = 0.95) -> float | None:
-    """``spec``'s cost per 1k calls on a rule's ``suites``, each call of ``frame`` re-priced under ``spec``'s
-    prices with :func:`evals.costs.call_cost` from the call's own tokens, latency and batch flag, then
-    measured by :func:`~evals.policy.eligibility.rule_measure` like the stated cost. Results do not keep a
-    call's cache reads or measured busy time, so a call that had them is re-priced without them."""
+def repriced_cost_per_1k(frame: Any, suites: list[str], specs: ModelSpec | list[ModelSpec], weights: dict[str, float],
+                         *, confidence: float = 0.95, subject: "str | Cascade | None" = None) -> float | None:
+    """The cost per 1k calls on a rule's ``suites`` with each call of the models ``specs`` re-priced under
+    their prices with :func:`evals.costs.call_cost` from the call's own tokens, latency and batch flag, then
+    measured like the stated cost (:func:`~evals.policy.eligibility.rule_measure` of the first spec's model,
+    or of ``subject``: a cascade of them, :func:`~evals.policy.cascade.cascade_figures`). Results do not keep
+    a call's cache reads or measured busy time, so a call that had them is re-priced without them."""
     import pandas as pd
 
     from evals.costs import call_cost
@@ -257,16 +294,18 @@ def repriced_cost_per_1k(frame: Any, suites: list[str], spec: ModelSpec, weights
     def value(v: Any) -> Any:
         return None if v is None or pd.isna(v) else v
 
-    rows = frame[frame["model"] == spec.id]
-    if rows.empty:
-        return None
-    batch = rows["batch"] if "batch" in rows.columns else pd.Series(False, index=rows.index)
-    costs = [call_cost(spec, None if value(i) is None else int(i), None if value(o) is None else int(o), value(lat),
-                       batch=bool(value(b))).usd
-             for i, o, lat, b in zip(rows["input_tokens"], rows["output_tokens"], rows["latency_ms"], batch)]
+    specs = [specs] if isinstance(specs, ModelSpec) else list(specs)
     repriced = frame.copy()
-    repriced.loc[rows.index, "cost_usd"] = pd.Series(costs, index=rows.index, dtype=float)
-    m = rule_measure(repriced, suites, spec.id, weights, confidence=confidence)
+    for spec in specs:
+        rows = frame[frame["model"] == spec.id]
+        if rows.empty:
+            return None
+        batch = rows["batch"] if "batch" in rows.columns else pd.Series(False, index=rows.index)
+        costs = [call_cost(spec, None if value(i) is None else int(i), None if value(o) is None else int(o),
+                           value(lat), batch=bool(value(b))).usd
+                 for i, o, lat, b in zip(rows["input_tokens"], rows["output_tokens"], rows["latency_ms"], batch)]
+        repriced.loc[rows.index, "cost_usd"] = pd.Series(costs, index=rows.index, dtype=float)
+    m, _ = _subject_measure(repriced, suites, subject if subject is not None else specs[0].id, weights, confidence)
     return None if m is None else m.cost_per_1k
 
 

@@ -57,7 +57,10 @@ def _bundle_file(project: Project, rel: Any) -> Path | None:
 
 def _pricing_warnings(project: Project, entry: Entry, rule_id: str, target: Target, frame: Any, models: ModelsFile, rel: str,
                       weights: dict[str, float], confidence: float) -> list[Check]:
-    """A cited model whose pricing differs from the approval's: its cost re-derived under the branch's prices."""
+    """A cited model whose pricing differs from the approval's: its cost re-derived under the branch's prices
+    (a cascade's legs: the cascade's cost, re-priced with every changed leg, against the rule's stated cost)."""
+    from evals.policy.cascade import Cascade
+
     recorded = entry.record.get("pricing")
     recorded = recorded.get(rule_id) if isinstance(recorded, dict) else None
     if not isinstance(recorded, dict):
@@ -65,17 +68,28 @@ def _pricing_warnings(project: Project, entry: Entry, rule_id: str, target: Targ
     ev = target.evidence
     specs = {m.id: m for m in models.models}
     models_file = rel_path(project, project.models_file)
-    stated = {ev.model or target.model: ev.cost_per_1k_usd, **{f.model: f.cost_per_1k_usd for f in ev.fallbacks}}
+    changed = [m for m in cited_models(target, ev)
+               if m in specs and recorded.get(m) not in (None, pricing_sha256(specs[m]))]
+    cascade = Cascade.of_target(target)
+    stated: dict[str, Any] = {f.model: f.cost_per_1k_usd for f in ev.fallbacks}
+    groups: list[tuple[str, list[str], Any]] = []
+    if cascade is not None:
+        legs = [m for m in changed if m in cascade.models]
+        if legs:
+            groups.append((f"the cascade {cascade.name}", legs, cascade))
+        changed = [m for m in changed if m not in cascade.models]
+    else:
+        stated[ev.model or target.model] = ev.cost_per_1k_usd
+    groups += [(model, [model], None) for model in changed]
     out = []
-    for model in cited_models(target, ev):
-        spec = specs.get(model)
-        if spec is None or recorded.get(model) in (None, pricing_sha256(spec)):
-            continue
-        now = repriced_cost_per_1k(frame, cited_suites(ev), spec, weights, confidence=confidence)
-        out.append(Check("pricing", True, f"rule {rule_id!r}: the pricing of {model} in "
+    for shown, names, subject in groups:
+        now = repriced_cost_per_1k(frame, cited_suites(ev), [specs[m] for m in names], weights, confidence=confidence,
+                                   subject=subject)
+        said = ev.cost_per_1k_usd if subject is not None else stated.get(names[0])
+        out.append(Check("pricing", True, f"rule {rule_id!r}: the pricing of {', '.join(names)} in "
                                           f"{models_file} changed since its approval: re-priced "
-                                          f"from {rel} under the branch's prices, {model} costs {money(now)} per 1k "
-                                          f"calls, the evidence states {money(stated.get(model))} (the gate holds the "
+                                          f"from {rel} under the branch's prices, {shown} costs {money(now)} per 1k "
+                                          f"calls, the evidence states {money(said)} (the gate holds the "
                                           "stated cost; re-run `evals run` and `evals recommend` to re-price the "
                                           "evidence)", rule_id))
     return out
