@@ -5,7 +5,10 @@ latencies, tokens, failure class; never outputs, prompts or error text) of every
 policy's rules cite from the run. Its sha256 is in the signed approval record, so the gate, in a clean
 clone without ``reports/``, recomputes each rule's quality, interval, cost and p95 with
 :func:`evals.policy.eligibility.rule_measure`, the recommender's own definition, and compares them with the
-numbers the rule states.
+numbers the rule states. A cascade rule cites both legs: its numbers are re-derived at the rule's threshold
+with :func:`evals.policy.cascade.cascade_figures`, and the bundle also holds the dev run's rows of its legs
+and reference (column :data:`RUN_COLUMN` tells the runs apart), on which the recommender's sweep runs
+again and must choose the rule's threshold (:func:`cascade_choice_problems`).
 
 The record also holds, per rule, the sha256 of every input those numbers depend on: the files of each
 suite (data and ``suite.yaml``), its scorer settings, the prompt variant each cited model renders, and
@@ -93,18 +96,41 @@ def cited_suites(ev: Evidence) -> list[str]:
     return [s for s in ev.suite.split(",") if s]
 
 
-def bundle_frame(frame: Any, policy: Policy, run_id: str) -> Any:
-    """The rows of ``frame`` that the rules with evidence from ``run_id`` cite, without the excluded columns."""
+RUN_COLUMN = "run_id"
+"""The bundle's own column: the run each row comes from (the evidence run, or a cascade's dev run)."""
+
+
+def dev_models(target: Target, ev: Evidence) -> list[str]:
+    """The models of a cascade rule's dev run its threshold choice rests on: the legs and the reference."""
+    c = ev.cascade
+    return [] if c is None else list(dict.fromkeys([c.cheap, c.strong, c.reference]))
+
+
+def bundle_frame(frame: Any, policy: Policy, run_id: str, dev: dict[str, Any] | None = None) -> Any:
+    """The rows of ``frame`` that the rules with evidence from ``run_id`` cite, without the excluded columns,
+    tagged with their run (:data:`RUN_COLUMN`); with ``dev`` (run id -> frame), a cascade rule's dev-run rows
+    of its legs and reference too, so its threshold choice is re-derivable (:func:`cascade_choice_problems`)."""
     import pandas as pd
 
-    keep = pd.Series(False, index=frame.index)
-    for _, target in policy.targets():
-        ev = target.evidence
-        if ev is None or ev.run_id != run_id:
-            continue
-        keep |= frame["model"].isin(cited_models(target, ev)) & frame["suite"].isin(cited_suites(ev))
-    columns = [c for c in frame.columns if c not in EXCLUDED_COLUMNS]
-    return frame.loc[keep, columns].reset_index(drop=True)
+    def rows(source: Any, run: str, pick: Any) -> Any:
+        keep = pd.Series(False, index=source.index)
+        for _, target in policy.targets():
+            ev = target.evidence
+            if ev is not None and ev.run_id == run_id:
+                keep |= source["model"].isin(pick(target, ev)) & source["suite"].isin(cited_suites(ev))
+        columns = [c for c in source.columns if c not in EXCLUDED_COLUMNS]
+        return source.loc[keep, columns].assign(**{RUN_COLUMN: run})
+
+    parts = [rows(frame, run_id, cited_models)]
+    for dev_id, dev_frame in (dev or {}).items():
+        parts.append(rows(dev_frame, dev_id, lambda t, ev, run=dev_id: dev_models(t, ev)
+                          if ev.cascade is not None and ev.cascade.dev_run_id == run else []))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def run_rows(frame: Any, run_id: str) -> Any:
+    """A bundle's rows of one run (every row of a frame without :data:`RUN_COLUMN`: a run's own results)."""
+    return frame[frame[RUN_COLUMN] == run_id] if RUN_COLUMN in frame.columns else frame
 
 
 def bundle_bytes(rows: Any) -> bytes:
@@ -167,6 +193,7 @@ def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, c
     from evals.policy.cascade import Cascade
 
     problems = []
+    frame = run_rows(frame, ev.run_id)
     suites = cited_suites(ev)
     cascade = Cascade.of_target(target)
     head: str | Cascade = cascade if cascade is not None else ev.model or target.model
@@ -193,6 +220,50 @@ def number_problems(frame: Any, rule_id: str, target: Target, ev: Evidence, *, c
                 problems.append(f"rule {rule_id!r}: {where}.variant says {claimed.variant}, "
                                 f"{source} gives {measured.variant}")
     return problems
+
+
+def cascade_choice_problems(frame: Any, dev: Any, rule_id: str, target: Target, ev: Evidence, *, source: str,
+                            weights: dict[str, float], max_infra_failure_rate: float) -> list[str]:
+    """Where a cascade rule's threshold is not what the recommender's sweep chooses on its dev run.
+
+    :func:`evals.policy.cascade.sweep` runs again on ``dev`` (the dev run's rows; ``frame`` the evidence
+    run's) with the pair, reference, margin and confidence ``evidence.cascade`` records: its chosen
+    threshold must be the rule's, and ``evidence.cascade.dev`` that point's figures. Needs the reference
+    to be a model (a cascade in force as reference is not re-derived: none is named). ``source`` names the
+    frames in the messages.
+    """
+    from evals.policy.cascade import sweep
+
+    c = ev.cascade
+    if c is None:
+        return []
+    dev = run_rows(dev, c.dev_run_id)
+    suites = cited_suites(ev)
+    if dev.empty or not set(dev_models(target, ev)) <= set(dev["model"]):
+        return [f"rule {rule_id!r}: {source} holds no rows of dev run {c.dev_run_id} for {', '.join(dev_models(target, ev))}; "
+                "the cascade's threshold cannot be re-derived: approve a proposal compiled with that dev run again"]
+    if " -> " in c.reference:
+        return []
+    choice = sweep(dev, run_rows(frame, ev.run_id), cheap=c.cheap, strong=c.strong, reference=c.reference,
+                   margin=c.margin, confidence=c.confidence, min_examples=1, suites=suites, weights=weights,
+                   max_infra_failure_rate=max_infra_failure_rate)
+    chosen = choice.chosen
+    if chosen is None or chosen.written_threshold != c.threshold:
+        got = ("none" if chosen is None else "always escalate" if chosen.written_threshold is None
+               else f"{chosen.written_threshold:g}")
+        return [f"rule {rule_id!r}: the cascade's threshold {c.threshold:g} is not what dev run {c.dev_run_id} chooses "
+                f"in {source} (the cheapest non-inferior to {c.reference} within {c.margin}: {got}; {choice.reason})"]
+    point = chosen.as_point()
+    for name, said, got in (("quality", c.dev.quality, point.quality), ("cost_per_1k_usd", c.dev.cost_per_1k_usd,
+                            point.cost_per_1k_usd), ("escalation_share", c.dev.escalation_share, point.escalation_share),
+                            ("diff", c.dev.diff, point.diff)):
+        if not _close(said, got):
+            return [f"rule {rule_id!r}: evidence.cascade.dev.{name} says {said}, dev run {c.dev_run_id} in {source} "
+                    f"gives {got}"]
+    if c.dev.outcome != point.outcome:
+        return [f"rule {rule_id!r}: evidence.cascade.dev.outcome says {c.dev.outcome}, dev run {c.dev_run_id} in "
+                f"{source} gives {point.outcome}"]
+    return []
 
 
 def suite_weights(paths: dict[str, Path]) -> dict[str, float]:
@@ -380,7 +451,7 @@ def manifest_problems(project: Project, models: ModelsFile, manifest: dict[str, 
     return problems
 
 
-__all__ = ["BUNDLE_DIR", "EXCLUDED_COLUMNS", "bundle_bytes", "bundle_frame", "bundle_path", "cited_models",
-           "cited_suites", "identity_changes", "input_changes", "manifest_problems", "model_identity_sha256",
+__all__ = ["BUNDLE_DIR", "EXCLUDED_COLUMNS", "RUN_COLUMN", "bundle_bytes", "bundle_frame", "bundle_path",
+           "cascade_choice_problems", "cited_models", "cited_suites", "dev_models", "run_rows", "identity_changes", "input_changes", "manifest_problems", "model_identity_sha256",
            "model_key", "number_problems", "pricing_sha256", "read_bundle", "rel_path", "repriced_cost_per_1k", "rule_inputs",
            "scorer_sha256", "suite_paths", "suite_weights"]

@@ -12,11 +12,15 @@ Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
 * **approved**: ``policies/current.yaml`` is the policy of the last record (hand edits are named).
 * **evidence**: each rule's stated quality, interval, cost and p95 equal what
   :func:`~evals.policy.evidence.measure` gives on the evidence bundle the approval committed (whose
-  sha256 the record holds), and the suite files, scorer settings and prompt variants the rule's
-  numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
+  sha256 the record holds; a cascade rule's: its cascade's at the rule's threshold, and that threshold
+  the one the sweep chooses again on the dev rows in the bundle), and the suite files, scorer settings
+  and prompt variants the rule's numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
   have been accepted by the approval (``--accept-lower-floor``).
 * against ``--base``: a changed rule carries evidence and loses at most ``quality_tolerance``;
-  requirement and gate-setting changes are listed in the comment.
+  requirement and gate-setting changes are listed in the comment (as ``diff.md`` lists them against the
+  policy in force: :func:`~evals.policy.requirements.requirement_lines`), with every rule floor below its
+  suites' floor and whether the approval accepted it.
+* **log** (records): each record's policy and gate settings read back; an unreadable one names its line.
 * **floor**: every rule with evidence, moved or kept, has its model's quality lower bound at or above
   its floor (:mod:`evals.policy.floors`): a rule the recommender kept *flagged* does not pass silently.
 * **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``: each suite's ``weekly_calls``

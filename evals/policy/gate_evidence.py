@@ -14,9 +14,9 @@ from evals.config.models import ModelsFile
 from evals.config.policy import Policy, Target
 from evals.config.suite import load_suite
 from evals.policy.approvals import Entry
-from evals.policy.bundle import (BUNDLE_DIR, cited_models, cited_suites, input_changes, number_problems,
+from evals.policy.bundle import (BUNDLE_DIR, cascade_choice_problems, cited_models, cited_suites, input_changes, number_problems,
                                  pricing_sha256, read_bundle, rel_path, repriced_cost_per_1k, rule_inputs,
-                                 suite_paths, suite_weights)
+                                 run_rows, suite_paths, suite_weights)
 from evals.policy.diff import money
 from evals.policy.evidence import file_sha256
 from evals.policy.requirements import lowered_floors
@@ -45,6 +45,15 @@ def _covering(entries: list[Entry], rule_id: str, target: Target) -> Entry | Non
                 and isinstance(inputs, dict) and rule_id in inputs):
             return entry
     return None
+
+
+def _recorded_infra_rate(entry: Entry) -> float:
+    """The ``max_infra_failure_rate`` the approval's gate settings held (the default before they were recorded)."""
+    from evals.config.policy import PolicySettings
+
+    settings = entry.record.get("settings")
+    value = settings.get("max_infra_failure_rate") if isinstance(settings, dict) else None
+    return float(value) if isinstance(value, (int, float)) else PolicySettings().max_infra_failure_rate
 
 
 def _bundle_file(project: Project, rel: Any) -> Path | None:
@@ -148,10 +157,13 @@ def evidence_checks(project: Project, current: Policy, entries: list[Entry], mod
         confidence = evidence.get("confidence", 0.95)
         problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel,
                                    weights=suite_weights(paths))
+        problems = problems or cascade_choice_problems(frames[bundle], frames[bundle], rule_id, target, ev, source=rel,
+                                                       weights=suite_weights(paths),
+                                                       max_infra_failure_rate=_recorded_infra_rate(entry))
         if problems:
             fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
             continue
-        warnings += _pricing_warnings(project, entry, rule_id, target, frames[bundle], models, rel, suite_weights(paths),
+        warnings += _pricing_warnings(project, entry, rule_id, target, run_rows(frames[bundle], ev.run_id), models, rel, suite_weights(paths),
                                       confidence)
         warnings += _scorer_warnings(entry, rule_id, ev, paths)
         changed = input_changes(entry.record["inputs"][rule_id], rule_inputs(project, models, target, ev, paths))

@@ -13,10 +13,11 @@ import yaml
 from evals.config.policy import Policy, load_policy
 from evals.policy.approvals import line_sha256
 from evals.policy.approve import ApprovalRefused, approve
-from evals.policy.bundle import read_bundle
+from evals.policy.bundle import read_bundle, run_rows
 from evals.policy.cascade import Cascade, cascade_figures
 from evals.policy.gate import gate
 from evals.policy.recommend import RecommendOptions, recommend
+from evals.runner.store import read_results, write_parquet_atomic
 from tests.policy.runs import model_rows, write_run
 from tests.policy.signed import ADA, commit_all, failures, log_lines, rewrite_log, set_unsigned
 
@@ -66,11 +67,15 @@ def test_a_true_cascade_passes_the_gate(cascaded, reports):
 def test_the_bundle_holds_both_legs_and_reproduces_the_cascade(cascaded):
     [record] = log_lines(cascaded)
     bundle = read_bundle(cascaded.root / record["evidence"]["bundle"])
-    triage = bundle[bundle["suite"] == "triage"]
-    assert {"cheap", "premium"} <= set(triage["model"]) and len(triage[triage["model"] == "cheap"]) == N
-    assert triage.loc[triage["model"] == "cheap", "confidence"].notna().all()  # the threshold needs them
+    for run in (TEST, DEV):  # the dev run's rows of the legs and the reference: the threshold choice re-derives
+        triage = run_rows(bundle, run)
+        triage = triage[triage["suite"] == "triage"]
+        assert {"cheap", "premium"} <= set(triage["model"]) and len(triage[triage["model"] == "cheap"]) == N
+        assert triage.loc[triage["model"] == "cheap", "confidence"].notna().all()  # the threshold needs them
+    assert set(run_rows(bundle, DEV)["model"]) == {"cheap", "premium"}  # mid is no leg and not the reference
     ev = load_policy(cascaded.policy_file).target("triage").evidence
-    figures = cascade_figures(bundle, ["triage"], Cascade.pair("cheap", "premium", 0.8), {"triage": 10000})
+    figures = cascade_figures(run_rows(bundle, TEST), ["triage"], Cascade.pair("cheap", "premium", 0.8),
+                              {"triage": 10000})
     assert figures.pooled.cost_per_1k == pytest.approx(ev.cost_per_1k_usd)
     assert ev.cost_per_1k_usd == pytest.approx(1000 * (CHEAP + 10 / N * PREMIUM))  # A + share x B
     assert set(record["inputs"]["triage"]) >= {"policies/models.yaml model cheap", "policies/models.yaml model premium"}
@@ -122,6 +127,46 @@ def test_a_forged_cascade_fails_the_gate_naming_the_rule(cascaded, edit, claim):
     evidence = [c for c in result.checks if c.name == "evidence" and not c.ok and c.rule == "triage"]
     assert evidence, result.markdown
     assert claim in evidence[0].message and "for the cascade cheap (>= " in evidence[0].message, evidence[0].message
+
+
+def test_a_threshold_with_true_test_numbers_but_not_chosen_on_dev_fails(cascaded):
+    """The forger moves the threshold to 0.6 and states the cascade's true figures on test there: the numbers
+    re-derive, but the sweep on the dev run (in the bundle) chooses 0.8."""
+    [record] = log_lines(cascaded)
+    bundle = run_rows(read_bundle(cascaded.root / record["evidence"]["bundle"]), TEST)
+    figures = cascade_figures(bundle, ["triage"], Cascade.pair("cheap", "premium", 0.6), {"triage": 10000})
+    true = figures.pooled.score()
+
+    def edit(rule: dict) -> None:
+        _threshold(rule, 0.6)
+        numbers = {"quality": true.quality, "quality_ci": list(true.quality_ci), "cost_per_1k_usd": true.cost_per_1k_usd,
+                   "p95_latency_ms": true.p95_latency_ms}
+        rule["evidence"].update(numbers, n=true.n)
+        rule["evidence"]["cascade"]["test"].update(numbers, escalation_share=figures.escalation_share,
+                                                   calls=figures.calls)
+
+    set_unsigned(cascaded)
+    _forge(cascaded, edit)
+    [message] = [c.message for c in gate(cascaded).checks if not c.ok and c.rule == "triage"]
+    assert message.startswith("rule 'triage': the cascade's threshold 0.6 is not what dev run 20260101-000000-dev0 "
+                              "chooses in policies/evidence/"), message
+    assert "non-inferior to premium within 0.1: 0.8" in message
+
+
+@pytest.mark.parametrize("damage", ["altered", "missing"])
+def test_approve_refuses_a_cascade_whose_dev_run_is_altered_or_missing(signed, keys, damage):
+    write_pair(signed)
+    proposal = recommend(signed, TEST, RecommendOptions(tolerance=0.1, dev_run=DEV)).proposal_path
+    results = signed.reports_dir / DEV / "results.parquet"
+    if damage == "missing":
+        results.unlink()
+    else:
+        frame = read_results(signed.reports_dir / DEV)
+        frame.loc[frame["model"] == "cheap", "confidence"] = 0.99
+        write_parquet_atomic(results, frame, {"evals_format_version": "1"})
+    with pytest.raises(ApprovalRefused, match=rf"rule 'triage': dev run {DEV} "
+                                              + ("is missing" if damage == "missing" else "has been altered")):
+        approve(signed, proposal, ADA, key=keys.ada)
 
 
 def test_approve_refuses_a_cascade_proposal_whose_numbers_were_edited(signed, keys):
