@@ -116,6 +116,68 @@ def copy_overlap(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+_REFUSAL = re.compile(
+    r"\bas an ai\b|\b(?:ai|large) language model\b|\bi(?:'m| am) (?:sorry|afraid),? but\b|\bi apologi[sz]e,? but\b"
+    r"|\bi (?:can(?:'|no)?t|won't|will not|(?:am|'m) (?:unable|not able) to)\s+(?:help|assist|comply|fulfil|fulfill"
+    r"|complete|write|create|produce|provide|generate|draft|verify|do that|do this)\b"
+    r"|\bi (?:don't|do not) have (?:enough |sufficient )?(?:information|details|context|personal experiences?)\b",
+    re.IGNORECASE)
+_LIST_LINE = re.compile(r"^\s*(?:[-*•+–]\s|\d{1,2}[.)]\s|\|.*\||.*\|.*\|)")
+_LABEL_LINE = re.compile(r"^\s*[^\W\d][\w ]{0,24}:\s+(.*)$")
+
+
+def refusal(text: str) -> str | None:
+    """The phrase that makes ``text`` an assistant's refusal or disclaimer, or None.
+
+    >>> refusal("I'm sorry, but I can't help with that.")
+    "I'm sorry, but"
+    >>> refusal("I can't promise a date yet, but the fix is in review.") is None
+    True
+    """
+    found = _REFUSAL.search(text)
+    return found.group(0) if found else None
+
+
+def list_share(text: str) -> float:
+    """Share of the words on list-shaped lines: bullets, numbered items, table rows, and ``Label: value``
+    lines whose value is shorter than a sentence (under 8 words).
+
+    >>> list_share("- $320,000 upfront\\n- 27 months\\n- revisit at 30%")
+    1.0
+    >>> round(list_share("To: Team\\nRe: GPUs\\n\\nWe keep renting. Buying would cost $320,000 and pay back in 27 months."), 2)
+    0.22
+    """
+    total = listed = 0
+    for line in text.splitlines():
+        n = len(_words(line))
+        label = _LABEL_LINE.match(line)
+        total += n
+        if _LIST_LINE.match(line) or (label and len(_words(label.group(1))) < 8):
+            listed += n
+    return listed / total if total else 0.0
+
+
+def brief_text(brief: dict[str, Any]) -> str:
+    """The brief's own words (topic, audience, facts and required literals), which an answer may restate."""
+    parts = [brief.get("topic"), brief.get("audience"), *(brief.get("facts") or []), *(brief.get("must_include") or [])]
+    return "\n".join(str(p) for p in parts if p)
+
+
+def borrowed_share(text: str, source: str, n: int = 3) -> float:
+    """Share of the words of ``text`` inside a word ``n``-gram that also occurs in ``source``.
+
+    >>> borrowed_share("Buying costs $320,000 upfront, so we rent.", "Buying costs $320,000 upfront.")
+    0.625
+    """
+    words, theirs = _words(text), _words(source)
+    grams = {tuple(theirs[i:i + n]) for i in range(len(theirs) - n + 1)}
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i:i + n]) in grams:
+            covered[i:i + n] = [True] * n
+    return sum(covered) / len(words) if words else 0.0
+
+
 class StyleModel:
     """Character n-gram TF-IDF + logistic regression: P(text is in the reference voice)."""
 
@@ -158,6 +220,22 @@ def _read_samples(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
 
 
+def _weighted_vocabularies(references: list[dict], contrast: list[dict]) -> list[tuple[str, dict[str, float]]]:
+    """Per reference sample, its distinct words weighted by IDF over references and contrast, summing to 1:
+    the rare words (names, figures, the topic's nouns) that an edited or paraphrased copy keeps."""
+    docs = [set(_words(d["text"])) for d in references + contrast]
+    df: dict[str, int] = {}
+    for doc in docs:
+        for word in doc:
+            df[word] = df.get(word, 0) + 1
+    out = []
+    for i, (ref, doc) in enumerate(zip(references, docs)):
+        weights = {w: math.log((len(docs) + 1) / (df[w] + 1)) + 1 for w in doc}
+        total = sum(weights.values()) or 1.0
+        out.append((ref.get("id", str(i)), {w: v / total for w, v in weights.items()}))
+    return out
+
+
 @lru_cache(maxsize=8)
 def _trained(ref_path: str, contrast_path: str, skip: int, stamp: tuple[float, float]) -> tuple[StyleModel, list[dict]]:
     references = _read_samples(Path(ref_path))
@@ -184,6 +262,17 @@ class VoiceSettings(ScorerSettings):
     min_answer_words: int = Field(default=5, ge=0, description="Fewer words than this is an empty answer (score 0).")
     max_repetition: float = Field(default=0.3, gt=0, le=1, description=(
         "Share of repeated sentences or word 3-grams at which a text is degenerate (score 0)."))
+    copy_vocabulary: float = Field(default=0.6, gt=0, le=1, description=(
+        "IDF-weighted share of a reference sample's vocabulary found in a text at which the text is an edited "
+        "or paraphrased copy of it (score 0)."))
+    max_brief_share: float = Field(default=0.6, gt=0, le=1, description=(
+        "Share of a text's words inside word 3-grams of the brief at which it restates the brief (score 0)."))
+    max_list_share: float = Field(default=0.5, gt=0, le=1, description=(
+        "Share of a text's words on list-shaped lines (bullets, numbers, table rows, short label lines) at "
+        "which it is a list, not prose (score 0)."))
+    length_gate: float = Field(default=1.0, ge=0, le=1, description=(
+        "With a length ratio (words / min_words when shorter, max_words / words when longer) below this, the "
+        "score is at most the ratio; the default 1 applies it to every answer outside the bounds, 0 never."))
 
 
 class VoiceScorer(Scorer):
@@ -210,6 +299,7 @@ class VoiceScorer(Scorer):
         # every reference, shown ones included: a near-copy of any of them is not the model's own voice
         self.references = _read_samples(ref)
         self._reference_shingles = [(r.get("id", str(i)), shingles(r["text"])) for i, r in enumerate(self.references)]
+        self._reference_vocabulary = _weighted_vocabularies(self.references, _read_samples(con))
         self.judge = Judge.from_settings(settings.judge, suite) if settings.judge else None
 
     def _shown_samples(self) -> int:
@@ -254,7 +344,8 @@ class VoiceScorer(Scorer):
         }
 
     def degenerate(self, output: str, brief: dict[str, Any]) -> str | None:
-        """Why a text is degenerate (empty, near-empty or repetitive), or None."""
+        """Why a text is not a piece of writing for the brief, or None: empty or near-empty, repetitive, a
+        refusal, a list rather than prose, or the brief restated. (A copied reference: :meth:`copy_of`.)"""
         words = word_count(output)
         floor = max(self.settings.min_answer_words, math.ceil(0.25 * (brief.get("min_words") or 0)))
         if words < floor:
@@ -262,14 +353,36 @@ class VoiceScorer(Scorer):
         repeated = repetition(output)
         if repeated >= self.settings.max_repetition:
             return f"repetitive: {repeated:.0%} of its sentences or word 3-grams repeat"
+        refused = refusal(output)
+        if refused:
+            return f"refusal: {refused!r}"
+        listed = list_share(output)
+        if listed >= self.settings.max_list_share:
+            return f"a list, not prose: {listed:.0%} of its words are on list-shaped lines"
+        restated = borrowed_share(output, brief_text(brief))
+        if restated >= self.settings.max_brief_share:
+            return f"restates the brief: {restated:.0%} of its words are in word 3-grams of the brief"
+        return None
+
+    def copy_of(self, output: str) -> tuple[str, str] | None:
+        """``(reference id, how)`` for the reference sample ``output`` copies, verbatim (shared word 5-grams)
+        or edited and paraphrased (its weighted vocabulary), or None."""
+        mine = shingles(output)
+        verbatim = max(((copy_overlap(mine, theirs), ref_id) for ref_id, theirs in self._reference_shingles),
+                       default=(0.0, None))
+        if verbatim[0] >= self.settings.copy_threshold:
+            return verbatim[1], f"{verbatim[0]:.0%} of the word 5-grams shared"
+        vocabulary = set(_words(output))
+        edited = max(((sum(w for word, w in theirs.items() if word in vocabulary), ref_id)
+                      for ref_id, theirs in self._reference_vocabulary), default=(0.0, None))
+        if edited[0] >= self.settings.copy_vocabulary:
+            return edited[1], f"{edited[0]:.0%} of its weighted vocabulary present"
         return None
 
     def copied_reference(self, output: str) -> str | None:
-        """The id of the reference sample ``output`` nearly copies, or None."""
-        mine = shingles(output)
-        best = max(((copy_overlap(mine, theirs), ref_id) for ref_id, theirs in self._reference_shingles),
-                   default=(0.0, None))
-        return best[1] if best[0] >= self.settings.copy_threshold else None
+        """The id of the reference sample ``output`` copies (see :meth:`copy_of`), or None."""
+        found = self.copy_of(output)
+        return found[0] if found else None
 
     def _pairwise_reference(self, brief: dict[str, Any]) -> str:
         kind = brief.get("kind")
@@ -285,14 +398,28 @@ class VoiceScorer(Scorer):
 
     def _parts(self, output: str, example: Any) -> tuple[dict[str, float | None], dict[str, Any]]:
         c = self.constraints(output, example.inputs)
-        copied = self.copied_reference(output) if output.strip() else None
-        style = self.style.predict([output])[0] if output.strip() and copied is None else 0.0
+        copy = self.copy_of(output) if output.strip() else None
+        degenerate = self.degenerate(output, example.inputs)
+        if degenerate is None and copy is not None:
+            degenerate = f"copies reference {copy[0]}: {copy[1]}"
+        # no voice credit for a text that is not the model's own piece: a reader sees style 0 beside the reason
+        style = self.style.predict([output])[0] if degenerate is None else 0.0
         parts: dict[str, float | None] = {"style": style, "facts": c["facts"], "length": c["length"],
                                           "no_banned": c["no_banned"]}
         detail: dict[str, Any] = {"missing": c["missing"], "words": c["words"], "banned_found": c["banned_found"],
                                   "voice_model_cv_auc": round(self.style.cv_auc, 4),
-                                  "degenerate": self.degenerate(output, example.inputs), "copied_reference": copied}
+                                  "degenerate": degenerate, "copied_reference": copy[0] if copy else None,
+                                  "length_ratio": self._length_ratio(c["words"], example.inputs)}
         return parts, detail
+
+    def _length_ratio(self, words: int, brief: dict[str, Any]) -> float:
+        """words / min_words when shorter, max_words / words when longer, else 1 (capped at 1)."""
+        low, high = brief.get("min_words"), brief.get("max_words")
+        if low and words < low:
+            return words / low
+        if high and words > high:
+            return high / words
+        return 1.0
 
     def _finish(self, parts: dict[str, float | None], detail: dict[str, Any]) -> Score:
         subscores = {k: v for k, v in parts.items() if v is not None}
@@ -303,6 +430,9 @@ class VoiceScorer(Scorer):
         detail["facts_gate"] = facts < self.settings.facts_gate
         if detail["facts_gate"]:
             value = min(value, facts)
+        detail["length_gate"] = detail["length_ratio"] < self.settings.length_gate
+        if detail["length_gate"]:
+            value = min(value, detail["length_ratio"])
         if detail["degenerate"]:
             value = 0.0
         return Score(value=min(1.0, max(0.0, value)), subscores=subscores, detail=detail)
