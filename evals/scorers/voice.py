@@ -19,17 +19,28 @@ reply that cannot be parsed drops the judge part for that text rather than guess
 only in :meth:`VoiceScorer.ascore` (what the runner awaits, with its ``ModelCaller``); :meth:`score`
 is the judge-less path.
 
-**Trivial answers do not clear the bar.** Three rules apply after the weighted mean, in this order:
+**Trivial answers do not clear the bar.** The constraints alone (facts, length, no banned phrase) are
+0.6 of the weight, so rules apply after the weighted mean, and ``detail`` names the one that fired:
 
-- *degenerate text scores 0 overall*: an empty or near-empty answer (fewer than
-  ``min_answer_words`` words, or under a quarter of the brief's ``min_words``), or one that repeats
-  itself (at least ``max_repetition`` of its sentences repeat an earlier one, or that share of its
-  word 3-grams does). Real prose in the shipped references repeats at most 7% of its sentences and
-  3% of its 3-grams; the default threshold is 0.3. No judge is asked about a degenerate text;
-- *a near-copy of any reference sample* (the ones the prompt shows included) scores 0 for style:
-  at least ``copy_threshold`` of the word 5-grams of the shorter of the two texts appear in the other;
+- *a text that is not a piece of writing for the brief scores 0, style included*
+  (``detail["degenerate"]`` says why; no judge is asked about it), in this order:
+  an empty or near-empty answer (fewer than ``min_answer_words`` words, or under a quarter of the
+  brief's ``min_words``); one that repeats itself (at least ``max_repetition`` of its sentences repeat
+  an earlier one, or that share of its word 3-grams does; real prose in the shipped references repeats
+  at most 7% and 3%); a refusal or an assistant's disclaimer (:func:`refusal`); a list, not prose (at
+  least ``max_list_share`` of its words on bullets, numbered items, table rows or short ``Label: value``
+  lines; the references have none); the brief restated (at least ``max_brief_share`` of its words inside
+  word 3-grams of the brief's topic, audience, facts and literals; answers written for the briefs reuse
+  at most 44%, the brief's facts as a list or as prose 76-100%); a copy of any reference sample (the
+  ones the prompt shows included): verbatim, at least ``copy_threshold`` of the word 5-grams of the
+  shorter text found in the other, or edited and paraphrased, at least ``copy_vocabulary`` of the
+  reference's IDF-weighted vocabulary present (answers written for the briefs reach at most 0.46, one
+  reference against another 0.32, a copy with every third word replaced 0.63);
 - *the facts gate the score*: with fewer than ``facts_gate`` (default half) of the brief's required
-  facts present, the score is at most the share of facts present, so it clears no floor above that.
+  facts present, the score is at most the share of facts present, so it clears no floor above that;
+- *the length gates the score*: outside ``min_words``..``max_words`` the score is at most the length
+  ratio (``words / min_words`` when short, ``max_words / words`` when long; ``length_gate`` sets the
+  ratio below which this applies, default 1: always), so half the words asked earns at most 0.5.
 
 **The voice model** is a character n-gram (2-4, word-bounded) TF-IDF with logistic regression, trained
 with scikit-learn on the suite's reference samples (the founder) against the contrast corpus (generic
@@ -452,5 +463,6 @@ class VoiceScorer(Scorer):
         return self._finish(parts, detail)
 
     def baseline(self, examples) -> Baseline:
-        """The first reference sample (the first one the prompt shows) pasted as every answer."""
+        """The first reference sample (the first one the prompt shows) pasted as every answer. The copy rule
+        scores it 0 on every brief (it scored 0.07 on average, at most 0.45, before copies scored 0)."""
         return Baseline("copied reference", {e.id: self.references[0]["text"] for e in examples})
