@@ -127,11 +127,16 @@ def copy_overlap(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+# An assistant talking about itself or about the request, never a founder declining something in the piece
+# ("I'm sorry, but we can't extend the pilot" is not a refusal): an AI self-reference, or an inability whose
+# object is the piece, the request or the voice.
 _REFUSAL = re.compile(
-    r"\bas an ai\b|\b(?:ai|large) language model\b|\bi(?:'m| am) (?:sorry|afraid),? but\b|\bi apologi[sz]e,? but\b"
-    r"|\bi (?:can(?:'|no)?t|won't|will not|(?:am|'m) (?:unable|not able) to)\s+(?:help|assist|comply|fulfil|fulfill"
-    r"|complete|write|create|produce|provide|generate|draft|verify|do that|do this)\b"
-    r"|\bi (?:don't|do not) have (?:enough |sufficient )?(?:information|details|context|personal experiences?)\b",
+    r"\bas an ai\b|\b(?:ai|large) language model\b|\bi(?:'m| am) an ai\b"
+    r"|\bi(?:\s+(?:can(?:'|no)?t|won't|will not|am unable to|am not able to)|'m (?:unable|not able) to)\s+"
+    r"(?:help|assist|comply|write|create|produce|generate|draft|complete|fulfill?)\s+(?:\w+\s+){0,3}?"
+    r"(?:(?:this|that|the|your|such)(?:\s+\w+)?\s+(?:request|memo|email|e-mail|post|piece|text|message|draft|letter"
+    r"|content|excerpt|task)\b|(?:that|this|it)[.!]|in (?:the|your|her|his|their|a) (?:[\w']+ )?voice\b|content that\b)"
+    r"|\bi (?:don't|do not) have enough (?:information|details|context) to (?:write|draft|complete)\b",
     re.IGNORECASE)
 _LIST_LINE = re.compile(r"^\s*(?:[-*•+–]\s|\d{1,2}[.)]\s|\|.*\||.*\|.*\|)")
 _LABEL_LINE = re.compile(r"^\s*[^\W\d][\w ]{0,24}:\s+(.*)$")
@@ -141,11 +146,11 @@ def refusal(text: str) -> str | None:
     """The phrase that makes ``text`` an assistant's refusal or disclaimer, or None.
 
     >>> refusal("I'm sorry, but I can't help with that.")
-    "I'm sorry, but"
-    >>> refusal("I can't promise a date yet, but the fix is in review.") is None
+    "I can't help with that."
+    >>> refusal("I'm sorry, but we can't extend the pilot. I can't help with the migration this quarter.") is None
     True
     """
-    found = _REFUSAL.search(text)
+    found = _REFUSAL.search(text.replace("\u2019", "'"))
     return found.group(0) if found else None
 
 

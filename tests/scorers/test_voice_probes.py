@@ -138,3 +138,27 @@ def test_detail_names_the_component_that_cost_the_points(scored):
         for bid, s in rows:
             if s.value == 0.0:
                 assert s.detail["degenerate"] or s.detail["facts_gate"] or s.detail["length_gate"], (name, bid)
+
+
+@pytest.mark.parametrize("text", [
+    "Sorry, I can't help with writing content that imitates a real person's voice.",
+    "I cannot complete this request. Please provide more context about the audience.",
+    "As an AI, I don't have personal experiences, so here is a general outline you could adapt instead.",
+    "I'm not able to write in the founder's voice, but here is a neutral version.",
+    "I don't have enough information to write this memo without guessing at the numbers."])
+def test_refusals_in_other_words_are_refusals(text):
+    from evals.scorers.voice import refusal
+
+    assert refusal(text), text
+
+
+@pytest.mark.parametrize("text", [
+    "I'm sorry, but we can't extend the pilot past March.",
+    "I can't promise a date yet. I can't help with the migration this quarter either.",
+    "I don't have enough information to say yet, and I won't guess.",
+    "We won't write a fully autonomous agent. I can't write that cheque and neither can you."])
+def test_a_founder_declining_something_is_not_a_refusal(text):
+    """The false-positive side: the founder says no to things in her pieces (ref-02, brief-18, brief-28)."""
+    from evals.scorers.voice import refusal
+
+    assert refusal(text) is None, refusal(text)
