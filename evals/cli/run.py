@@ -109,7 +109,9 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--split", help="Data split to run (default: each suite's default_split, usually test).")
 @click.option("--limit", type=int, help="Only the first N examples of each suite.")
 @click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Calls in flight at once.")
+@click.option("--concurrency", type=click.IntRange(min=1),
+              help="At most this many calls in flight at once (default: each model's `concurrency` in "
+                   "models.yaml; this only lowers it).")
 @click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
 @click.option("--reuse-errors", is_flag=True,
               help="Serve the failures recorded by earlier runs (rate limits, timeouts, rejected requests, "

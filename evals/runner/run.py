@@ -47,7 +47,9 @@ class RunOptions:
     split: str | None = None
     limit: int | None = None
     repeats: int = 1
-    concurrency: int = 4
+    #: At most this many calls in flight (all models together, and each model's ``concurrency`` capped to
+    #: it); ``None``: each model's own ``concurrency`` from models.yaml, nothing lower.
+    concurrency: int | None = None
     use_cache: bool = True
     run_id: str | None = None
     batch: bool = False  # submit provider batch jobs where supported (evals run --batch)
@@ -306,7 +308,8 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     import pandas as pd
 
     reporter = reporter or SilentReporter()
-    if options.repeats < 1 or options.concurrency < 1 or (options.limit is not None and options.limit < 1):
+    if options.repeats < 1 or (options.concurrency is not None and options.concurrency < 1) or (
+            options.limit is not None and options.limit < 1):
         raise UsageError("--repeats, --concurrency and --limit must be at least 1")
     started = datetime.now(timezone.utc)
     models_file = load_models(project.models_file)
