@@ -109,7 +109,7 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--split", help="Data split to run (default: each suite's default_split, usually test).")
 @click.option("--limit", type=int, help="Only the first N examples of each suite.")
 @click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
-@click.option("--concurrency", type=click.IntRange(min=1),
+@click.option("--concurrency", type=int,
               help="At most this many calls in flight at once (default: each model's `concurrency` in "
                    "models.yaml; this only lowers it).")
 @click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
