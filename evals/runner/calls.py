@@ -120,11 +120,13 @@ class CallPath:
         spec = provider.spec
         request = GenerateRequest(prompt, request_id=key[:16])
         async with self._semaphore(provider), self._overall:
-            attempt = self.cache.begin_attempt(key, spec.id)
+            attempt = self.cache.queue_attempt(key, spec.id)
             self.sent += 1
             response = await reliable_generate(provider, request, limiter=self._limiter(spec),
                                                call=lambda r: _guarded(provider, r))
-            self.cache.record(key, spec.id, response, attempt)
+        # the model's slot is free for the next request while the writer thread commits this one; the
+        # caller builds its row only once the answer is durable
+        await self.cache.commit_record(attempt, key, spec.id, response)
         return response
 
     def _semaphore(self, provider: Provider) -> asyncio.Semaphore:
