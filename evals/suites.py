@@ -2,6 +2,8 @@
 
 Local files (JSONL, JSON, CSV, Parquet) are read with ``datasets`` after a line-by-line check of JSONL,
 so a bad line is reported as ``file:line``; a hub dataset name is accepted when the machine is online.
+A JSONL file of flat, single-typed columns (the common case) skips ``datasets`` and its second of import:
+its round trip is the identity there (:func:`_plain_rows`).
 """
 
 from __future__ import annotations
@@ -96,6 +98,45 @@ def _parse_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     return rows, lines
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _plain_rows(parsed: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The rows ``datasets.Dataset.from_list(parsed).to_list()`` gives (filtered to each line's own keys),
+    when that round trip is known to change nothing; None when it might (then ``datasets`` decides).
+
+    It changes nothing when every column (the keys of the first row: ``from_list`` takes those) holds one
+    JSON scalar type or null: strings (valid UTF-8), integers within int64, floats, or booleans. Anything
+    else (ints mixed with floats, which Arrow widens; nested objects, whose keys Arrow unifies; types
+    Arrow refuses) goes through ``datasets``, so both paths give the same examples
+    (``tests/suites/test_plain_rows.py``).
+    """
+    if not parsed:
+        return None
+    keys = list(parsed[0])
+    for key in keys:
+        kinds = {type(row.get(key)) for row in parsed}
+        kinds.discard(type(None))
+        if not kinds:
+            continue
+        if len(kinds) > 1:
+            return None
+        (kind,) = kinds
+        values = [row.get(key) for row in parsed]
+        if kind is str:
+            try:
+                "".join(v for v in values if v is not None).encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it
+                return None
+        elif kind is int:
+            numbers = [v for v in values if v is not None]
+            if min(numbers) < _INT64[0] or max(numbers) > _INT64[1]:
+                return None
+        elif kind not in (float, bool):
+            return None
+    return [{k: row[k] for k in keys if k in row} for row in parsed]
+
+
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     return _read_rows_lines(path)[0]
 
@@ -107,15 +148,19 @@ def _read_rows_lines(path: Path) -> tuple[list[dict[str, Any]], list[int | None]
         raise DataError(path, f"unsupported data format {path.suffix!r}; use .jsonl, .json, .csv or .parquet")
     if not path.is_file():
         raise DataError(path, "data file not found")
+    if path.suffix.lower() == ".jsonl":
+        # Parsed here, not by Arrow's JSON reader, which would turn date-like strings into timestamps
+        # (gold "2026-03-14" must stay a string) and cannot name a bad line.
+        parsed, lines = _parse_jsonl(path)
+        plain = _plain_rows(parsed)
+        if plain is not None:  # what the datasets round trip below would give, without importing datasets
+            return plain, list(lines)
     import datasets
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     try:
         if path.suffix.lower() == ".jsonl":
-            # Parsed here, not by Arrow's JSON reader, which would turn date-like strings into timestamps
-            # (gold "2026-03-14" must stay a string) and cannot name a bad line.
-            parsed, lines = _parse_jsonl(path)
             # from_list fills a key a line lacks with None; drop those again so a missing column is reported.
             return [{k: v for k, v in row.items() if k in raw}
                     for row, raw in zip(datasets.Dataset.from_list(parsed).to_list(), parsed)], list(lines)
