@@ -29,7 +29,7 @@ from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.calls import CallPath
-from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now
+from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync
 from evals.runner.store import (
     BASELINE_COLUMNS, BASELINES_FORMAT, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id,
     write_json_atomic, write_parquet_atomic,
@@ -221,8 +221,11 @@ async def score_baselines(suites: list[Suite], scorers: dict[str, Scorer], calls
         if baseline is None:
             continue
         examples = [e for e in suite.examples if e.id in baseline.outputs]
-        scored = await asyncio.gather(*(
-            score_async(scorer, baseline.outputs[e.id], e, None, calls.caller()) for e in examples))
+        if overrides_ascore(scorer):
+            scored = await asyncio.gather(*(
+                score_async(scorer, baseline.outputs[e.id], e, None, calls.caller()) for e in examples))
+        else:  # no coroutine per example
+            scored = [score_sync(scorer, baseline.outputs[e.id], e, None) for e in examples]
         for example, result in zip(examples, scored):
             detail = result.detail if result.error is None else {"error": result.error, "message": result.error_message}
             rows.append({
