@@ -109,8 +109,8 @@ PHASES = {  # module attribute -> phase name, timed by wrapping the attribute du
     ("evals.runner.run", "plan"): "plan (render prompts, cache keys)",
     ("evals.runner.run", "execute"): "execute (cache lookups, scoring rows)",
     ("evals.runner.run", "write_parquet_atomic"): "write results.parquet",
-    ("evals.runner.run", "aggregate"): "aggregate (bootstrap intervals)",
-    ("evals.runner.run", "write_aggregates"): "write aggregates.parquet",
+    ("evals.aggregates", "aggregate"): "aggregate (bootstrap intervals)",
+    ("evals.aggregates", "write_aggregates"): "write aggregates.parquet",
     ("evals.report", "write_run_report"): "HTML + Markdown report",
 }
 

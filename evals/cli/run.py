@@ -11,10 +11,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evals.aggregates import read_aggregates, summary_table
 from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
 from evals.cli.progress import make_reporter
-from evals.report import compare_with
 from evals.runner.run import RunOptions, run
 
 
@@ -137,6 +135,9 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
                          repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch,
                          reuse_errors=reuse_errors)
     result = run(project, options, reporter=make_reporter(console, RichReporter))
+    from evals.aggregates import read_aggregates, summary_table  # imported during the calls (run.AFTER_THE_CALLS)
+    from evals.report import compare_with
+
     out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
     print_line(out, closing_line(result.run_id, result.manifest, str(result.folder)))

@@ -9,7 +9,9 @@ through :class:`~evals.runner.calls.CallPath`; rows follow the rule in :mod:`eva
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evals import __version__
-from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa: F401 (summary_table: CLI)
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.suite import load_suite
 from evals.errors import UsageError
@@ -305,11 +306,28 @@ async def _execute_run(jobs: list[Job], suites: list[Suite], scorers: dict[str, 
     return rows, baselines, judges
 
 
+#: What a run needs only after its calls (results frame, Parquet, aggregates, report): imported on a
+#: background thread while the calls are in flight, so the import is off the critical path where the
+#: event loop waits on the network (the results are written the same, whenever the import lands).
+AFTER_THE_CALLS = ("pandas", "pyarrow.parquet", "evals.aggregates", "evals.report")
+
+
+def _warm_imports() -> threading.Thread:
+    def load() -> None:
+        for name in AFTER_THE_CALLS:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the main thread's own import reports it, with its traceback
+                return
+
+    thread = threading.Thread(target=load, name="evals-warm-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(project: Project, options: RunOptions, *, reporter: Reporter | None = None,
         registry: ProviderRegistry | None = None, scorers: ScorerRegistry | None = None) -> RunResult:
     """Run suites against models and write ``reports/<run-id>/``; see :class:`RunOptions`."""
-    import pandas as pd
-
     reporter = reporter or SilentReporter()
     if options.repeats < 1 or (options.concurrency is not None and options.concurrency < 1) or (
             options.limit is not None and options.limit < 1):
@@ -323,12 +341,18 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     jobs = plan(project, suites, providers, options.repeats, scorers, built)
     run_id = options.run_id or new_run_id(started)
     monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
+    warming = _warm_imports()
     try:
         with ResponseCache(project.cache_file) as cache:
             rows, baseline_rows, judges = asyncio.run(
                 _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
     finally:
         machine = monitor.stop()
+    warming.join()
+    import pandas as pd
+
+    from evals.aggregates import aggregate, write_aggregates
+
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     baselines = pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
