@@ -8,6 +8,13 @@ and ``n_threads``; all but ``n_threads`` are in the cache key, with the GGUF fil
 
 One loaded model serves one call at a time, and all in-process models share one lock: on a small
 machine two models decoding at once only fight over the same cores.
+
+Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
+prompt and evaluates only the tokens after the longest common token prefix, so examples that share a
+system prompt or few-shot block skip that part once the first has run. The runner sends each model's
+calls in plan order (suite by suite, repeats of an example back to back), so shared prefixes do run
+back to back. :data:`REUSE_PREFIX` turns the reuse off (:func:`_forget_prefix`), for the benchmark and
+the test that answers do not change (``tests/speed/test_prefix_reuse.py``).
 """
 
 from __future__ import annotations
@@ -108,6 +115,15 @@ def _load(path: Path, options: LlamaCppOptions) -> Any:
         return _LOADED[key]
 
 
+#: Keep the previous prompt's KV cache for the next call's common prefix (see the module docstring).
+REUSE_PREFIX = True
+
+
+def _forget_prefix(llm: Any) -> None:
+    """Make the next call evaluate its whole prompt: no KV cache of an earlier prompt is reused."""
+    llm.reset()
+
+
 class LlamaCppProvider(Provider):
     name: ClassVar[str] = "llama-cpp"
     supports_completion: ClassVar[bool] = True
@@ -147,6 +163,8 @@ class LlamaCppProvider(Provider):
             if self._llm is None:
                 self._llm = _load(self._path, self.spec.options)
             llm = self._llm
+            if not REUSE_PREFIX:
+                _forget_prefix(llm)
             common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
                                       **p.optional_sampling()}
             start = time.perf_counter()
