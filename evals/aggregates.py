@@ -60,7 +60,7 @@ from evals.metrics import (
     suite_baseline, total_cost,
 )
 from evals.metrics.paired import TOO_SMALL
-from evals.metrics.classification import macro_f1_from_counts, macro_f1_jackknife_ci  # noqa: F401 (re-exported)
+from evals.metrics.classification import macro_f1_ci, macro_f1_from_counts  # noqa: F401 (re-exported)
 from evals.stats import LARGE_N  # noqa: F401 (re-exported: tests switch the large-n path here and in evals.stats)
 
 AGGREGATES_FORMAT = 2  # 2: infrastructure failures left out of quality; availability, baselines, pareto
@@ -250,17 +250,13 @@ def write_aggregates(folder: Path, aggregates: Any) -> Path:
 
 def read_aggregates(folder: Path) -> Any:
     """Read ``<folder>/aggregates.parquet``; refuses a newer format version with a clear message."""
-    import pyarrow.parquet as pq
-
     from evals.errors import UsageError
-    from evals.runner.store import check_version
+    from evals.runner.store import read_parquet_artifact
 
     path = Path(folder) / "aggregates.parquet"
     if not path.exists():
         raise UsageError(f"{path} not found; it is written by `evals run`")
-    table = pq.read_table(path)
-    meta = table.schema.metadata or {}
-    check_version("aggregates", int(meta.get(b"evals_format_version", b"0")), AGGREGATES_FORMAT, path)
+    table, _ = read_parquet_artifact(path, "aggregates", AGGREGATES_FORMAT)
     return table.to_pandas()
 
 

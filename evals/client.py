@@ -54,6 +54,7 @@ from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
 from evals.requests import build_request, variant_for
 from evals.router import Decision, NoRoute, Router
+from evals.secrets import key_vars, scrub_data
 from evals.suites import Example, Suite, discover, open_suite
 
 LOG_FORMAT = 1
@@ -417,7 +418,7 @@ class Client:
         if self.log_path is None:
             return None
         try:
-            append_log(self.log_path, *records)
+            append_log(self.log_path, *scrub_data(records, key_vars(self.models)))
         except (OSError, ValueError, TypeError) as exc:
             message = (f"routing log {self.log_path} not written ({type(exc).__name__}: {exc}); "
                        f"{len(records)} line(s) lost, the answer is returned")

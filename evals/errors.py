@@ -8,6 +8,8 @@ prints it on one line and exits with the status the error names::
     ├── UsageError              a bad flag or argument combination
     ├── DataError               suite data cannot be read (names file and line)
     ├── TemplateError           a prompt template fails to parse or render
+    ├── ArtifactError           a file the harness writes or reads back (a run's manifest or results,
+    │                           the response cache, the reports folder) is unreadable or unwritable
     ├── ProviderUnavailable     a provider cannot run here (missing extra, key, endpoint)
     └── FormatVersionError      an artifact was written by a newer harness
 """
@@ -52,6 +54,10 @@ class DataError(ConfigError):
 
 class TemplateError(ConfigError):
     """A prompt template could not be parsed or rendered."""
+
+
+class ArtifactError(ConfigError):
+    """A run artifact, the response cache or the reports folder cannot be read or written (names the file)."""
 
 
 class UsageError(EvalsError):

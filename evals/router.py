@@ -21,10 +21,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 KEYS = ("task", "context_tokens", "latency_ms", "cost_ceiling_usd", "volume", "tags")
+
+
+def public_url(url: str | None) -> str | None:
+    """A base_url as a decision shows it: without a ``user:password@`` part.
+
+    >>> public_url("http://u:secret@host:8000/v1")
+    'http://host:8000/v1'
+    """
+    parts = urlsplit(url or "")
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class NoRoute(LookupError):
@@ -182,8 +195,8 @@ class Router:
         if model_id not in self.models:
             raise ValueError(f"model {model_id!r} is not in models.yaml")
         m = self.models[model_id]
-        return Candidate(model_id, m.get("provider"), m.get("base_url"), m.get("family"), m.get("context_window"),
-                         self._variant(prompt, model_id, m.get("family")), accept_confidence)
+        return Candidate(model_id, m.get("provider"), public_url(m.get("base_url")), m.get("family"),
+                         m.get("context_window"), self._variant(prompt, model_id, m.get("family")), accept_confidence)
 
     def _chain(self, target: dict) -> tuple[Candidate, ...]:
         cascade = target.get("cascade") or []

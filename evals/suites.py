@@ -1,15 +1,23 @@
 """Suite discovery and example loading through Hugging Face ``datasets``.
 
-Local files (JSONL, JSON, CSV, Parquet) are read with ``datasets`` after a line-by-line check of JSONL,
-so a bad line is reported as ``file:line``; a hub dataset name is accepted when the machine is online.
-A JSONL file of flat, single-typed columns (the common case) skips ``datasets`` and its second of import:
-its round trip is the identity there (:func:`_plain_rows`).
+Local files (JSONL, JSON, CSV, Parquet) are read with ``datasets``; JSONL and JSON are parsed here
+first, so a bad line is reported as ``file:line`` and a value of another type than the rest of its
+column names its line and field. A CSV file ``datasets`` cannot read is read again line by line to name
+the bad line. A hub dataset name is accepted when the machine is online.
+
+An example id is a string or an integer (never null); a split without examples is an error.
+A JSONL or JSON file of flat, single-typed columns (the common case) skips ``datasets`` and its
+second of import: its round trip is the identity there (:func:`_plain_rows`).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +25,7 @@ from typing import Any
 from evals.config._yaml import read_text
 from evals.config.suite import SuiteSpec, load_suite, written_labels
 from evals.errors import ConfigError, DataError
+from evals.project import inside_project
 
 _FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -82,9 +91,9 @@ def discover(suites_dir: Path) -> list[Path]:
     return sorted(suites_dir.glob("*/*/suite.yaml"))
 
 
-def _parse_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+def _parse_jsonl(path: Path, text: str | None = None) -> tuple[list[dict[str, Any]], list[int]]:
     rows, lines = [], []
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
+    for number, line in enumerate((read_text(path) if text is None else text).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -137,40 +146,159 @@ def _plain_rows(parsed: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     return [{k: row[k] for k in keys if k in row} for row in parsed]
 
 
+def _parse_json(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """A ``.json`` file: a list of objects (or JSON Lines under a .json name), each with its line."""
+    text = read_text(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line
+            return _parse_jsonl(path, text)
+        raise DataError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    if isinstance(value, dict):
+        return _parse_jsonl(path, text)
+    if not isinstance(value, list):
+        raise DataError(path, "a .json data file holds a list of objects", line=1)
+    lines = _object_lines(text, len(value))
+    for index, row in enumerate(value):
+        if not isinstance(row, dict):
+            raise DataError(path, f"item {index + 1} is not a JSON object", line=lines[index])
+    return value, lines
+
+
+def _object_lines(text: str, count: int) -> list[int | None]:
+    """The line on which each top-level item of a JSON list starts."""
+    decoder = json.JSONDecoder()
+    lines: list[int | None] = []
+    at = text.index("[") + 1
+    while len(lines) < count:
+        while text[at] in " \t\r\n,":
+            at += 1
+        lines.append(text.count("\n", 0, at) + 1)
+        _, at = decoder.raw_decode(text, at)
+    return lines
+
+
+def _kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _mixed_types(rows: list[dict[str, Any]], lines: list[int | None], path: Path) -> DataError | None:
+    """The first value whose type differs from the rest of its column (Arrow holds one type per column)."""
+    first: dict[str, tuple[str, int | None]] = {}
+    stack: list[tuple[str, Any, int | None]] = []
+    for row, line in zip(rows, lines):
+        stack = [(key, value, line) for key, value in row.items()]
+        while stack:
+            where, value, at = stack.pop(0)
+            kind = _kind(value)
+            if kind is None:
+                continue
+            seen = first.setdefault(where, (kind, at))
+            if seen[0] != kind:
+                said = f"line {seen[1]}" if seen[1] else "an earlier row"
+                return DataError(path, f"{kind} here, but {seen[0]} on {said}; each field holds one type in every "
+                                       "row (quote numbers meant as text)", line=at, field=where)
+            if isinstance(value, dict):
+                stack += [(f"{where}.{k}", v, at) for k, v in value.items()]
+            elif isinstance(value, list):
+                stack += [(f"{where}[]", v, at) for v in value]
+    return None
+
+
+@contextmanager
+def _quiet_datasets() -> Any:
+    """``datasets`` logs a failed read on its own (a second stderr line); the error raised says it all."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield datasets
+    finally:
+        logger.setLevel(level)
+
+
+def _csv_problem(path: Path) -> DataError | None:
+    """Read a CSV file again with the standard library to name the line ``datasets`` could not read."""
+    text = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    width, start = None, 1
+    try:
+        for row in reader:
+            if width is None:
+                width = len(row)
+            elif row and len(row) != width:
+                return DataError(path, f"{len(row)} fields, the header has {width}", line=start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return DataError(path, f"cannot parse CSV: {exc} (a quote opened here is never closed?)", line=start)
+    return None
+
+
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     return _read_rows_lines(path)[0]
 
 
+def _from_rows(parsed: list[dict[str, Any]], lines: list[int], path: Path) -> list[dict[str, Any]]:
+    """Rows through ``datasets`` (one type per column, as a hub dataset's); a mixed column names its line."""
+    plain = _plain_rows(parsed)
+    if plain is not None:  # what the datasets round trip below would give, without importing datasets
+        return plain
+    import pyarrow as pa
+
+    with _quiet_datasets() as datasets:
+        try:
+            loaded = datasets.Dataset.from_list(parsed).to_list()
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            problem = _mixed_types(parsed, list(lines), path)
+            if problem is not None:
+                raise problem from None
+            raise DataError(path, f"cannot load data: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+    # from_list fills a key a line lacks with None; drop those again so a missing column is reported.
+    return [{k: v for k, v in row.items() if k in raw} for row, raw in zip(loaded, parsed)]
+
+
 def _read_rows_lines(path: Path) -> tuple[list[dict[str, Any]], list[int | None]]:
-    """A data file's rows, with each row's line in the file where it is known (JSONL)."""
+    """A data file's rows, with each row's line in the file where it is known (JSONL, JSON)."""
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(path, f"unsupported data format {path.suffix!r}; use .jsonl, .json, .csv or .parquet")
     if not path.is_file():
         raise DataError(path, "data file not found")
-    if path.suffix.lower() == ".jsonl":
+    if fmt == "json":
         # Parsed here, not by Arrow's JSON reader, which would turn date-like strings into timestamps
         # (gold "2026-03-14" must stay a string) and cannot name a bad line.
-        parsed, lines = _parse_jsonl(path)
-        plain = _plain_rows(parsed)
-        if plain is not None:  # what the datasets round trip below would give, without importing datasets
-            return plain, list(lines)
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    try:
-        if path.suffix.lower() == ".jsonl":
-            # from_list fills a key a line lacks with None; drop those again so a missing column is reported.
-            return [{k: v for k, v in row.items() if k in raw}
-                    for row, raw in zip(datasets.Dataset.from_list(parsed).to_list(), parsed)], list(lines)
-        ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
-    except DataError:
-        raise
-    except Exception as exc:  # datasets wraps pyarrow and I/O errors in many types
-        raise DataError(path, f"cannot load data: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+        parsed, lines = _parse_jsonl(path) if path.suffix.lower() == ".jsonl" else _parse_json(path)
+        return _from_rows(parsed, lines, path), list(lines)
+    with _quiet_datasets() as datasets:
+        try:
+            ds = datasets.load_dataset(fmt, data_files=str(path), split="train")
+        except Exception as exc:  # datasets wraps pyarrow, pandas and I/O errors in many types
+            problem = _csv_problem(path) if fmt == "csv" else None
+            if problem is not None:
+                raise problem from None
+            raise DataError(path, f"cannot load data: {_innermost(exc)}") from None
     rows = ds.to_list()
     return rows, [None] * len(rows)
+
+
+def _innermost(exc: BaseException) -> str:
+    """The message of the deepest cause (``datasets`` wraps the reader's error in its own)."""
+    while (exc.__cause__ or exc.__context__) is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
 def _read_hub(name: str, config: str | None, split: str, where: Path) -> list[dict[str, Any]]:
@@ -194,7 +322,11 @@ def _rows_to_examples(rows: list[dict[str, Any]], spec: SuiteSpec, split: str, w
         for column in (f.id, f.gold):
             if column not in row:
                 raise DataError(where, f"row {number} has no column {column!r} (fields in suite.yaml)", line=line)
-        example_id = str(row[f.id])
+        raw_id = row[f.id]
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or raw_id == "":
+            raise DataError(where, f"row {number}: example id {json.dumps(raw_id, default=str)} is not a string or an "
+                                   f"integer; give every row an id", line=line, field=f.id)
+        example_id = str(raw_id)
         if example_id in seen:
             raise DataError(where, f"duplicate example id {example_id!r}", line=line)
         seen.add(example_id)
@@ -229,7 +361,8 @@ def content_sha256(suite_path: Path) -> str:
 def _load_context(folder: Path, spec: SuiteSpec, suite_path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, ref in spec.context_files.items():
-        path = folder / ref.file
+        path = inside_project(folder / ref.file, suite_path, line=spec.line("context_files", name, "file"),
+                              field=f"context_files.{name}.file")
         if not path.is_file():
             raise ConfigError(suite_path, f"context file not found: {path}", field=f"context_files.{name}.file")
         if path.suffix == ".txt":
@@ -248,7 +381,8 @@ def data_file(spec: SuiteSpec, suite_path: Path, split: str) -> Path | None:
     if split not in files:
         raise ConfigError(suite_path, f"no data file for split {split!r}; splits: {', '.join(files)}",
                           line=spec.line("data", "files"), field="data.files")
-    return suite_path.parent / files[split]
+    return inside_project(suite_path.parent / files[split], suite_path, line=spec.line("data", "files", split),
+                          field=f"data.files.{split}")
 
 
 def load_examples(spec: SuiteSpec, suite_path: Path, split: str) -> list[Example]:
@@ -257,6 +391,9 @@ def load_examples(spec: SuiteSpec, suite_path: Path, split: str) -> list[Example
     if path is None:
         return _rows_to_examples(_read_hub(spec.data.hub, spec.data.hub_config, split, suite_path), spec, split, suite_path)
     rows, lines = _read_rows_lines(path)
+    if not rows:
+        raise DataError(path, f"split {split!r} has no examples; add rows, or remove the split from data.files "
+                              f"of {suite_path.name}")
     return _rows_to_examples(rows, spec, split, path, lines)
 
 
@@ -315,7 +452,7 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
         examples = examples[:limit]
     schema = None
     if spec.schema_file:
-        schema_path = folder / spec.schema_file
+        schema_path = inside_project(folder / spec.schema_file, suite_path, line=spec.line("schema"), field="schema")
         try:
             schema = json.loads(read_text(schema_path))
         except json.JSONDecodeError as exc:

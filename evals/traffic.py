@@ -85,6 +85,28 @@ class Traffic:
         return out
 
 
+def cascade_call_cost(leg_costs: "Iterable[float | None]", reach: "Iterable[float]") -> float | None:
+    """The expected cost of one call to a cascade: each leg's cost per call times the share of calls that
+    reach it (1 for the first leg; A + share x B for two legs). A leg no call reaches costs nothing, even
+    unpriced; any other unknown cost (None or NaN) makes the call's cost unknown.
+
+    The one pricing of a cascade: the recommender's cascade evidence and ``evals replay`` both use it.
+
+    >>> cascade_call_cost([0.001, 0.01], [1.0, 0.25]), cascade_call_cost([0.001, None], [1.0, 0.0])
+    (0.0035, 0.001)
+    >>> cascade_call_cost([0.001, None], [1.0, 0.25]) is None
+    True
+    """
+    out = 0.0
+    for cost, share in zip(leg_costs, reach):
+        if share <= 0:
+            continue
+        if cost is None or math.isnan(cost):
+            return None
+        out += cost * share
+    return out
+
+
 def missing(value: Any) -> bool:
     """None or NaN (pandas turns a logged null into either)."""
     return value is None or (isinstance(value, float) and math.isnan(value))

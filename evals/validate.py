@@ -4,7 +4,9 @@ and field). What is allowed but likely wrong comes back as warnings.
 
 Errors, beyond what loading finds: a gold label outside the suite's labels; an extraction gold record
 that breaks the suite's JSON schema; an answer schema whose label enum differs from the labels (constrained
-decoding could never produce a missing label); a suite's ``rule:`` that names no rule of the policy.
+decoding could never produce a missing label); a suite's ``rule:`` that names no rule of the policy; a
+policy target calls can reach (a rule, or the default unless a rule catches everything) that names no
+prompt, or a prompt without a variant for a model of its chain (the runtime could not serve it).
 Warnings: a model with no variant of its own for a prompt (it gets ``default.j2``, chat or not); JSON
 schema keywords a model's constrained decoder does not enforce (:mod:`evals.providers.constrained`).
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.config._yaml import parse_yaml, read_text
+from evals.config.descriptor import Match
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.policy import Policy, load_settings
 from evals.errors import ConfigError
@@ -81,6 +85,33 @@ def check_rules(suites: list[Suite], policy: Policy, policy_path: Path) -> None:
         if rule is not None and rule != "default" and rule not in ids:
             raise ConfigError(suite.path, f"names no rule of {policy_path}; rules: {', '.join(ids + ['default'])}",
                               line=suite.spec.line("rule"), field="rule")
+
+
+def check_servable(policy: Policy, models: ModelsFile, prompts_dir: Path, policy_path: Path) -> None:
+    """Every target calls can reach names a prompt that every model of its chain has a variant of."""
+    from evals.policy.checks import covers
+
+    _, lines = parse_yaml(read_text(policy_path), policy_path)
+    catch_all = next((r for r in policy.rules if covers(r.when, Match())), None)
+    available = sorted(p.name for p in prompts_dir.iterdir() if p.is_dir()) if prompts_dir.is_dir() else []
+    targets = [(("rules", i), f"rule {r.id!r}", r) for i, r in enumerate(policy.rules)]
+    if catch_all is None:
+        targets.append((("default",), "the default", policy.default))
+    for loc, who, target in targets:
+        where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(loc))
+        if target.prompt is None:
+            line = lines.get(loc)
+            raise ConfigError(policy_path, f"{who} names no prompt, so the runtime cannot serve the calls routed to "
+                                           f"it; add `prompt: <name>` (prompts here: {', '.join(available) or 'none'})",
+                              line=line, field=f"{where}.prompt")
+        for model_id in [target.model, *target.fallbacks]:
+            spec = models.get(model_id)
+            try:
+                variant_for(prompts_dir, target.prompt, spec.id, spec.family)
+            except ConfigError as exc:
+                raise ConfigError(policy_path, f"{who}: prompt {target.prompt!r} cannot serve {model_id}: "
+                                               f"{exc.message}", line=lines.get(loc + ("prompt",)),
+                                  field=f"{where}.prompt") from None
 
 
 # -- a suite's data against the suite -----------------------------------------------------------------
@@ -325,6 +356,7 @@ def validate_project(project: Project) -> Checked:
         policy = load_checked_policy(project.policy_file, models)
         check_policy_models(policy, models, project.policy_file)
         check_rules(opened, policy, project.policy_file)
+        check_servable(policy, models, project.prompts_dir, project.policy_file)
         load_settings(project.root / "policies" / "gate.yaml")
         checked.policy = True
     elif any(s.spec.rule for s in opened):

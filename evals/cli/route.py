@@ -12,6 +12,7 @@ import click
 from evals.cli._common import open_project, project_option, split_list
 from evals.config.policy import load_router
 from evals.config.suite import TaskType
+from evals.secrets import key_vars, scrub
 from evals.errors import UsageError
 from evals.router import Decision, NoRoute
 
@@ -76,8 +77,9 @@ def route_cmd(task, context_tokens, latency_ms, cost_ceiling_usd, volume, tags, 
                                 cost_ceiling_usd=cost_ceiling_usd, volume=volume, tags=list(tags), **overrides)
     except (NoRoute, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    names = key_vars(extra=[m.get("api_key_env") for m in (router.models or {}).values() if isinstance(m, dict)])
     if as_json:
-        click.echo(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
-                                "fallbacks": decision.fallbacks}, indent=2))
+        click.echo(scrub(json.dumps({**asdict(decision), "model": decision.model, "endpoint": decision.endpoint,
+                                      "fallbacks": decision.fallbacks}, indent=2), names))
     else:
-        click.echo(format_decision(decision))
+        click.echo(scrub(format_decision(decision), names))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +16,7 @@ from rich.table import Table
 
 from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
 from evals.cli.progress import make_reporter
+from evals.errors import UsageError
 from evals.runner.run import RunOptions, run
 
 
@@ -131,10 +135,16 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
     """
     console = make_console(stderr=True)
     project = open_project(project_dir)
-    options = RunOptions(suites=split_list(suites), models=split_list(models), split=split, limit=limit,
-                         repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch,
+    options = RunOptions(suites=names(suites, "--suites"), models=names(models, "--models"), split=split,
+                         limit=limit, repeats=repeats, concurrency=concurrency, use_cache=not no_cache, batch=batch,
                          reuse_errors=reuse_errors)
-    result = run(project, options, reporter=make_reporter(console, RichReporter))
+    try:
+        result = run(project, options, reporter=make_reporter(console, RichReporter))
+    except KeyboardInterrupt:
+        # Caught here, before click turns it into "Aborted": the answers received are in the cache.
+        click.echo(f"\ninterrupted: every answer received so far is in the response cache; resume with:\n"
+                   f"  {resume_command(project.root, options, baseline)}", err=True)
+        sys.exit(130)
     from evals.aggregates import read_aggregates, summary_table  # imported during the calls (run.AFTER_THE_CALLS)
     from evals.report import compare_with
 
@@ -143,6 +153,41 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
     print_line(out, closing_line(result.run_id, result.manifest, str(result.folder)))
     if baseline:
         click.echo(compare_with(project, result.folder, baseline)[0])
+
+
+def names(value: str | None, flag: str) -> list[str] | None:
+    """A comma-separated list of names; None when the flag is not given, an error when it names nothing.
+
+    >>> names("a, b", "--models"), names(None, "--models")
+    (['a', 'b'], None)
+    """
+    if value is None:
+        return None
+    listed = split_list(value)
+    if not listed:
+        raise UsageError(f"{flag} {value!r} names nothing; give comma-separated names, or leave {flag} out for all")
+    return listed
+
+
+def resume_command(root: Path, options: RunOptions, baseline: str | None = None) -> str:
+    """The ``evals run`` command that resumes ``options`` from the cache (``--no-cache`` dropped, so the
+    answers already received are served instead of asked again).
+
+    >>> resume_command(Path("/p"), RunOptions(models=["a", "b c"], limit=5))
+    "evals run --project /p --models 'a,b c' --limit 5"
+    """
+    args = ["evals", "run", "--project", str(root)]
+    for flag, value in (("--suites", options.suites), ("--models", options.models)):
+        if value:
+            args += [flag, ",".join(value)]
+    for flag, value, default in (("--split", options.split, None), ("--limit", options.limit, None),
+                                 ("--repeats", options.repeats, 1), ("--concurrency", options.concurrency, 4)):
+        if value != default:
+            args += [flag, str(value)]
+    args += [flag for flag, on in (("--reuse-errors", options.reuse_errors), ("--batch", options.batch)) if on]
+    if baseline:
+        args += ["--baseline", baseline]
+    return shlex.join(args)
 
 
 def closing_line(run_id: str, manifest: dict[str, Any], folder: str) -> str:

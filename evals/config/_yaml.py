@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,8 @@ Loc = tuple[Any, ...]
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 file, turning I/O and decoding failures into a ConfigError."""
+    """Read a UTF-8 file (a leading byte-order mark dropped), turning I/O and decoding failures into a
+    ConfigError."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -23,10 +25,13 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise ConfigError(path, f"cannot read file: {exc.strerror}") from None
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(path, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", line=line) from None
+    # A byte-order mark (Windows editors write one) is not content: a template's '---' header must still
+    # be found on line 1, and JSON parsers reject it.
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_yaml(text: str, path: Path, *, line_offset: int = 0) -> tuple[Any, dict[Loc, int]]:
@@ -108,13 +113,26 @@ def _message(error: dict[str, Any]) -> str:
     message = error.get("msg", "invalid value")
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
+    given = error.get("input")
+    if kind.endswith("_type") and isinstance(given, (bool, int, float, str)) and len(repr(given)) <= 40:
+        message += f", not {json.dumps(given)}" + (" (booleans are not numbers)" if isinstance(given, bool) else "")
     return message
 
 
 def validate(model: type[M], data: Any, path: Path, lines: dict[Loc, int], context: dict | None = None) -> M:
-    """Validate plain data against a pydantic model; the first error becomes a ConfigError."""
+    """Validate plain data from a file against a pydantic model, strictly; the first error becomes a
+    ConfigError.
+
+    Strict as JSON is: numbers are numbers and booleans booleans (``context_window: true`` is not 1,
+    ``json_output: "yes"`` not true, ``max_tokens: "5"`` not 5); a list is accepted for a tuple. YAML
+    values JSON lacks (dates) arrive as their text.
+    """
     try:
-        return model.model_validate(data, context=context)
+        text = json.dumps(data, default=str, allow_nan=True)
+    except (TypeError, ValueError) as exc:  # keys that are not strings, numbers or booleans
+        raise ConfigError(path, f"cannot read the file's values: {exc}") from None
+    try:
+        return model.model_validate_json(text, strict=True, context={"strict": True, **(context or {})})
     except ValidationError as exc:
         errors = exc.errors()
         # Prefer the most specific error: the one whose location reaches deepest into the data.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import Strict, Versioned
+from evals.router import public_url
 
 ProviderName = Literal["anthropic", "openai", "openai-compatible", "vllm", "llama-cpp", "sklearn", "fake"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -235,7 +235,8 @@ class ModelSpec(Strict):
             return value
         if isinstance(value, ProviderOptions):
             value = value.model_dump(exclude_unset=True)
-        return OPTIONS[provider].model_validate(value)
+        # read from a file (evals.config._yaml.validate): as strictly as the rest of the file
+        return OPTIONS[provider].model_validate(value, strict=bool((info.context or {}).get("strict")))
 
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this model's answers: the whole spec minus :attr:`answer_neutral` fields and the
@@ -243,7 +244,7 @@ class ModelSpec(Strict):
         identity = self.model_dump(mode="json", exclude=set(self.answer_neutral) | {"options"})
         identity["options"] = self.options.identity()
         if identity.get("base_url"):
-            identity["base_url"] = _without_credentials(identity["base_url"])
+            identity["base_url"] = public_url(identity["base_url"])
         return identity
 
     @field_validator("id", "family")
@@ -259,22 +260,9 @@ class ModelSpec(Strict):
         return {"auto": True} if value == "auto" else value
 
 
-def _without_credentials(url: str) -> str:
-    """``url`` without a ``user:password@`` part.
-
-    >>> _without_credentials("http://u:secret@host:8000/v1")
-    'http://host:8000/v1'
-    """
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-class ModelsFile(Strict):
+class ModelsFile(Versioned):
     """The whole ``models.yaml``."""
 
-    format_version: int = FORMAT_VERSION
     models: list[ModelSpec]
 
     @field_validator("models")

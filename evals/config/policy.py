@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator, model_serializer, model_validator
 
 from evals.config._yaml import load_yaml_model
-from evals.config.base import FORMAT_VERSION, Strict
+from evals.config.base import FORMAT_VERSION, Pair, PromptName, Strict, Versioned
 from evals.config.descriptor import Match
 from evals.config.models import load_models
 from evals.errors import ConfigError
@@ -57,10 +57,63 @@ class ModelScore(Strict):
     model: str
     variant: str | None = Field(default=None, description="The prompt variant the model rendered in the run.")
     quality: float | None
-    quality_ci: tuple[float, float] | None = None
+    quality_ci: Pair | None = None
     cost_per_1k_usd: float | None = None
     p95_latency_ms: float | None = None
     n: int = 0
+
+
+class CascadePoint(Strict):
+    """A cascade at one threshold on one split, as :class:`evals.policy.cascade.CurvePoint` measures it."""
+
+    threshold: float | None = Field(description="Take the cheap leg's answer at this confidence or above; "
+                                                 "null: every call escalated.")
+    quality: float | None
+    quality_ci: Pair | None = None
+    cost_per_1k_usd: float | None = Field(default=None, description="The cheap leg's cost, plus the strong "
+                                                                    "leg's on the escalated calls; null: unknown.")
+    p95_latency_ms: float | None = Field(default=None, description="Per call: the cheap leg's latency, plus the "
+                                                                   "strong leg's where escalated.")
+    escalation_share: float | None = Field(default=None, ge=0, le=1)
+    calls: int = 0
+    n: int = Field(default=0, description="Examples paired with the reference.")
+    diff: float | None = Field(default=None, description="Cascade minus reference, paired per example.")
+    diff_ci: Pair | None = None
+    outcome: str = Field(default="", description="The paired test against the reference: non-inferior, "
+                                                 "inferior or undecidable (evals.policy.decide.paired_test).")
+
+
+class CascadeEvidence(Strict):
+    """How a cascade rule's threshold was chosen: swept on dev, confirmed on test (the evidence run).
+
+    The rule's top-level evidence numbers (quality, interval, cost, p95, n) are the cascade's on test,
+    ``test`` below; ``evidence.model`` is the cheap leg.
+    """
+
+    cheap: str = Field(description="The first leg: its answer is taken at `threshold` or above.")
+    strong: str = Field(description="The last leg: it answers every call the cheap leg passes on.")
+    threshold: float = Field(gt=0, le=1, description="The rule's accept_if confidence.")
+    reference: str = Field(description="The model the cascade was held non-inferior to: the incumbent, or the "
+                                       "best eligible model when the incumbent is unmeasured (--replace-unmeasured).")
+    margin: float = Field(ge=0, le=1)
+    confidence: float = Field(gt=0, lt=1)
+    dev_run_id: str = Field(description="The run whose dev split chose the threshold.")
+    dev_results_sha256: str | None = None
+    dev: CascadePoint = Field(description="The chosen point on dev.")
+    test: CascadePoint = Field(description="The same threshold on test: the confirmation.")
+    reference_cost_per_1k_usd: float | None = Field(default=None, description="The reference alone, on test.")
+    single_cost_per_1k_usd: float | None = Field(
+        default=None, description="The best single-model choice for the rule, on test: the cascade costs less.")
+    curve: list[CascadePoint] = Field(default_factory=list, description="Every threshold swept on dev, highest first.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CascadeEvidence":
+        if self.cheap == self.strong:
+            raise ValueError(f"cascade: cheap and strong are both {self.cheap!r}")
+        for name, point in (("dev", self.dev), ("test", self.test)):
+            if point.threshold != self.threshold:
+                raise ValueError(f"cascade.{name}.threshold {point.threshold} is not the threshold {self.threshold}")
+        return self
 
 
 class Evidence(Strict):
@@ -71,7 +124,7 @@ class Evidence(Strict):
     model: str | None = Field(default=None, description="The model the numbers below belong to.")
     variant: str | None = None
     quality: float | None
-    quality_ci: tuple[float, float] | None
+    quality_ci: Pair | None
     cost_per_1k_usd: float | None
     p95_latency_ms: float | None
     n: int
@@ -79,6 +132,16 @@ class Evidence(Strict):
     results_sha256: str | None = None
     reason: str = ""
     fallbacks: list[ModelScore] = Field(default_factory=list, description="The fallback chain, scored.")
+    cascade: CascadeEvidence | None = Field(default=None, description="For a cascade rule: how its threshold was "
+                                                                      "chosen and confirmed.")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_cascade(self, handler: Any) -> Any:
+        """Leave ``cascade`` out when unset, so evidence without one dumps (and hashes) as before."""
+        data = handler(self)
+        if self.cascade is None and isinstance(data, dict):
+            data.pop("cascade", None)
+        return data
 
 
 class AcceptIf(Strict):
@@ -98,7 +161,7 @@ class CascadeLeg(Strict):
 
 class Target(Strict):
     model: str = Field(description="The model called first (with a cascade: the first leg's model, filled in).")
-    prompt: str | None = Field(default=None, description="Prompt name; each model renders its own variant.")
+    prompt: PromptName | None = Field(default=None, description="Prompt name; each model renders its own variant.")
     fallbacks: list[str] = Field(default_factory=list, description="Model ids tried in order when the model fails.")
     cascade: list[CascadeLeg] | None = Field(
         default=None, description="Models tried in order, each answer taken when it meets its leg's accept_if; the "
@@ -118,6 +181,12 @@ class Target(Strict):
     @model_validator(mode="after")
     def _cascade_shape(self) -> "Target":
         legs = self.cascade
+        chosen = self.evidence.cascade if self.evidence is not None else None
+        if chosen is not None:
+            shown = [(leg.model, leg.accept_if.confidence if leg.accept_if else None) for leg in legs or []]
+            if shown != [(chosen.cheap, chosen.threshold), (chosen.strong, None)]:
+                raise ValueError(f"evidence.cascade is for {chosen.cheap} (accept_if confidence {chosen.threshold}) "
+                                 f"-> {chosen.strong}, but the rule's cascade is {shown or 'not set'}")
         if legs is None:
             return self
         if len(legs) < 2:
@@ -181,19 +250,11 @@ class Source(Strict):
     base_policy_sha256: str | None = Field(default=None, description="Content hash of the policy in force then.")
 
 
-class Policy(Strict):
+class Policy(Versioned):
     format_version: int = POLICY_FORMAT
     source: Source | None = None
     rules: list[Rule] = Field(default_factory=list)
     default: Target
-
-    @field_validator("format_version")
-    @classmethod
-    def _supported(cls, value: int) -> int:
-        if value > POLICY_FORMAT:
-            raise ValueError(f"format version {value} is newer than this harness reads ({POLICY_FORMAT}); "
-                             "upgrade portfolio-evals")
-        return value
 
     @field_validator("rules")
     @classmethod
@@ -221,7 +282,7 @@ class Policy(Strict):
         return hashlib.sha256(data.encode()).hexdigest()
 
 
-class PolicySettings(Strict):
+class PolicySettings(Versioned):
     """``policies/gate.yaml``: how the recommender decides and what the gate enforces."""
 
     format_version: int = FORMAT_VERSION

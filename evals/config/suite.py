@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr, model_validator
 
 from evals.config._yaml import Loc, _line_for, parse_yaml, read_text, validate
-from evals.config.base import Strict
+from evals.config.base import PromptName, Strict
 from evals.config.descriptor import TaskDescriptor
 from evals.errors import ConfigError
 
@@ -68,7 +68,7 @@ class SuiteSpec(Strict):
     description: str = ""
     data: DataSource
     fields: Fields
-    prompt: str = Field(description="Prompt name: prompts/<prompt>/<variant>.j2")
+    prompt: PromptName = Field(description="Prompt name: prompts/<prompt>/<variant>.j2")
     scorer: ScorerSpec
     schema_file: str | None = Field(default=None, alias="schema", description="JSON Schema file for structured output.")
     variables: dict[str, Any] = Field(default_factory=dict, description="Extra template variables for every example.")

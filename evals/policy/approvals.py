@@ -93,6 +93,11 @@ def parse_log(data: bytes, path: Path) -> list[Entry]:
         if version < APPROVALS_FORMAT:
             raise UsageError(f"{path}:{number}: approvals format version {version} has no hash chain or signature; "
                              "move the log aside and approve the policy in force again")
+        for key, kind, what in (("evidence", dict, "an object"), ("inputs", dict, "an object"),
+                                ("approver", str, "a string")):
+            if key in record and not isinstance(record[key], kind):
+                raise UsageError(f"{path}:{number}: {key}: is {json.dumps(record[key])[:40]}, not {what}; the "
+                                 "approval log is append-only, restore it from version control")
         entries.append(Entry(number, raw, record))
     return entries
 

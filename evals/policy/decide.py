@@ -51,6 +51,22 @@ eligible models only, at most ``max_fallbacks``, each picked first at a provider
 then by quality, then by cost; current fallbacks the run cannot judge are kept after them and marked
 unmeasured. A rule kept as ``unmeasured``, ``too-few``, ``retry``, ``no-evidence`` or ``prompt`` is left as
 it is.
+
+**Cascades** (objective cost, with a dev run: ``evals recommend RUN --dev-run DEVRUN``,
+:func:`evals.policy.cascade_choice.choose_cascade`). A cascade is a candidate like a model: its calls
+are simulated from its legs' rows (:func:`evals.policy.cascade.cascade_measures`), measured per suite
+the same way, and tested with :func:`compare` against the same reference: the incumbent (a cascade in
+force is measured as one), or, when the incumbent is unmeasured, the best eligible model
+(:func:`best_eligible`, as ``--replace-unmeasured`` does). For each pair (a cheap leg whose answers
+carry a confidence on dev, any other measured model as the strong leg) the threshold is swept on the
+dev run and the cheapest non-inferior one (:func:`evals.policy.cascade.sweep`) is confirmed on the
+evidence run: enough examples, no unresolved infrastructure failures, non-inferior, meeting the rule
+(floor, latency, ceiling, the smallest context window of its legs) and cheaper than the reference.
+The cheapest confirmed cascade replaces the single-model choice when it costs less per call than that
+choice (a ``flagged`` incumbent included); the proposal carries the curve and both splits' figures.
+Otherwise the rule gets the single-model choice and diff.md says why each cascade was not proposed.
+A rule kept as ``unmeasured`` is left as it is, and its notes say what ``--replace-unmeasured`` would
+choose, cascades included.
 """
 
 from __future__ import annotations
@@ -154,8 +170,12 @@ def incomplete(incumbent: dict[str, Measure], candidate: dict[str, Measure], sui
 
 
 def compare(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites: list[str], *, margin: float,
-            confidence: float, min_examples: int, max_infra_failure_rate: float = 1.0) -> Verdict:
-    """The paired non-inferiority test of ``candidate`` against ``incumbent`` (module docstring)."""
+            confidence: float, min_examples: int, max_infra_failure_rate: float = 1.0,
+            estimate_size: bool = True) -> Verdict:
+    """The paired non-inferiority test of ``candidate`` against ``incumbent`` (module docstring).
+
+    ``estimate_size`` False skips :func:`examples_needed` for an undecidable outcome (a threshold sweep
+    tests dozens of points and reports the chosen one's)."""
     diffs, exact, outcomes = {}, {}, []
     needed, sd, note = None, None, ""
     for s in suites:
@@ -167,7 +187,7 @@ def compare(incumbent: dict[str, Measure], candidate: dict[str, Measure], suites
             result = "undecidable"
             note = f"only {d.n} examples of {s} answered by both, {min_examples} needed"
         elif result == "undecidable":
-            n = examples_needed(a, b, margin, confidence)
+            n = examples_needed(a, b, margin, confidence) if estimate_size else None
             if needed is None or (n or math.inf) > needed:
                 needed = n
                 sd = float(np.std(b - a, ddof=1)) if len(a) > 1 else None
@@ -304,12 +324,18 @@ def _cost_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], excluded
     return Choice(kind, incumbent, f"kept: {why}", verdicts=verdicts)
 
 
+def best_eligible(ev: RuleEvidence, eligible: list[str]) -> str:
+    """The eligible model with the best quality (ties: the cheaper, then by name): the reference when the
+    incumbent is unmeasured."""
+    return max(eligible, key=lambda m: (ev.pooled(m).quality, -(ev.pooled(m).cost_per_call or math.inf), m))
+
+
 def _unmeasured_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], *, margin: float,
                        confidence: float) -> Choice:
     """``--replace-unmeasured``: the cheapest eligible model non-inferior to the best eligible one."""
     if not eligible:
         return Choice("unmeasured", incumbent, f"kept: {UNMEASURED_REASON} (no measured model meets the rule)")
-    best = max(eligible, key=lambda m: (ev.pooled(m).quality, -(ev.pooled(m).cost_per_call or math.inf), m))
+    best = best_eligible(ev, eligible)
     verdicts: dict[str, Verdict] = {}
     for m in _by_cost(eligible, ev):
         if m == best:
@@ -392,5 +418,5 @@ def decide(ev: RuleEvidence, incumbent: str, current_fallbacks: list[str], *, ob
     return choice
 
 
-__all__ = ["Choice", "KINDS", "Kind", "RuleEvidence", "UNMEASURED_REASON", "Verdict", "compare", "decide",
+__all__ = ["Choice", "KINDS", "Kind", "RuleEvidence", "UNMEASURED_REASON", "Verdict", "best_eligible", "compare", "decide",
            "examples_needed", "incomplete", "paired_test"]

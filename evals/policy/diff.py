@@ -10,7 +10,7 @@ from evals.config.policy import Policy, Target
 from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_usd
 from evals.stats import PairedDiff
 
-ROUTING_FIELDS = ("model", "prompt", "fallbacks", "when", "require", "description")
+ROUTING_FIELDS = ("model", "cascade", "prompt", "fallbacks", "when", "require", "description")
 
 
 def routing_view(target: Target | None) -> dict[str, Any] | None:
@@ -74,6 +74,7 @@ class RuleRow:
     notes: list[str] = field(default_factory=list)  # warnings shown under the table
     unmeasured_fallbacks: list[str] = field(default_factory=list)  # proposed fallbacks this run did not judge
     prompt_change: tuple[str | None, str | None] | None = None
+    details: list[str] = field(default_factory=list)  # Markdown lines under "Cascades" (the curve, the reasons)
 
     @property
     def changed(self) -> bool:
@@ -199,6 +200,11 @@ def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = 
     if noted:
         lines += ["", "## Warnings", ""]
         lines += [f"- **{r.rule}**: {_cell(note)}" for r in noted for note in r.notes]
+    detailed = [r for r in rows if r.details]
+    if detailed:
+        lines += ["", "## Cascades"]
+        for r in detailed:
+            lines += ["", f"### {r.rule}", "", *r.details]
     lines += ["", f"## Projected weekly spend ({spend.source})", ""]
     if spend.per_rule:
         lines += ["| rule | calls / week | current | proposed | change |", "| --- | --- | --- | --- | --- |"]

@@ -40,7 +40,12 @@ class Exclusion:
     text: str
 
 
-def _weights(per_suite: dict[str, Measure], weights: dict[str, float]) -> dict[str, float]:
+def suite_shares(per_suite: dict[str, Any], weights: dict[str, float]) -> dict[str, float]:
+    """Each suite's share of a rule's traffic (``weekly_calls``; equal shares when no suite states any).
+
+    >>> suite_shares({"a": 1, "b": 2}, {"a": 3000, "b": 1000}), suite_shares({"a": 1, "b": 2}, {})
+    ({'a': 0.75, 'b': 0.25}, {'a': 0.5, 'b': 0.5})
+    """
     given = {s: max(float(weights.get(s, 0.0)), 0.0) for s in per_suite}
     total = sum(given.values())
     if total <= 0:  # no suite states its traffic: each counts the same
@@ -64,7 +69,7 @@ def pool(per_suite: dict[str, Measure], weights: dict[str, float]) -> Measure:
     measures = list(per_suite.values())
     if len(measures) == 1:
         return measures[0]
-    share = _weights(per_suite, weights)
+    share = suite_shares(per_suite, weights)
     first = measures[0]
     lows, highs = [m.ci[0] for m in measures], [m.ci[1] for m in measures]
     ci = (math.nan, math.nan) if any(map(_missing, lows + highs)) else (min(lows), max(highs))
@@ -142,6 +147,17 @@ def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: lis
             return Exclusion("constraint", f"quality {fmt_ci(q.quality, *q.ci)}{where}: lower bound below the floor "
                                            f"{limits.floor:.2f}")
     return None
+
+
+def cascade_exclusion(legs: list[ModelSpec | None], per_suite: dict[str, Measure], suites: list[str],
+                      weights: dict[str, float], limits: Limits) -> Exclusion | None:
+    """Why a cascade of ``legs`` (their specs, in order) cannot serve a rule, or None: every leg is in
+    models.yaml, and the cascade's own measures (:func:`evals.policy.cascade.cascade_measures`) meet
+    the rule as a model's would (:func:`exclusion`), held to the smallest context window of its legs."""
+    if any(spec is None for spec in legs):
+        return Exclusion("constraint", "a leg is not in policies/models.yaml")
+    narrow = min(legs, key=lambda spec: spec.context_window)
+    return exclusion(narrow, per_suite, suites, weights, limits)
 
 
 def _cost(m: Measure) -> float:

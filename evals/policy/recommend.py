@@ -2,7 +2,10 @@
 
 The decision rule is written down once, in :mod:`evals.policy.decide`; this module gathers each
 rule's evidence from a run (the suites linked to it, each model measured on each suite), applies the
-rule, and writes ``reports/<run-id>/proposal.yaml`` and ``diff.md``.
+rule, and writes ``reports/<run-id>/proposal.yaml`` and ``diff.md``. With a dev run
+(``RecommendOptions.dev_run``) it also sweeps cascades for each rule
+(:func:`evals.policy.cascade_choice.choose_cascade`); a rule whose policy names a cascade has that
+cascade as its incumbent, measured like a model (:func:`evals.policy.cascade.cascade_measures`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from evals.config.suite import SuiteSpec
 from evals.errors import UsageError
 from evals.machine import latency_trust
 from evals.metrics import baseline_flags
+from evals.policy.cascade import Cascade, cascade_measures
+from evals.policy.cascade_choice import CascadeStep, choose_cascade, load_dev_run, virtual_spec
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
-from evals.policy.eligibility import Limits, provider_key, suite_measures
+from evals.policy.eligibility import Limits, choose_fallbacks, provider_key, suite_measures
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
 from evals.project import Project
 from evals.report.recommendation import with_headline
@@ -45,6 +50,7 @@ class RecommendOptions:
     routing_log: Path | None = None
     replace_unmeasured: bool = False
     trust_latency: bool = False  # exclude on a local model's latency even when the machine was busier than its cores
+    dev_run: str | None = None  # a run on the dev split: cascade thresholds are chosen there
 
 
 @dataclass
@@ -62,10 +68,11 @@ class Decision:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings shown in diff.md under the rule
     unmeasured: list[str] = field(default_factory=list)  # proposed fallbacks the run could not judge
+    cascades: CascadeStep | None = None  # the cascades swept for this rule (with a dev run)
 
     @property
     def changed(self) -> bool:
-        fields = ("model", "prompt", "fallbacks")
+        fields = ("model", "prompt", "fallbacks", "cascade")
         return [getattr(self.current, f) for f in fields] != [getattr(self.proposed, f) for f in fields]
 
 
@@ -153,53 +160,137 @@ def _evidence(run: RunData, suites: list[str], m: Measure, floor: float, reason:
                     reason=reason, fallbacks=[f.score() for f in fallbacks])
 
 
+def _head(target: Target) -> str:
+    """The name a target routes to first in the decision rule: its model, or its cascade's name."""
+    cascade = Cascade.of_target(target)
+    return cascade.name if cascade is not None else target.model
+
+
 def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData, models: ModelsFile,
-            settings: PolicySettings, options: RecommendOptions, tolerance: float, min_examples: int) -> Decision:
+            settings: PolicySettings, options: RecommendOptions, tolerance: float, min_examples: int,
+            dev: RunData | None = None) -> Decision:
     names = [s.name for s in suites]
     if not suites:
         return Decision(rule_id, [], current, current, "kept: no suite of this run is evidence for this rule")
     prompt, problem, notes = _links(rule_id, current, suites)
     notes += _small_suite_notes(run, names)
-    per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence)
-                 for model in sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))}
+    real = sorted(set(run.frame.loc[run.frame["suite"].isin(names), "model"]))
+    per_model = {model: suite_measures(run.frame, names, model, confidence=settings.confidence) for model in real}
+    specs = {m.id: m for m in models.models}
+    subjects: dict[str, Cascade] = {}
+    in_force = Cascade.of_target(current)
+    if in_force is not None:  # the cascade in force is the incumbent, measured like a model
+        subjects[in_force.name] = in_force
+        measured = (cascade_measures(run.frame, names, in_force, confidence=settings.confidence)
+                    if all(m in per_model for m in in_force.models) else {})
+        if measured and (spec := virtual_spec(in_force, specs)) is not None:
+            per_model[in_force.name], specs[in_force.name] = measured, spec
     limits = _limits(current, suites, min_examples, settings)
     weights = {s.name: s.weekly_calls for s in suites}
-    specs = {m.id: m for m in models.models}
+    # A cascade's latency is trusted when every leg's is (its first leg may be local behind a remote last leg).
+    legs = {m: (subjects[m].models if m in subjects else [m]) for m in per_model}
     trusted = None if options.trust_latency else frozenset(
-        m for m in per_model if m in specs and latency_trust(run.manifest, specs[m])[0])
+        m for m in per_model
+        if all(leg in specs and latency_trust(run.manifest, specs[leg])[0] for leg in legs[m]))
     ev = RuleEvidence(names, weights, per_model, specs, limits, latency_trusted=trusted)
-    pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(run.frame, names, m, weights), what approve checks
+    pooled = {m: ev.pooled(m) for m in per_model}  # = rule_measure(...), what approve checks
     if problem is not None:
         return Decision(rule_id, names, current, current, problem, "prompt", pooled, notes=notes)
-    choice: Choice = decide(ev, current.model, list(current.fallbacks), objective=options.objective,
-                            budget=options.budget_per_1k_usd, margin=tolerance, confidence=settings.confidence,
-                            max_fallbacks=settings.max_fallbacks, replace_unmeasured=options.replace_unmeasured)
+    incumbent = _head(current)
+    chosen_by = dict(objective=options.objective, budget=options.budget_per_1k_usd, margin=tolerance,
+                     confidence=settings.confidence, max_fallbacks=settings.max_fallbacks)
+    choice: Choice = decide(ev, incumbent, list(current.fallbacks), replace_unmeasured=options.replace_unmeasured,
+                            **chosen_by)
+    step = None
+    if dev is not None and options.objective == "cost" and (choice.decided or choice.kind == "unmeasured"):
+        judged = choice
+        if not choice.decided:  # what --replace-unmeasured would choose, cascades included: shown, not proposed
+            judged = decide(ev, incumbent, list(current.fallbacks), replace_unmeasured=True, **chosen_by)
+        step = choose_cascade(ev, incumbent, subjects, judged, dev, run, margin=tolerance,
+                              confidence=settings.confidence, real=[m for m in real if m in specs])
+        if not choice.decided:
+            preview = step.reason or judged.reason
+            notes.append(f"with --replace-unmeasured: {preview}")
+            step.best = None
+    elif dev is not None and options.objective != "cost":
+        notes.append("cascades are chosen under the cost objective only")
+    elif dev is None and (confident := _confident_models(run.frame, names, specs)):
+        notes.append(f"{', '.join(confident)} answer{'s' if len(confident) == 1 else ''} with a confidence: pass "
+                     "--dev-run DEVRUN (a run made with `evals run --split dev`) to sweep cascades")
     excluded = {m: why.text for m, why in choice.excluded.items()}
     chain = choice.fallbacks if choice.decided else list(current.fallbacks)
     unmeasured = [f for f in chain if not ev.measured(f) or getattr(choice.excluded.get(f), "kind", "") == "evidence"]
+    if step is not None:
+        notes += step.notes
     if not choice.decided:
         return Decision(rule_id, names, current, current, choice.reason, choice.kind, pooled, excluded,
-                        choice.verdicts, notes + choice.notes, unmeasured)
-    fallbacks = choice.fallbacks or []
-    reason = choice.reason + "".join(f"; {n}" for n in choice.notes)
-    update: dict[str, Any] = {"model": choice.model, "fallbacks": fallbacks}
-    if (choice.model, fallbacks) != (current.model, list(current.fallbacks)) and prompt != current.prompt:
+                        choice.verdicts, notes + choice.notes, unmeasured, cascades=step)
+    update: dict[str, Any]
+    if step is not None and step.best is not None:  # a cascade replaces the single-model choice
+        best, cascade = step.best, step.best.cascade
+        pooled[cascade.name] = step.measure
+        eligible = [m for m in ev.measures if m not in choice.excluded and m not in subjects]
+        fallbacks, fb_notes = choose_fallbacks(best.strong, [m for m in eligible if m != best.cheap], pooled, specs,
+                                               [f for f in current.fallbacks if f not in cascade.models],
+                                               choice.excluded, settings.max_fallbacks)
+        reason = step.reason + "".join(f"; {n}" for n in fb_notes)
+        verdicts = {**choice.verdicts, cascade.name: best.confirmation.verdict}
+        update = {"model": cascade.models[0], "cascade": cascade.target_legs(), "fallbacks": fallbacks}
+        kind = "switched"
+        head = cascade.name
+    else:
+        head = choice.model
+        fallbacks = [f for f in choice.fallbacks or [] if f not in subjects.get(head, Cascade(())).models]
+        reason = choice.reason + "".join(f"; {n}" for n in choice.notes)
+        verdicts, kind = choice.verdicts, choice.kind
+        kept = subjects.get(head)
+        update = {"model": kept.models[0] if kept else head, "fallbacks": fallbacks,
+                  "cascade": kept.target_legs() if kept else None}
+    base = {k: v for k, v in current.model_dump(mode="json").items() if k != "evidence"}
+
+    def target(**more: Any) -> Target:
+        return type(current).model_validate({**base, **update, **more})
+
+    if _routing(target()) != _routing(current) and prompt != current.prompt:
         update["prompt"] = prompt
         reason += f"; prompt {prompt!r}, the one its evidence was measured with, proposed with it"
     elif prompt != current.prompt:
         notes.append(f"the evidence was measured with prompt {prompt!r}; the rule keeps {current.prompt!r}")
     scored = [pooled[f] for f in fallbacks if f in pooled]
-    update["evidence"] = _evidence(run, names, pooled[choice.model], limits.floor, reason, scored)
-    return Decision(rule_id, names, current, current.model_copy(update=update), reason, choice.kind, pooled,
-                    excluded, choice.verdicts, notes, unmeasured)
+    evidence = _evidence(run, names, pooled[head], limits.floor, reason, scored)
+    cascade = subjects.get(head) or (step.best.cascade if step is not None and step.best is not None else None)
+    if cascade is not None:  # the numbers are the cascade's; evidence.model is its first leg
+        more: dict[str, Any] = {"model": cascade.models[0]}
+        if step is not None and step.best is not None:
+            single = ev.pooled(choice.model).cost_per_call if choice.model in ev.measures else None
+            more["cascade"] = step.best.evidence(dev_run_id=dev.run_id, dev_results_sha256=dev.results_sha256,
+                                                 single_cost_per_call=single)
+        evidence = evidence.model_copy(update=more)
+    proposed = target(evidence=evidence.model_dump(mode="json"))
+    return Decision(rule_id, names, current, proposed, reason, kind, pooled, excluded, verdicts, notes, unmeasured,
+                    cascades=step)
+
+
+def _confident_models(frame: Any, suites: list[str], specs: dict[str, Any]) -> list[str]:
+    """Models of models.yaml with a confidence on some answered call of ``suites``: possible cheap legs."""
+    if "confidence" not in frame:
+        return []
+    rows = frame[frame["suite"].isin(suites) & frame["error"].isna() & frame["confidence"].notna()]
+    return sorted(m for m in set(rows["model"]) if m in specs)
+
+
+def _routing(target: Target) -> tuple:
+    return (target.model, list(target.fallbacks), target.model_dump(mode="json").get("cascade"))
 
 
 def _row(d: Decision) -> RuleRow:
-    cur, new = d.measures.get(d.current.model), d.measures.get(d.proposed.model)
-    verdict = d.verdicts.get(d.proposed.model) if d.proposed.model != d.current.model else None
+    current, proposed = _head(d.current), _head(d.proposed)
+    cur, new = d.measures.get(current), d.measures.get(proposed)
+    verdict = d.verdicts.get(proposed) if proposed != current else None
     change = verdict.diffs[verdict.key_suite()] if verdict is not None else None
+    details = d.cascades.details if d.cascades is not None and d.cascades.choices else []
     return RuleRow(
-        rule=d.rule_id, suites=d.suites, current_model=d.current.model, proposed_model=d.proposed.model,
+        rule=d.rule_id, suites=d.suites, current_model=current, proposed_model=proposed, details=list(details),
         current_fallbacks=list(d.current.fallbacks), proposed_fallbacks=list(d.proposed.fallbacks),
         current_quality=cur.quality if cur else None, proposed_quality=new.quality if new else None,
         quality_change=change, current_cost_per_1k=cur.cost_per_1k if cur else None,
@@ -213,8 +304,8 @@ def _row(d: Decision) -> RuleRow:
 def _status(d: Decision, model: str) -> str:
     v = d.verdicts.get(model)
     test = f"{v.outcome} vs {v.against}: {v.interval()}" if v is not None else ""
-    if model == d.proposed.model:
-        status = "chosen" if model != d.current.model else ("incumbent, flagged" if d.kind == "flagged" else "incumbent")
+    if model == _head(d.proposed):
+        status = "chosen" if model != _head(d.current) else ("incumbent, flagged" if d.kind == "flagged" else "incumbent")
     elif model in d.proposed.fallbacks:
         status = f"fallback {d.proposed.fallbacks.index(model) + 1}"
     elif model in d.excluded:
@@ -226,7 +317,7 @@ def _status(d: Decision, model: str) -> str:
 
 def _spend(decisions: list[Decision], current: Policy, options: RecommendOptions, weights: dict[str, float]) -> Spend:
     def per_call(d: Decision, target: Target) -> float | None:
-        m = d.measures.get(target.model)
+        m = d.measures.get(_head(target))  # a cascade's: A + share x B (evals.traffic.cascade_call_cost)
         if m is not None:
             return m.cost_per_call
         ev = target.evidence
@@ -260,7 +351,7 @@ def dump_policy(policy: Policy, header: str) -> str:
     """YAML text of a policy, rules written id first, with a comment header."""
     data = policy.model_dump(mode="json", exclude_defaults=True)
     data = {"format_version": policy.format_version, **data}
-    order = ["id", "description", "when", "require", "model", "prompt", "fallbacks", "evidence"]
+    order = ["id", "description", "when", "require", "model", "cascade", "prompt", "fallbacks", "evidence"]
     data["rules"] = [{k: _whole(r[k]) if k in ("when", "require") else r[k] for k in order if k in r}
                      for r in data.get("rules", [])]
     data.setdefault("rules", [])
@@ -283,11 +374,13 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
         raise UsageError(f"{project.policy_file} not found; write a starting policy first (see README)")
     current = load_checked_policy(project.policy_file, models)
     data = load_run(project, run)
+    dev = load_dev_run(project, options.dev_run, data)
     in_run = set(data.frame["suite"])
     linked = {rule_id: [s for s in specs if s.name in in_run]
               for rule_id, specs in rule_suites(current, suite_specs(project).values()).items()}
     weights = {rule_id: sum(s.weekly_calls for s in specs) for rule_id, specs in linked.items()}
-    decisions = [_decide(rule_id, target, linked[rule_id], data, models, settings, options, tolerance, min_examples)
+    decisions = [_decide(rule_id, target, linked[rule_id], data, models, settings, options, tolerance, min_examples,
+                         dev)
                  for rule_id, target in current.targets()]
     proposed = {d.rule_id: d.proposed for d in decisions}
     proposal = Policy(

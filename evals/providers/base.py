@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 from evals.config.models import ModelSpec
 from evals.prompts import RenderedPrompt
+from evals.secrets import key_vars, scrub, scrub_data
 
 
 class ErrorKind(str, enum.Enum):
@@ -139,11 +141,66 @@ class GenerateResponse:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def scrub_response(response: GenerateResponse, names: tuple[str, ...]) -> GenerateResponse:
+    """``response`` with every text it carries passed through :func:`evals.secrets.scrub`."""
+    return replace(response, text=scrub(response.text, names),
+                   error_message=scrub(response.error_message, names) if response.error_message else None,
+                   raw_model=scrub(response.raw_model, names) if response.raw_model else response.raw_model,
+                   extra=scrub_data(response.extra, names))
+
+
+def _scrub_exception(exc: BaseException, names: tuple[str, ...]) -> None:
+    exc.args = tuple(scrub(a, names) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(getattr(exc, "message", None), str):
+        try:
+            exc.message = scrub(exc.message, names)  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+
+
+def _scrubbed_generate(generate: Any) -> Any:
+    @functools.wraps(generate)
+    async def wrapper(self: "Provider", request: GenerateRequest) -> GenerateResponse:
+        try:
+            response = await generate(self, request)
+        except Exception as exc:
+            _scrub_exception(exc, self.key_vars())
+            raise
+        return scrub_response(response, self.key_vars()) if isinstance(response, GenerateResponse) else response
+    wrapper.__scrubbed__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _scrubbed_results(batch_results: Any) -> Any:
+    @functools.wraps(batch_results)
+    async def wrapper(self: "Provider", *args: Any, **kwargs: Any) -> Any:
+        found = await batch_results(self, *args, **kwargs)
+        names = self.key_vars()
+        return {k: scrub_response(v, names) if isinstance(v, GenerateResponse) else v for k, v in found.items()}
+    wrapper.__scrubbed__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 class Provider(abc.ABC):
     """Base class of every provider. Subclasses implement :meth:`generate`.
 
-    Capabilities are class attributes so the runner can adapt without calling the model.
+    Capabilities are class attributes so the runner can adapt without calling the model. Every response
+    a subclass's ``generate`` (or ``batch_results``) returns leaves through :func:`scrub_response`: the
+    one place an echoed key, refusal or error text is redacted before anything stores or returns it.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "generate" in own and not getattr(own["generate"], "__scrubbed__", False) \
+                and not getattr(own["generate"], "__isabstractmethod__", False):
+            cls.generate = _scrubbed_generate(own["generate"])  # type: ignore[method-assign]
+        if "batch_results" in own and not getattr(own["batch_results"], "__scrubbed__", False):
+            cls.batch_results = _scrubbed_results(own["batch_results"])  # type: ignore[attr-defined]
+
+    def key_vars(self) -> tuple[str, ...]:
+        """The key variables whose values this provider's responses must never carry."""
+        return key_vars([self.spec], [getattr(self, "default_key_env", None)])
 
     name: ClassVar[str]
     supports_chat: ClassVar[bool] = True

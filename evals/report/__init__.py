@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from evals.report.html import (ReportInputs, build_report, project_of, render_html, write_comparison, write_report,
-                               write_run_report)
+                               write_run_report, write_run_views)
 from evals.report.markdown import render_markdown
 
 __all__ = ["ReportInputs", "build_report", "compare_with", "project_of", "refresh_reports", "render_html",
-           "render_markdown", "report_run", "write_comparison", "write_report", "write_run_report"]
+           "render_markdown", "report_run", "write_comparison", "write_report", "write_run_report", "write_run_views"]
 
 
 def report_run(project: Any, run_id: str, *, baseline: str | None = None,
-               logs: list[Path] | None = None) -> dict[str, Path]:
-    """Write the report of ``run_id`` (or ``latest``) in a project and rewrite ``reports/index.html``.
+               logs: list[Path] | None = None, out: Path | None = None) -> dict[str, Path]:
+    """Write the report of ``run_id`` (or ``latest``) in a project (into ``out`` when given) and rewrite
+    ``reports/index.html``.
 
     With ``baseline`` (a run id, ``last`` for the previous run of the same suites and split, or
     ``approved`` for the evidence run of the policy in force) the comparison page
@@ -27,9 +28,11 @@ def report_run(project: Any, run_id: str, *, baseline: str | None = None,
 
     folder = run_dir(project.reports_dir, run_id)
     if baseline:
-        paths = write_comparison(folder, resolve_baseline(project, folder, baseline), project=project, logs=logs)
+        paths = write_comparison(folder, resolve_baseline(project, folder, baseline), project=project, logs=logs,
+                                 out=out)
     else:
-        paths = write_report(folder, logs=logs, project=project)
+        target = {"html": out / "report.html", "markdown": out / "summary.md"} if out is not None else None
+        paths = write_report(folder, logs=logs, project=project, paths=target)
     paths["index"] = write_index(project)
     return paths
 

@@ -90,6 +90,16 @@ def latency_untrusted(manifest: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _after_rule_table(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """diff.md's blocks after its rule table: the headline and the table above it are the recommendation
+    view's own (one row per rule, the change against the policy in force, the reasons), so the report
+    shows them once. A report without the policy in force (a run folder from elsewhere) keeps them."""
+    for i, b in enumerate(blocks):
+        if b.get("kind") == "table" and "rule" in b.get("header", []) and "reason" in b.get("header", []):
+            return blocks[i + 1:]
+    return blocks
+
+
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
     from evals.report.recommendation import proposal_context, recommendation_view
@@ -117,6 +127,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         context = proposal_context(inputs.project, inputs.folder, notes)
         recommendation = recommendation_view(proposal["data"], proposal["diff_blocks"], context,
                                              str(inputs.manifest.get("run_id", "")), latency)
+        if context.get("changes") is not None:  # the view knows what changed: diff.md's table is said once
+            proposal = {**proposal, "diff_blocks": _after_rule_table(proposal["diff_blocks"])}
     spend = read_spend(list(inputs.logs), notes)
     return {
         "format_version": REPORT_FORMAT,
@@ -212,30 +224,45 @@ def project_of(folder: Path) -> Any:
 
 
 def write_comparison(folder: Path, baseline_folder: Path, *, project: Any = None, results: Any = None,
-                     manifest: dict[str, Any] | None = None, logs: list[Path] | None = None) -> dict[str, Path]:
+                     manifest: dict[str, Any] | None = None, logs: list[Path] | None = None,
+                     out: Path | None = None) -> dict[str, Path]:
     """Write the comparison page of run ``folder`` against ``baseline_folder``
-    (``compare-<baseline>.html`` and ``.md`` in the run folder, :func:`evals.report.index.compare_page`)."""
+    (``compare-<baseline>.html`` and ``.md`` in the run folder, or in ``out``,
+    :func:`evals.report.index.compare_page`)."""
     from evals.errors import UsageError
     from evals.report.index import compare_page
 
     if Path(baseline_folder).resolve() == Path(folder).resolve():
         raise UsageError(f"--baseline names the run itself ({Path(folder).name}); pass an earlier run id")
+    paths = compare_page(folder, baseline_folder)
+    if out is not None:
+        paths = {kind: out / path.name for kind, path in paths.items()}
     return write_report(folder, manifest=manifest, results=results, baseline_folder=baseline_folder, logs=logs,
-                        project=project, paths=compare_page(folder, baseline_folder))
+                        project=project, paths=paths)
 
 
-def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any) -> dict[str, Path] | None:
-    """What ``evals run`` calls last: write the report, the comparison with the previous run of the same
-    suites and split, and ``reports/index.html``, turning any failure into a warning.
+def write_run_report(folder: Path, manifest: dict[str, Any], results: Any, warn: Any, *,
+                     views: bool = True) -> dict[str, Path] | None:
+    """What ``evals run`` calls last: write the report, then (``views``) :func:`write_run_views`, turning any
+    failure into a warning.
 
     The results are already on disk by then; a report failure must not lose them, so it is reported
-    through ``warn`` with the command that retries it.
+    through ``warn`` with the command that retries it. The runner passes ``views=False`` and calls
+    :func:`write_run_views` once the manifest is written (the index lists complete runs only).
     """
     try:
         paths = write_report(folder, manifest=manifest, results=results)
     except Exception as exc:
         warn(f"report not written ({type(exc).__name__}: {exc}); retry with `evals report {folder.name}`")
         return None
+    return write_run_views(folder, manifest, results, warn, paths) if views else paths
+
+
+def write_run_views(folder: Path, manifest: dict[str, Any], results: Any, warn: Any,
+                    paths: dict[str, Path] | None = None) -> dict[str, Path]:
+    """The comparison with the previous run of the same suites and split, and ``reports/index.html``;
+    a failure is a warning."""
+    paths = dict(paths or {})
     project = project_of(folder)
     try:
         from evals.report.index import list_runs, previous_run, write_index

@@ -12,7 +12,10 @@ with its response and asked again on the next run, unless that run asks to reuse
 (``evals run --reuse-errors``). The ``attempts`` table records every request sent to a model, so
 "nothing was sent twice" can be checked, not assumed.
 
-Several processes may share one cache file (WAL mode, busy timeout).
+Several processes may share one cache file (WAL mode, busy timeout). Everything stored passes
+:func:`evals.secrets.scrub` first (``key_vars``: the key variables of the models of the run). A path that
+is a folder, or a file that is not an SQLite cache, is an :class:`~evals.errors.ArtifactError` before any
+call is made.
 
 During a run the writes leave the event loop: :meth:`ResponseCache.queue_attempt` and
 :meth:`ResponseCache.commit_record` hand them to one writer thread with its own connection, which commits
@@ -27,13 +30,17 @@ import asyncio
 import hashlib
 import json
 import queue
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from evals.errors import ArtifactError, FormatVersionError
 from evals.providers.base import GenerateResponse
+from evals.secrets import key_vars as default_key_vars
+from evals.secrets import scrub_data
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -91,8 +98,9 @@ class _Writer:
     with the commit's exception). A begin and its record may land in the same transaction.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, dump: Any):
         self.path = path
+        self.dump = dump  # the cache's own serialiser (keys scrubbed)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self._attempt_ids: dict[int, int] = {}  # token -> attempts.id (only the writer thread touches it)
         self.thread = threading.Thread(target=self._main, name="evals-cache-writer", daemon=True)
@@ -154,7 +162,7 @@ class _Writer:
             cur = db.execute("INSERT INTO attempts (key, model_id, started_at) VALUES (?, ?, ?)",
                              (key, model_id, now))
             attempt_id = int(cur.lastrowid)
-        raw = json.dumps(response.to_dict(), ensure_ascii=False)
+        raw = self.dump(response)
         if response.is_answer:
             db.execute("INSERT OR REPLACE INTO responses (key, model_id, created_at, response) VALUES (?, ?, ?, ?)",
                        (key, model_id, now, raw))
@@ -183,15 +191,49 @@ def _settle(waiters: list[tuple[asyncio.Future, BaseException | None]]) -> None:
 class ResponseCache:
     """SQLite-backed store of responses. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, key_vars: Iterable[str] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = _connect(self.path)
-        self._db.executescript(SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
-        self._add_attempt_responses()
+        self.key_vars = tuple(key_vars) if key_vars is not None else default_key_vars()
         self._writer: _Writer | None = None
         self._tokens = 0
+        self._db = self._open()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
+            self._check_format()
+            self._add_attempt_responses()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise self._error(f"not a response cache ({exc}); move the file aside or use another cache file") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _error(self, message: str) -> ArtifactError:
+        named = os.environ.get("EVALS_CACHE") == str(self.path)
+        return ArtifactError(self.path, message + ("" if not named else " (set by EVALS_CACHE)"))
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise self._error(f"is a folder, not a cache file; give a file path such as {self.path / 'responses.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error(f"cannot open the response cache: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def _check_format(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        found = row[0] if row else CACHE_FORMAT
+        if not str(found).isdigit() or int(found) > int(CACHE_FORMAT):
+            raise FormatVersionError(f"{self.path}: response cache format {found!r} is newer than this harness "
+                                     f"reads ({CACHE_FORMAT}); upgrade portfolio-evals or use another cache file")
+
+    def _dump(self, response: GenerateResponse) -> str:
+        """A response as stored: JSON, every string scrubbed of keys."""
+        return json.dumps(scrub_data(response.to_dict(), self.key_vars), ensure_ascii=False)
 
     def _add_attempt_responses(self) -> None:
         """Caches written before failures were journalled lack ``attempts.response``; add it."""
@@ -222,7 +264,7 @@ class ResponseCache:
         """Journal that a request is being sent, without waiting (the writer thread commits it, in order,
         before the attempt's record). Returns a token for :meth:`commit_record`."""
         if self._writer is None:
-            self._writer = _Writer(self.path)
+            self._writer = _Writer(self.path, self._dump)
         self._tokens += 1
         self._writer.queue.put(("begin", self._tokens, key, model_id, time.time()))
         return self._tokens
@@ -231,7 +273,7 @@ class ResponseCache:
         """What :meth:`record` does, on the writer thread; returns once the transaction holding it is
         committed (an answer is durable before its caller goes on)."""
         if self._writer is None:
-            self._writer = _Writer(self.path)
+            self._writer = _Writer(self.path, self._dump)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._writer.queue.put(("record", token, key, model_id, response, future, loop))
@@ -284,7 +326,7 @@ class ResponseCache:
         """Store an answer (committed at once) and close its attempt. A failure is refused: see :meth:`record`."""
         if not response.is_answer:
             raise ValueError(f"not an answer ({response.error}); journal failures with record()")
-        raw = json.dumps(response.to_dict(), ensure_ascii=False)
+        raw = self._dump(response)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(
@@ -300,7 +342,7 @@ class ResponseCache:
 
     def finish_attempt(self, attempt_id: int, outcome: str, response: GenerateResponse | None = None) -> None:
         """Close an attempt that got no answer; ``response`` (the failure) is kept in the journal."""
-        raw = json.dumps(response.to_dict(), ensure_ascii=False) if response is not None else None
+        raw = self._dump(response) if response is not None else None
         self._finish(attempt_id, outcome, raw)
 
     def _finish(self, attempt_id: int, outcome: str, raw: str | None = None) -> None:

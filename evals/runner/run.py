@@ -4,11 +4,17 @@ The response cache is the resume journal: answers are committed as they arrive, 
 serves them from the cache instead of calling the model again. Failures are journalled, not cached: a
 re-run asks again (see :mod:`evals.runner.cache`). Every call, a candidate's or an LLM judge's, goes
 through :class:`~evals.runner.calls.CallPath`; rows follow the rule in :mod:`evals.runner.rows`.
+
+The reports folder and the cache are checked before any call is made. Artifacts are written results
+first and ``manifest.json`` last, so a run interrupted while writing has no manifest: ``latest`` skips
+it, and the same command run again completes that folder (see :mod:`evals.runner.store`). Everything
+written passes :func:`evals.secrets.scrub`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import threading
@@ -32,10 +38,11 @@ from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.calls import CallPath
 from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync
 from evals.runner.store import (
-    BASELINE_COLUMNS, BASELINES_FORMAT, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, git_commit, new_run_id,
-    write_json_atomic, write_parquet_atomic,
+    BASELINE_COLUMNS, BASELINES_FORMAT, INCOMPLETE, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, check_reports_dir,
+    git_commit, mark_incomplete, new_run_id, resumable_run, write_json_atomic, write_parquet_atomic,
 )
 from evals.scorers import Scorer, ScorerRegistry, build_scorer
+from evals.secrets import key_vars, scrub_data, scrub_frame
 from evals.suites import Example, Suite, discover, open_suite
 
 
@@ -323,6 +330,15 @@ def _warm_imports() -> threading.Thread:
     thread = threading.Thread(target=load, name="evals-warm-imports", daemon=True)
     thread.start()
     return thread
+#: The result columns that hold what a model or provider sent back (the rest come from the project's own files).
+RESPONSE_TEXT = ("output", "error_message", "detail", "subscores", "tool_calls")
+
+
+def plan_signature(jobs: list[Job]) -> str:
+    """What identifies a run's work: every row's suite, example, model, repeat and cache key (the same
+    command on the same inputs gives the same signature)."""
+    rows = sorted((j.suite.name, j.example.id, j.model.id, j.repeat, j.key) for j in jobs)
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def run(project: Project, options: RunOptions, *, reporter: Reporter | None = None,
@@ -336,37 +352,60 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     models_file = load_models(project.models_file)
     chosen = _select(options.models, models_file.ids, "model", "--models, ids from policies/models.yaml")
     suites = load_suites(project, options.suites, options.split, options.limit)
+    check_reports_dir(project.reports_dir)  # before anything is paid for
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
     jobs = plan(project, suites, providers, options.repeats, scorers, built)
-    run_id = options.run_id or new_run_id(started)
+    names = key_vars(models_file)
     monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
     warming = _warm_imports()
     try:
-        with ResponseCache(project.cache_file) as cache:
+        with ResponseCache(project.cache_file, key_vars=names) as cache:
             rows, baseline_rows, judges = asyncio.run(
                 _execute_run(jobs, suites, built, providers, cache, options, models_file, registry, reporter))
+    except BaseException:
+        reporter.finish()  # an interrupted run stops its progress display
+        raise
     finally:
         machine = monitor.stop()
     warming.join()
     import pandas as pd
 
-    from evals.aggregates import aggregate, write_aggregates
+    from evals.aggregates import aggregate
 
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    baselines = pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS)
+    frame = scrub_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS), names, RESPONSE_TEXT)
+    baselines = scrub_frame(pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS), names, RESPONSE_TEXT)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
+    signature = plan_signature(jobs)
+    resumed = None if options.run_id else resumable_run(project.reports_dir, signature)
+    run_id = resumed.name if resumed is not None else (options.run_id or new_run_id(started))
+    if resumed is not None:
+        reporter.warn(f"completing run {run_id}, interrupted while writing its artifacts")
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
                          frame, scorer_info, judges, baselines)
     manifest["machine"] = machine
+    manifest = scrub_data(manifest, names)
+    write_artifacts(folder, signature, manifest, frame, baselines,
+                    aggregates=lambda: aggregate(frame, models={m: p.spec for m, p in providers.items()},
+                                                 scorer_info=scorer_info, baselines=baselines),
+                    warn=reporter.warn)
+    return RunResult(run_id, folder, frame, manifest, getattr(reporter, "warnings", []))
+
+
+def write_artifacts(folder: Path, signature: str, manifest: dict[str, Any], frame: Any, baselines: Any, *,
+                    aggregates: Any, warn: Any) -> None:
+    """Write a run's artifacts, ``manifest.json`` last: until it exists the folder is marked incomplete."""
+    from evals.aggregates import write_aggregates
+
+    mark_incomplete(folder, signature)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     write_parquet_atomic(folder / "baselines.parquet", baselines,
                          {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
-    write_json_atomic(folder / "manifest.json", manifest)
-    write_aggregates(folder, aggregate(frame, models={m: p.spec for m, p in providers.items()},
-                                       scorer_info=scorer_info, baselines=baselines))
-    from evals.report import write_run_report  # the report last: a failure there only warns
+    write_aggregates(folder, aggregates())
+    from evals.report import write_run_report, write_run_views  # a failure of the report only warns
 
-    write_run_report(folder, manifest, frame, reporter.warn)
-    return RunResult(run_id, folder, frame, manifest, getattr(reporter, "warnings", []))
+    paths = write_run_report(folder, manifest, frame, warn, views=False)
+    write_json_atomic(folder / "manifest.json", manifest)  # the run is complete
+    (folder / INCOMPLETE).unlink(missing_ok=True)
+    write_run_views(folder, manifest, frame, warn, paths)  # the index and comparison list complete runs only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -73,7 +74,8 @@ class Scorer(abc.ABC):
     @classmethod
     def from_suite(cls, suite: "Suite") -> "Scorer":
         try:
-            settings = cls.Settings.model_validate(cls.settings_data(suite))
+            # as strictly as the rest of suite.yaml (evals.config._yaml.validate): true is not 1, "yes" not true
+            settings = cls.Settings.model_validate_json(json.dumps(cls.settings_data(suite), default=str), strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in ("scorer", "settings", *err["loc"]))

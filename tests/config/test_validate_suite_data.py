@@ -33,6 +33,7 @@ rules:
     fallbacks: [fake-b]
 default:
   model: fake-b
+  prompt: tiny
 """
 
 

@@ -65,12 +65,15 @@ async def test_every_shipped_rule_sends_the_request_its_suite_evaluated():
     evaluated = eval_requests(project, sorted({m for chain in chains.values() for m in chain}))
     suites = {s.name: s for s in load_suites(project, None, None, None)}
     compared: dict[str, int] = {}
+    unevaluated: list[str] = []
     try:
         for rule_id, target in policy.targets():
             if target.prompt is None:  # nothing to render: the client refuses such a rule (ConfigError)
                 assert not [s for s in linked[rule_id] if s.prompt], rule_id
                 continue
-            assert linked[rule_id], f"shipped rule {rule_id!r} has a prompt but no suite: it was never evaluated"
+            if not linked[rule_id]:  # served with the caller's inputs only (the completion says so)
+                unevaluated.append(rule_id)
+                continue
             suite = suites[linked[rule_id][0].name]
             for example in suite.examples:
                 for model in chains[rule_id]:
@@ -80,8 +83,10 @@ async def test_every_shipped_rule_sends_the_request_its_suite_evaluated():
                     compared[rule_id] = compared.get(rule_id, 0) + 1
     finally:
         await client.aclose()
-    # the three shipped rules with a prompt, each over all its suite's test examples and its whole chain
+    # the three shipped rules with a suite, each over all its suite's test examples and its whole chain
     assert compared == {"inbox-triage": 120 * 3, "crm-extraction": 40 * 3, "founder-voice": 24 * 2}
+    # prompts the runtime can serve, no suite yet (plan-commitments is still a draft): no new rule joins them
+    assert unevaluated == ["long-context", "default"]
 
 
 FIXTURE_MODELS = """\
