@@ -182,9 +182,13 @@ class Completion:
 
 
 def append_log(path: Path, *records: dict[str, Any]) -> None:
-    """Append JSON lines with a single ``O_APPEND`` write, so concurrent writers never interleave."""
+    """Append JSON lines with a single ``O_APPEND`` write, so concurrent writers never interleave.
+
+    ASCII JSON (``ensure_ascii``): no line separator of any kind (U+2028, U+0085, ...) from a tag or a
+    name appears raw, so a reader that splits on more than ``\n`` still sees one record per line.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+    data = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":")) + "\n" for r in records).encode("ascii")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)

@@ -71,7 +71,8 @@ def read_logs(paths: Iterable[Path], *, lenient: bool = False) -> pd.DataFrame:
     :class:`DataError` naming file and line. ``lenient`` (the traffic model's reading of logs written
     by other tools) needs only ``time``, takes a line without ``call_id`` as a call of its own, and
     skips unreadable lines, counted in ``frame.attrs["skipped"]``. A newer ``format_version`` is
-    always refused.
+    always refused. Lines end at ``\n`` only (JSON lines): a U+2028, U+0085 or form feed inside a
+    string of a log written by another tool is text, not a line break.
     """
     rows, skipped = [], 0
     for path in map(Path, paths):
@@ -79,7 +80,7 @@ def read_logs(paths: Iterable[Path], *, lenient: bool = False) -> pd.DataFrame:
             text = path.read_text(encoding="utf-8", errors="replace" if lenient else "strict")
         except FileNotFoundError:
             raise DataError(path, "routing log not found") from None
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:

@@ -19,10 +19,13 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
+from evals.config._yaml import validate
 from evals.config.policy import unsafe_character
-from evals.errors import FormatVersionError, UsageError
+from evals.errors import ConfigError, FormatVersionError, UsageError
+
+M = TypeVar("M")
 
 APPROVALS_FORMAT = 2
 """Version 2: chained (``prev``), signable, with the evidence bundle and input hashes."""
@@ -100,6 +103,17 @@ def parse_log(data: bytes, path: Path) -> list[Entry]:
                                  "approval log is append-only, restore it from version control")
         entries.append(Entry(number, raw, record))
     return entries
+
+
+def recorded(entry: Entry, key: str, model: type[M], shown: str | Path) -> M:
+    """The record's ``key`` (``policy``, ``settings``) as ``model``; an unreadable one is a ConfigError naming
+    the log (``shown``), the record's line and the field, never a silent fallback."""
+    try:
+        return validate(model, entry.record.get(key), Path(shown), {})
+    except ConfigError as exc:
+        field = key + (f".{exc.field}" if exc.field else "")
+        raise ConfigError(shown, f"{exc.message}: the approval record is unreadable; restore the log from version "
+                                 "control", line=entry.number, field=field) from None
 
 
 def read_log(path: Path) -> list[Entry]:
@@ -202,4 +216,4 @@ def next_prev(entries: list[Entry]) -> str | None:
 
 
 __all__ = ["APPROVALS_FORMAT", "Entry", "append", "canonical", "chain_problems", "check_name", "line_sha256", "locked",
-           "next_prev", "parse_log", "prefix_problem", "read_log", "signed_bytes", "write_bytes_atomic"]
+           "next_prev", "parse_log", "prefix_problem", "read_log", "recorded", "signed_bytes", "write_bytes_atomic"]

@@ -2,12 +2,15 @@
 
 The proposal's evidence is verified first: the run it names must exist, its ``results.parquet`` must
 hash to the sha256 the proposal carries, every rule's numbers must be what that run gives when measured
-again, and the suites and prompt variants the branch holds must be the ones the run measured. Then,
+again (a cascade rule's: its cascade's, and its threshold what the sweep chooses again on the dev run it
+names, which must be present and unaltered), and the suites and prompt variants the branch holds must be
+the ones the run measured. Then,
 under the approval lock:
 
 1. the evidence bundle is written to ``policies/evidence/`` (see :mod:`evals.policy.bundle`);
-2. the record (approver, time, proposal, evidence bundle sha256, input hashes, accepted lower floors,
-   ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
+2. the record (approver, time, proposal, evidence bundle sha256, input hashes, each cited model's
+   pricing hash, the scorer code of each rule (:mod:`evals.policy.scorercode`), accepted lower floors,
+   the gate settings in force, ``prev`` link) is signed with ``ssh-keygen -Y sign`` when ``key`` is given and appended to
    ``policies/approvals.jsonl`` (:mod:`evals.policy.approvals`);
 3. only then ``policies/current.yaml`` is edited, touching only the keys that changed.
 
@@ -30,12 +33,13 @@ from evals.config.suite import load_suite
 from evals.errors import EvalsError, UsageError
 from evals.policy import approvals, signing
 from evals.policy.approvals import APPROVALS_FORMAT, Entry, check_name, read_log, signed_bytes, write_bytes_atomic
-from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, manifest_problems, number_problems,
-                                 read_bundle, rule_inputs, suite_paths, suite_weights)
+from evals.policy.bundle import (bundle_bytes, bundle_frame, bundle_path, cascade_choice_problems, cited_models, cited_suites, manifest_problems,
+                                 number_problems, pricing_sha256, read_bundle, rule_inputs, suite_paths, suite_weights)
 from evals.policy.checks import load_checked_policy
 from evals.policy.diff import policy_changes
 from evals.policy.evidence import file_sha256
 from evals.policy.requirements import lowered_floors
+from evals.policy.scorercode import rule_scorer_code
 from evals.policy.yamledit import edit_policy_file
 from evals.project import Project
 from evals.runner.store import read_manifest, read_results
@@ -87,6 +91,34 @@ def verify_evidence(project: Project, proposal: Policy, path: Path, *, confidenc
         if problems:
             raise ApprovalRefused(f"{path}: {problems[0]}; the proposal was edited, re-run `evals recommend`")
     return actual, frame if frame is not None else read_results(folder)
+
+
+def verify_dev_runs(project: Project, proposal: Policy, path: Path, frame: Any, *, weights: dict[str, float],
+                    max_infra_failure_rate: float) -> dict[str, Any]:
+    """The dev runs the proposal's cascade rules chose their thresholds on (run id -> results frame), each
+    present, unaltered (``evidence.cascade.dev_results_sha256``) and choosing the rule's threshold when the
+    sweep runs again (:func:`evals.policy.bundle.cascade_choice_problems`)."""
+    out: dict[str, Any] = {}
+    for rule_id, target in proposal.targets():
+        ev = target.evidence
+        c = ev.cascade if ev is not None and ev.run_id == proposal.source.run_id else None
+        if c is None:
+            continue
+        results = project.reports_dir / c.dev_run_id / "results.parquet"
+        if c.dev_run_id not in out:
+            if not results.is_file():
+                raise ApprovalRefused(f"{path}: rule {rule_id!r}: dev run {c.dev_run_id} is missing ({results} not "
+                                      "found); approve on the machine that has it")
+            if c.dev_results_sha256 is None or file_sha256(results) != c.dev_results_sha256:
+                raise ApprovalRefused(f"{path}: rule {rule_id!r}: dev run {c.dev_run_id} has been altered since the "
+                                      "proposal was compiled (results.parquet sha256 differs); re-run `evals recommend`")
+            out[c.dev_run_id] = read_results(project.reports_dir / c.dev_run_id)
+        problems = cascade_choice_problems(frame, out[c.dev_run_id], rule_id, target, ev,
+                                           source=f"run {ev.run_id}", weights=weights,
+                                           max_infra_failure_rate=max_infra_failure_rate)
+        if problems:
+            raise ApprovalRefused(f"{path}: {problems[0]}; the proposal was edited, re-run `evals recommend`")
+    return out
 
 
 def _user() -> str | None:
@@ -165,6 +197,9 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
     manifest = read_manifest(project.reports_dir / run_id)
     paths = suite_paths(project)
     inputs: dict[str, dict[str, str]] = {}
+    pricing: dict[str, dict[str, str]] = {}
+    scorers: dict[str, dict[str, str]] = {}
+    specs = {m.id: m for m in models.models}
     for rule_id, target in proposal.targets():
         ev = target.evidence
         if ev is None or ev.run_id != run_id:
@@ -173,7 +208,12 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
         if problems:
             raise ApprovalRefused(f"{path}: {problems[0]}")
         inputs[rule_id] = rule_inputs(project, models, target, ev, paths)
-    rows = bundle_frame(frame, proposal, run_id)
+        pricing[rule_id] = {m: pricing_sha256(specs[m]) for m in cited_models(target, ev) if m in specs}
+        scorers[rule_id] = rule_scorer_code([load_suite(paths[s]) for s in cited_suites(ev) if s in paths])
+    weights = suite_weights(paths)
+    dev = verify_dev_runs(project, proposal, path, frame, weights=weights,
+                          max_infra_failure_rate=settings.max_infra_failure_rate)
+    rows = bundle_frame(frame, proposal, run_id, dev)
     data = bundle_bytes(rows)
     bundle_rel = bundle_path(run_id, data)
     reread = read_bundle(data)  # the bundle must reproduce every number, or the gate could not
@@ -181,7 +221,10 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
         ev = target.evidence
         if ev is not None and ev.run_id == run_id:
             problems = number_problems(reread, rule_id, target, ev, confidence=settings.confidence,
-                                       source="the evidence bundle", weights=suite_weights(paths))
+                                       source="the evidence bundle", weights=weights)
+            problems = problems or cascade_choice_problems(
+                reread, reread, rule_id, target, ev, source="the evidence bundle", weights=weights,
+                max_infra_failure_rate=settings.max_infra_failure_rate)
             if problems:
                 raise ApprovalRefused(f"{path}: {problems[0]}")
     floors = {name: load_suite(p).quality_floor for name, p in paths.items()}
@@ -218,7 +261,10 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
             "evidence": {"run_id": run_id, "results_sha256": results_sha, "confidence": settings.confidence,
                          "bundle": bundle_rel.as_posix(), "bundle_sha256": hashlib.sha256(data).hexdigest()},
             "inputs": inputs,
+            "pricing": pricing,
+            "scorer_code": scorers,
             "accept_lower_floor": accepted,
+            "settings": settings.model_dump(mode="json"),
             "diff": policy_changes(current, proposal),
             "diff_markdown": diff_md.read_text(encoding="utf-8") if diff_md.is_file() else None,
             "policy": proposal.model_dump(mode="json"),
@@ -238,4 +284,4 @@ def approve(project: Project, proposal_path: Path, by: str, *, key: Path | None 
     return Approval(record, project.policy_file, log)
 
 
-__all__ = ["Approval", "ApprovalRefused", "approve", "read_approvals", "verify_evidence"]
+__all__ = ["Approval", "ApprovalRefused", "approve", "read_approvals", "verify_dev_runs", "verify_evidence"]

@@ -228,6 +228,31 @@ def escalation_shares(frame: Any, suites: list[str], cascade: Cascade,
     return {s: float((taken[suite == s] > 0).mean()) for s in suites if (suite == s).any()}
 
 
+@dataclass(frozen=True)
+class CascadeFigures:
+    """A cascade's figures for a rule: per suite, pooled by the suites' traffic, and its escalation share."""
+
+    per_suite: dict[str, Measure]
+    pooled: Measure
+    escalation_share: float
+    calls: int
+
+
+def cascade_figures(frame: Any, suites: list[str], cascade: Cascade, weights: dict[str, float], *,
+                    confidence: float = 0.95, joined: _Joined | None = None) -> CascadeFigures | None:
+    """:func:`cascade_measures` pooled by ``weights`` (:func:`evals.policy.eligibility.pool`), with the share
+    of calls escalated weighted the same way: the numbers of a sweep's point, hence of a cascade rule's
+    evidence, which ``evals approve`` and the gate re-derive with this function. None without calls."""
+    joined = joined or _Joined(frame, cascade.models, suites)
+    per_suite = cascade_measures(frame, suites, cascade, confidence=confidence, joined=joined)
+    if not per_suite:
+        return None
+    shares = escalation_shares(frame, suites, cascade, joined=joined)
+    share_w = suite_shares(per_suite, weights)
+    return CascadeFigures(per_suite, pool(per_suite, weights), sum(share_w[s] * shares[s] for s in per_suite),
+                          sum(m.calls for m in per_suite.values()))
+
+
 def subject_measures(frame: Any, suites: list[str], subject: "str | Cascade", *,
                      confidence: float = 0.95) -> dict[str, Measure]:
     """A model's per-suite measures (:func:`evals.policy.eligibility.suite_measures`), or a cascade's."""
@@ -306,17 +331,15 @@ class _Split:
     def point(self, threshold: float, margin: float, confidence: float, min_examples: int,
               max_infra_failure_rate: float, *, size: bool = False) -> CurvePoint:
         cascade = Cascade.pair(self.cheap, self.strong, threshold)
-        per_suite = cascade_measures(self.frame, self.suites, cascade, confidence=confidence, joined=self.joined)
-        pooled = pool(per_suite, self.weights)
-        shares = escalation_shares(self.frame, self.suites, cascade, joined=self.joined)
-        share_w = suite_shares(per_suite, self.weights)
+        figures = cascade_figures(self.frame, self.suites, cascade, self.weights, confidence=confidence,
+                                  joined=self.joined)
+        per_suite, pooled = figures.per_suite, figures.pooled
         v = compare(self.reference, {s: per_suite[s] for s in self.suites}, self.suites, margin=margin,
                     confidence=confidence, min_examples=min_examples, max_infra_failure_rate=max_infra_failure_rate,
                     estimate_size=size)
         return CurvePoint(threshold=threshold, quality=pooled.quality, quality_ci=pooled.ci,
                           cost_per_call=pooled.cost_per_call, p95_ms=pooled.p95_ms,
-                          escalation_share=sum(share_w[s] * shares[s] for s in per_suite),
-                          calls=sum(m.calls for m in per_suite.values()), diff=v.diffs[v.key_suite()],
+                          escalation_share=figures.escalation_share, calls=figures.calls, diff=v.diffs[v.key_suite()],
                           outcome=v.outcome, measures=per_suite, verdict=v)
 
 
@@ -514,7 +537,8 @@ def curve_points(choice: CascadeChoice) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["ALWAYS_ESCALATE", "Cascade", "CascadeChoice", "CurvePoint", "THRESHOLD_DIGITS", "cascade_measures",
+__all__ = ["ALWAYS_ESCALATE", "Cascade", "CascadeChoice", "CascadeFigures", "CurvePoint", "THRESHOLD_DIGITS",
+           "cascade_figures", "cascade_measures",
            "cascade_rows", "curve_markdown", "curve_points", "escalation_shares", "non_inferior", "subject_measures",
            "sweep", "threshold_value"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.config.policy import Policy, Target
+from evals.policy.mdsafe import md_cell, md_line
 from evals.report.format import fmt_ci, fmt_delta, fmt_ms, fmt_num, fmt_usd
 from evals.stats import PairedDiff
 
@@ -149,7 +150,9 @@ def _ms_delta(value: float) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A cell (or a line) holding text from files (rule ids, suite and model names, reasons naming them):
+    :func:`evals.policy.mdsafe.md_cell`, so nothing in it reaches beyond it."""
+    return md_cell(text)
 
 
 @dataclass
@@ -174,9 +177,12 @@ def _chain(model: str, fallbacks: list[str], unmeasured: list[str] = ()) -> str:
 
 
 def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = "Policy diff",
-                candidates: list[CandidateRow] | None = None, confidence: float = 0.95) -> str:
-    """The Markdown diff: one row per rule, the notes on each rule, the projected weekly spend, then every
-    candidate measured. Numbers go through :mod:`evals.report.format`, the report's formatting."""
+                candidates: list[CandidateRow] | None = None, confidence: float = 0.95,
+                requirements: list[str] | None = None, in_force: str = "the policy in force") -> str:
+    """The Markdown diff: one row per rule, the requirement changes against the policy in force
+    (``requirements``: :func:`evals.policy.requirements.requirement_lines`, from ``in_force``), the notes on
+    each rule, the projected weekly spend, then every candidate measured. Numbers go through
+    :mod:`evals.report.format`, the report's formatting; text from files is escaped (:mod:`evals.policy.mdsafe`)."""
     level = f"{confidence:.0%}"
     changed = sum(r.changed for r in rows)
     lines = [f"# {title}", "", f"Evidence: run `{run_id}`. {changed} of {len(rows)} rules change.", "",
@@ -196,28 +202,30 @@ def render_diff(rows: list[RuleRow], spend: Spend, *, run_id: str, title: str = 
                  _change(r.current_cost_per_1k, r.proposed_cost_per_1k, fmt_usd, lambda v: fmt_usd(v, signed=True)),
                  _change(r.current_p95_ms, r.proposed_p95_ms, fmt_ms, _ms_delta), r.reason]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    if requirements is not None:
+        lines += ["", f"## Requirement changes against {_cell(in_force)}", "", *requirements]
     noted = [r for r in rows if r.notes]
     if noted:
         lines += ["", "## Warnings", ""]
-        lines += [f"- **{r.rule}**: {_cell(note)}" for r in noted for note in r.notes]
+        lines += [f"- **{_cell(r.rule)}**: {_cell(note)}" for r in noted for note in r.notes]
     detailed = [r for r in rows if r.details]
     if detailed:
         lines += ["", "## Cascades"]
         for r in detailed:
-            lines += ["", f"### {r.rule}", "", *r.details]
+            lines += ["", f"### {_cell(r.rule)}", "", *(md_line(line) for line in r.details)]
     lines += ["", f"## Projected weekly spend ({spend.source})", ""]
     if spend.per_rule:
         lines += ["| rule | calls / week | current | proposed | change |", "| --- | --- | --- | --- | --- |"]
         for row in spend.per_rule:
             change = (None if row["current_usd"] is None or row["proposed_usd"] is None
                       else row["proposed_usd"] - row["current_usd"])
-            lines.append(f"| {row['rule']} | {row['weekly_calls']:,.0f} | {money(row['current_usd'])} | "
+            lines.append(f"| {_cell(row['rule'])} | {row['weekly_calls']:,.0f} | {money(row['current_usd'])} | "
                          f"{money(row['proposed_usd'])} | {money(change, signed=True)} |")
         lines += ["", f"**Total:** {money(spend.current_usd)} → {money(spend.proposed_usd)} per week "
                       f"({money(spend.change_usd, signed=True)})."]
     else:
         lines.append("No traffic to project from.")
-    lines += [f"- {note}" for note in spend.notes]
+    lines += [f"- {_cell(note)}" for note in spend.notes]
     if candidates:
         lines += ["", "## Candidates measured", "",
                   f"| rule | model (variant) | n | quality [{level} CI] | cost / 1k calls | p95 latency | status |",

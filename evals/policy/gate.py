@@ -12,14 +12,19 @@ Checks (each a :class:`Check`; the gate fails, exit 1, when one fails):
 * **approved**: ``policies/current.yaml`` is the policy of the last record (hand edits are named).
 * **evidence**: each rule's stated quality, interval, cost and p95 equal what
   :func:`~evals.policy.evidence.measure` gives on the evidence bundle the approval committed (whose
-  sha256 the record holds), and the suite files, scorer settings and prompt variants the rule's
-  numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
+  sha256 the record holds; a cascade rule's: its cascade's at the rule's threshold, and that threshold
+  the one the sweep chooses again on the dev rows in the bundle), and the suite files, scorer settings
+  and prompt variants the rule's numbers were measured on are the ones the branch holds; a rule floor below its suites' floor must
   have been accepted by the approval (``--accept-lower-floor``).
-* against ``--base``: a changed rule carries evidence, meets its floor, and loses at most
-  ``quality_tolerance``; requirement and gate-setting changes are listed in the comment.
+* against ``--base``: a changed rule carries evidence and loses at most ``quality_tolerance``;
+  requirement and gate-setting changes are listed in the comment (as ``diff.md`` lists them against the
+  policy in force: :func:`~evals.policy.requirements.requirement_lines`), with every rule floor below its
+  suites' floor and whether the approval accepted it.
+* **log** (records): each record's policy and gate settings read back; an unreadable one names its line.
 * **floor**: every rule with evidence, moved or kept, has its model's quality lower bound at or above
   its floor (:mod:`evals.policy.floors`): a rule the recommender kept *flagged* does not pass silently.
-* **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``.
+* **spend**: projected weekly spend within ``weekly_spend_ceiling_usd``: each suite's ``weekly_calls``
+  charged to the rule it is evidence for (its ``rule:`` link, as the recommender reads it).
 
 With ``--base``, each setting of ``policies/gate.yaml`` is the stricter of the base's and the branch's
 (:func:`~evals.policy.gitbase.strictest`): a pull request cannot relax the gate that judges it.
@@ -36,35 +41,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.config.models import ModelsFile, load_models
+from evals.config.models import load_models
 from evals.config.policy import Policy, PolicySettings, Target, load_settings
 from evals.config.suite import load_suite
 from evals.errors import ConfigError
 from evals.policy import signing
-from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, signed_bytes
-from evals.policy.bundle import (BUNDLE_DIR, input_changes, number_problems, read_bundle, rule_inputs, suite_paths,
-                                 suite_weights)
+from evals.policy.approvals import Entry, chain_problems, parse_log, prefix_problem, read_log, recorded, signed_bytes
+from evals.policy.bundle import suite_paths
 from evals.policy.checks import load_checked_policy
-from evals.policy.diff import money, policy_changes
-from evals.policy.evidence import file_sha256, route_slot, suite_specs
+from evals.policy.diff import money, policy_changes, project_spend
+from evals.policy.evidence import file_sha256, rule_suites, suite_specs
 from evals.policy.floors import floor_failures
+from evals.policy.gate_evidence import Check, evidence_checks, run_check
 from evals.policy.gitbase import Base, base_policy, read_base, strictest
 from evals.policy.mdsafe import md_embed, md_text
-from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes,
-                                       settings_changes)
+from evals.policy.requirements import (RequirementChange, lowered_floors, requirement_changes, requirement_lines,
+                                      settings_changes)
 from evals.project import Project
 from evals.report.index import approved_comparison_markdown
 from evals.runner.store import write_text_atomic
-
-
-@dataclass
-class Check:
-    """One verdict of the gate; ``rule`` names the rule it is about, when it is about one."""
-
-    name: str
-    ok: bool
-    message: str
-    rule: str | None = None
 
 
 @dataclass
@@ -72,6 +67,9 @@ class GateResult:
     checks: list[Check] = field(default_factory=list)
     weekly_spend_usd: float | None = None
     requirement_changes: list[RequirementChange] = field(default_factory=list)
+    lowered_floors: dict[str, tuple[float, float]] = field(default_factory=dict)  # rule floors below their suites'
+    accepted_floors: dict[str, Any] = field(default_factory=dict)  # what the last approval accepted of them
+    warnings: list[Check] = field(default_factory=list)  # shown in the comment; they do not fail the gate
     approved_diff: str | None = None
     markdown: str = ""
 
@@ -98,6 +96,20 @@ def _log_checks(entries: list[Entry], now: bytes, base: Base | None, log: Path) 
         checks.append(Check("log", True, f"{log.name}: {len(entries)} records, hash chain intact, "
                                          f"{len(entries) - known} appended since {base.rev}"))
     return checks, entries[known:]
+
+
+def _record_checks(entries: list[Entry], log: str) -> list[Check]:
+    """Every record's policy and gate settings read as :func:`evals.policy.requirements.in_force` reads them:
+    one that does not is a failure naming its line and field (``evals recommend`` would refuse it too)."""
+    checks = []
+    for entry in entries:
+        for key, model in (("policy", Policy), ("settings", PolicySettings)):
+            if key == "policy" or key in entry.record:
+                try:
+                    recorded(entry, key, model, log)
+                except ConfigError as exc:
+                    checks.append(Check("log", False, str(exc)))
+    return checks
 
 
 def _signature_checks(new: list[Entry], base: Base | None, project: Project, required: bool) -> list[Check]:
@@ -144,7 +156,8 @@ def _who(record: dict[str, Any]) -> str:
     return f"{record.get('approver')} at {record.get('time')} (run {evidence.get('run_id')})"
 
 
-def _approval_checks(current: Policy, records: list[dict], base: Base | None) -> list[Check]:
+def _approval_checks(current: Policy, entries: list[Entry], base: Base | None, log: str) -> list[Check]:
+    records = [e.record for e in entries]
     if not records:
         untouched = base is not None and base.policy is not None and \
             base.policy.content_sha256() == current.content_sha256()
@@ -158,9 +171,10 @@ def _approval_checks(current: Policy, records: list[dict], base: Base | None) ->
     if current.content_sha256() == last.get("policy_sha256"):
         return [Check("approved", True, f"policies/current.yaml is the policy approved by {who}")]
     try:
-        approved = Policy.model_validate(last["policy"])
-    except Exception:
-        return [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}")]
+        approved = recorded(entries[-1], "policy", Policy, log)
+    except ConfigError as exc:
+        return [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}, and "
+                                         f"that record is unreadable: {exc}")]
     checks = []
     approved_targets = dict(approved.targets())
     for change in policy_changes(approved, current):
@@ -176,94 +190,6 @@ def _approval_checks(current: Policy, records: list[dict], base: Base | None) ->
             checks.append(Check("approved", False, f"rule {rule_id!r}: evidence edited since the approval by {who}",
                                 rule=rule_id))
     return checks or [Check("approved", False, f"policies/current.yaml differs from the policy approved by {who}")]
-
-
-def _covering(entries: list[Entry], rule_id: str, target: Target) -> Entry | None:
-    """The latest approval that committed a bundle for this rule's evidence run."""
-    ev = target.evidence
-    for entry in reversed(entries):
-        evidence = entry.record.get("evidence")
-        inputs = entry.record.get("inputs")
-        if (isinstance(evidence, dict) and evidence.get("run_id") == ev.run_id
-                and evidence.get("results_sha256") == ev.results_sha256 and evidence.get("bundle")
-                and isinstance(inputs, dict) and rule_id in inputs):
-            return entry
-    return None
-
-
-def _bundle_file(project: Project, rel: Any) -> Path | None:
-    folder = (project.root / BUNDLE_DIR).resolve()
-    if not isinstance(rel, str):
-        return None
-    path = (project.root / rel).resolve()
-    return path if path.is_relative_to(folder) else None
-
-
-def _evidence_checks(project: Project, current: Policy, entries: list[Entry], models: ModelsFile) -> list[Check]:
-    """Re-derive every rule's numbers from its approval's bundle; bind them to the inputs the branch holds."""
-    checks: list[Check] = []
-    frames: dict[Path, Any] = {}
-    paths = suite_paths(project)
-    last = entries[-1].record if entries else {}
-    accepted = last.get("accept_lower_floor") if isinstance(last.get("accept_lower_floor"), dict) else {}
-    floors = {name: load_suite(p).quality_floor for name, p in paths.items()}
-    lowered = lowered_floors(current, floors)
-    name = project.approvals_file.name
-    for rule_id, target in current.targets():
-        ev = target.evidence
-        if ev is None:
-            continue
-        fail = lambda msg: checks.append(Check("evidence", False, msg, rule_id))  # noqa: E731
-        entry = _covering(entries, rule_id, target)
-        if entry is None:
-            fail(f"rule {rule_id!r}: evidence run {ev.run_id} is covered by no approval with an evidence bundle; "
-                 f"its numbers cannot be re-derived: approve a proposal compiled from the run")
-            continue
-        evidence = entry.record["evidence"]
-        bundle = _bundle_file(project, evidence.get("bundle"))
-        if bundle is None or not bundle.is_file():
-            fail(f"rule {rule_id!r}: evidence bundle {evidence.get('bundle')} ({name}:{entry.number}) is missing; "
-                 "commit policies/evidence/ with the approval")
-            continue
-        rel = bundle.relative_to(project.root.resolve()).as_posix()
-        if bundle not in frames:
-            frames[bundle] = read_bundle(bundle) if file_sha256(bundle) == evidence.get("bundle_sha256") else None
-        if frames[bundle] is None:
-            fail(f"rule {rule_id!r}: {rel} was altered after its approval ({name}:{entry.number} holds another sha256)")
-            continue
-        confidence = evidence.get("confidence", 0.95)
-        problems = number_problems(frames[bundle], rule_id, target, ev, confidence=confidence, source=rel,
-                                   weights=suite_weights(paths))
-        if problems:
-            fail(f"{problems[0]}: the stated evidence is not what the approved bundle measures")
-            continue
-        changed = input_changes(entry.record["inputs"][rule_id], rule_inputs(project, models, target, ev, paths))
-        if changed:
-            fail(f"rule {rule_id!r}: inputs changed since evidence run {ev.run_id} without new evidence: "
-                 f"{', '.join(changed)}; re-run `evals run`, `evals recommend` and approve")
-            continue
-        if rule_id in lowered and accepted.get(rule_id) != lowered[rule_id][0]:
-            low, suite = lowered[rule_id]
-            fail(f"rule {rule_id!r}: require.quality_floor {low} is below its suite floor {suite} and the approval "
-                 "did not accept it (`evals approve --accept-lower-floor`)")
-            continue
-        checks.append(Check("evidence", True, f"rule {rule_id!r}: numbers re-derived from {rel}, inputs unchanged",
-                            rule_id))
-    return checks
-
-
-def _run_check(project: Project, records: list[dict]) -> list[Check]:
-    """The last approval's evidence run, where it is present here, still hashes as approved."""
-    evidence = records[-1].get("evidence", {}) if records else {}
-    evidence = evidence if isinstance(evidence, dict) else {}
-    run_id, sha = evidence.get("run_id"), evidence.get("results_sha256")
-    results = project.reports_dir / str(run_id) / "results.parquet"
-    if not run_id or not results.is_file():
-        return []
-    if file_sha256(results) != sha:
-        return [Check("evidence", False, f"evidence run {run_id} was altered after its approval "
-                                         "(results.parquet sha256 differs from policies/approvals.jsonl)")]
-    return [Check("evidence", True, f"evidence run {run_id} is unaltered since its approval")]
 
 
 def _evidence_problem(project: Project, target: Target, records: list[dict]) -> str | None:
@@ -299,13 +225,7 @@ def _base_checks(project: Project, current: Policy, base: Policy | None, rev: st
         if problem:
             checks.append(Check("evidence", False, f"rule {rule_id!r} changed against {rev} but {problem}", rule_id))
             continue
-        ev = target.evidence
-        moved = change["change"] == "added" or {"model", "fallbacks"} & set(change["fields"])
-        if moved and ev.floor is not None and (ev.quality_ci is None or ev.quality_ci[0] < ev.floor):
-            low = "unknown" if ev.quality_ci is None else f"{ev.quality_ci[0]:.3f}"
-            checks.append(Check("regression", False, f"rule {rule_id!r} routes to {target.model}, whose quality "
-                                                     f"lower bound {low} is below its floor {ev.floor:.2f}", rule_id))
-            continue
+        ev = target.evidence  # its floor: the floor check, on every rule (evals.policy.floors)
         before = base_targets.get(rule_id)
         old = before.evidence if before is not None else None
         if old is not None and old.quality is not None and ev.quality is not None:
@@ -324,19 +244,32 @@ def _base_checks(project: Project, current: Policy, base: Policy | None, rev: st
 
 
 def _spend_check(project: Project, current: Policy, settings: PolicySettings) -> tuple[Check, float | None]:
-    """Weekly spend: each suite's ``weekly_calls`` x the cost per call its rule's evidence records."""
-    known = 0.0
-    unknown = []
-    for spec in suite_specs(project).values():
-        if not spec.weekly_calls:
-            continue
-        slot = route_slot(current, spec.shape)
-        target = current.target(slot)
+    """Weekly spend: each rule's suites' ``weekly_calls`` x the cost per call its evidence records.
+
+    Suites are linked to rules as the recommender links them (:func:`~evals.policy.evidence.rule_suites`:
+    a suite's ``rule:``, else its shape), and the total is :func:`~evals.policy.diff.project_spend`'s,
+    the recommender's projection. A suite that is evidence for no rule (its ``rule:`` is not in the
+    policy, or its shape matches a rule whose suites name it) is traffic of unknown cost, named.
+    """
+    specs = [s for s in suite_specs(project).values() if s.weekly_calls]
+    linked = rule_suites(current, specs)
+    known_ids = {rule_id for rule_id, _ in current.targets()}
+    used = {s.name for suites in linked.values() for s in suites}
+    unknown = [f"{s.name} (rule {s.rule!r} is not in the policy)" if s.rule is not None and s.rule not in known_ids
+               else f"{s.name} (evidence for no rule: add `rule:` to its suite.yaml)"
+               for s in specs if s.name not in used]
+    calls = {rule_id: float(sum(s.weekly_calls for s in suites)) for rule_id, suites in linked.items() if suites}
+    costs: dict[str, float | None] = {}
+    for rule_id in calls:
+        target = current.target(rule_id)
         ev = target.evidence
-        if ev is None or ev.model not in (None, target.model) or ev.cost_per_1k_usd is None:
-            unknown.append(f"{spec.name} ({slot})")
-            continue
-        known += spec.weekly_calls * ev.cost_per_1k_usd / 1000
+        priced = ev is not None and ev.model in (None, target.model) and ev.cost_per_1k_usd is not None
+        costs[rule_id] = ev.cost_per_1k_usd / 1000 if priced else None
+        if not priced:
+            unknown += [f"{s.name} ({rule_id})" for s in linked[rule_id]]
+    projected = project_spend(calls, costs, costs, "suite weekly_calls")
+    known = sum(row["proposed_usd"] for row in projected.per_rule if row["proposed_usd"] is not None)
+    unknown.sort()
     ceiling = settings.weekly_spend_ceiling_usd
     total = None if unknown else known
     amount = money(known) if not unknown else f"at least {money(known)} (no priced evidence for {', '.join(unknown)})"
@@ -358,11 +291,11 @@ def render_markdown(result: GateResult, base: str | None) -> str:
     for c in result.checks:
         lines.append(f"| {md_text(c.name)} | {md_text(c.rule or '-')} | {'pass' if c.ok else '**FAIL**'} | "
                      f"{md_text(c.message)} |")
-    if base:
-        lines += ["", f"### Requirement changes against {md_text(base)}", ""]
-        changes = result.requirement_changes
-        lines += [f"- **{md_text(ch.describe())}**" if ch.relaxed else f"- {md_text(ch.describe())}"
-                  for ch in changes] or ["None."]
+    if result.warnings:
+        lines += ["", "### Warnings", ""] + [f"- {md_text(w.message)}" for w in result.warnings]
+    if base or result.lowered_floors:
+        lines += ["", f"### Requirement changes against {md_text(base)}" if base else "### Requirements", ""]
+        lines += requirement_lines(result.requirement_changes, result.lowered_floors, result.accepted_floors)
     if result.approved_diff:
         lines += ["", "<details><summary>Approved diff</summary>", "", md_embed(result.approved_diff), "",
                   "</details>"]
@@ -412,17 +345,20 @@ def gate(project: Project, *, base: str | None = None, junit: Path | None = None
     settings = strictest(base_settings, branch_settings)
     result = GateResult()
     log_checks, new = _log_checks(entries, now, at_base, log)
-    result.checks += log_checks
+    result.checks += log_checks + _record_checks(entries, f"policies/{log.name}")
     result.checks += _signature_checks(new, at_base, project, settings.require_signed_approvals)
-    result.checks += _approval_checks(current, records, at_base)
-    result.checks += _evidence_checks(project, current, entries, models)
-    result.checks += _run_check(project, records)
+    result.checks += _approval_checks(current, entries, at_base, f"policies/{log.name}")
+    result.checks += evidence_checks(project, current, entries, models, result.warnings)
+    result.checks += run_check(project, records)
     result.checks += [Check("floor", False, message, rule) for rule, message in floor_failures(current)]
+    floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
+    result.lowered_floors = lowered_floors(current, floors)
+    accepted = records[-1].get("accept_lower_floor") if records else None
+    result.accepted_floors = accepted if isinstance(accepted, dict) else {}
     if at_base is not None:
         result.checks += _base_checks(project, current, at_base.policy, base, records, settings.quality_tolerance)
-        floors = {name: load_suite(p).quality_floor for name, p in suite_paths(project).items()}
         result.requirement_changes = (requirement_changes(at_base.policy, current, floors)
-                                      + settings_changes(at_base.settings, branch_settings))
+                                      + settings_changes(base_settings, branch_settings))
     diffs = [e.record.get("diff_markdown") for e in new if isinstance(e.record.get("diff_markdown"), str)]
     result.approved_diff = diffs[-1] if diffs else None
     spend, total = _spend_check(project, current, settings)

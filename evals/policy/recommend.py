@@ -30,6 +30,7 @@ from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
 from evals.policy.eligibility import Limits, choose_fallbacks, provider_key, suite_measures
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
+from evals.policy.requirements import proposal_requirements
 from evals.project import Project
 from evals.report.recommendation import with_headline
 from evals.runner.store import write_text_atomic
@@ -394,8 +395,9 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
                                _status(d, m.model), baseline_flags(m.scores, data.baselines,
                                                                    confidence=settings.confidence))
                   for d in decisions for m in d.measures.values()]
+    requirements, in_force = proposal_requirements(project, current, proposal, settings)
     markdown = render_diff([_row(d) for d in decisions], spend, run_id=data.run_id, candidates=candidates,
-                           confidence=settings.confidence)
+                           confidence=settings.confidence, requirements=requirements, in_force=in_force)
     markdown = with_headline(markdown, current, proposal, manifest=data.manifest, models={m.id: m for m in models.models})
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")

@@ -146,8 +146,10 @@ def with_headline(markdown: str, before: Any, after: Any, *, manifest: dict[str,
     rest
     <BLANKLINE>
     """
-    def md_cell(text: str) -> str:  # one line, no table-cell break: diff.md's own cell rule
-        return " ".join(str(text).split()).replace("|", "\\|")
+    from evals.policy.mdsafe import md_cell as cell
+
+    def md_cell(text: str) -> str:  # one line, diff.md's own cell rule: rule ids and model names stay text
+        return cell(" ".join(str(text).split()))
 
     changes = rule_changes(before, after)
     if changes:

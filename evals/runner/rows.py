@@ -90,11 +90,17 @@ def _not_scored(failure: tuple[str, str], scorer: Scorer, example: Any) -> Score
 
 def score_now(job: "Job", response: GenerateResponse) -> Scored:
     """Score with a scorer that makes no model calls (``score``, synchronously)."""
-    failure = answer_failure(response, job.rendered.max_tokens)
+    return score_sync(job.scorer, scorer_input(response), job.example,
+                      answer_failure(response, job.rendered.max_tokens))
+
+
+def score_sync(scorer: Scorer, text: str, example: Any, failure: tuple[str, str] | None) -> Scored:
+    """:func:`score_async` for a scorer that makes no model calls (see :func:`overrides_ascore`): no
+    coroutine, no judge."""
     if failure is not None:
-        return _not_scored(failure, job.scorer, job.example)
+        return _not_scored(failure, scorer, example)
     try:
-        return _from_score(job.scorer.score(scorer_input(response), job.example))
+        return _from_score(scorer.score(text, example))
     except Exception as exc:
         return _failed(exc)
 

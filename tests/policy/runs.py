@@ -113,9 +113,10 @@ def model_rows(suite: str, model: str, scores: list[float | None], *, cost: floa
 
 def write_run(project: Project, run_id: str, rows: list[dict]) -> Path:
     """Write reports/<run_id>/results.parquet and manifest.json from rows; the manifest records the hashes of
-    the suites and prompt variants the project holds now, as the runner does."""
+    the suites and prompt variants and the models' cache identities the project holds now, as the runner does."""
     import pandas as pd
 
+    from evals.config.models import load_models
     from evals.policy.evidence import file_sha256
     from evals.suites import content_sha256
 
@@ -124,6 +125,7 @@ def write_run(project: Project, run_id: str, rows: list[dict]) -> Path:
     frame["score"] = frame["score"].astype(float)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     suites = {p.parent.name: p for p in project.suites_dir.glob("*/*/suite.yaml")}
+    specs = {m.id: m for m in load_models(project.models_file).models}
     prompts = {}
     for prompt, variant in {(r["prompt"], r["variant"]) for r in rows}:
         path = project.prompts_dir / str(prompt) / f"{variant}.j2"
@@ -132,7 +134,8 @@ def write_run(project: Project, run_id: str, rows: list[dict]) -> Path:
     write_json_atomic(folder / "manifest.json", {
         "format_version": MANIFEST_FORMAT, "results_format_version": RESULTS_FORMAT, "run_id": run_id,
         "suites": {s: {"sha256": content_sha256(suites[s])} if s in suites else {} for s in sorted(frame["suite"].unique())},
-        "models": {m: {} for m in sorted(frame["model"].unique())}, "prompts": prompts, "rows": len(frame)})
+        "models": {m: {"identity": specs[m].cache_identity()} if m in specs else {}
+                   for m in sorted(frame["model"].unique())}, "prompts": prompts, "rows": len(frame)})
     return folder
 
 

@@ -44,7 +44,8 @@ def test_approve_writes_the_policy_and_appends_the_signed_record(signed, propose
     assert 1_000 < bundle.stat().st_size < 5_000_000
     assert set(record["inputs"]["triage"]) == {
         "prompts/triage/default.j2", "suites/classification/triage/suite.yaml",
-        "suites/classification/triage/suite.yaml#scorer", "suites/classification/triage/test.jsonl"}
+        "suites/classification/triage/suite.yaml#scorer", "suites/classification/triage/test.jsonl",
+        "policies/models.yaml model cheap", "policies/models.yaml model premium"}
 
 
 def test_approve_needs_a_key_when_the_gate_requires_signatures(signed, proposed):

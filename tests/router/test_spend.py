@@ -112,3 +112,49 @@ def test_bad_logs_are_named(tmp_path: Path):
         read_logs([bad])
     with pytest.raises(UsageError, match="YYYY-Www"):
         spend_breakdown(read_logs([]), week="2026-48")
+
+
+# -- a tag cannot break the routing log (issue 17, finding 3) ---------------------------------------------
+
+SEPARATORS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]  # str.splitlines() splits on each
+
+
+def test_a_log_line_holding_a_line_separator_in_a_string_is_one_line(tmp_path: Path):
+    """A writer that keeps non-ASCII raw (another tool, or an older harness) must not split a record: the
+    reader splits on newline only, as JSON lines are defined."""
+    t = datetime(2026, 11, 23, 9, tzinfo=timezone.utc)
+    records = [json.loads(line(t, f"c{i}", "writer", "claude", 1, "ok", 10, 5, 0.01)) for i in range(len(SEPARATORS))]
+    for record, sep in zip(records, SEPARATORS):
+        record["descriptor"]["tags"] = [f"vip{sep}x"]
+    log = tmp_path / "routing.jsonl"
+    log.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records))
+    frame = read_logs([log])
+    assert [d["tags"] for d in frame["descriptor"]] == [[f"vip{sep}x"] for sep in SEPARATORS]
+    assert frame.attrs["skipped"] == 0 and len(read_logs([log], lenient=True)) == len(SEPARATORS)
+
+
+async def test_a_tag_with_a_line_separator_round_trips_through_the_client_log(tmp_path: Path):
+    from evals.client import Client, load_router
+    from evals.providers import default_registry
+    from evals.providers.fake import FakeProvider
+
+    (tmp_path / "models.yaml").write_text(
+        "format_version: 1\nmodels:\n  - {id: alpha, provider: fake, model: alpha, family: fam, context_window: 4096,\n"
+        "     pricing: {tokens: {input_per_mtok: 1.0, output_per_mtok: 2.0}}}\n")
+    (tmp_path / "policy.yaml").write_text("format_version: 1\nrules: []\ndefault: {model: alpha, prompt: note}\n")
+    (tmp_path / "prompts" / "note").mkdir(parents=True)
+    (tmp_path / "prompts" / "note" / "default.j2").write_text("{% block user %}{{ text }}{% endblock %}\n")
+    router = load_router(tmp_path / "policy.yaml", tmp_path / "models.yaml", tmp_path / "prompts")
+    log = tmp_path / "routing.jsonl"
+    FakeProvider.reset(responder=lambda req: "ok")
+    try:
+        client = Client(router, log_path=log, registry=default_registry())
+        for sep in SEPARATORS:
+            assert (await client.complete({"task": "writing", "tags": [f"vip{sep}x"]}, {"text": "hi"})).ok
+    finally:
+        FakeProvider.reset()
+    raw = log.read_bytes()
+    assert raw.isascii(), "the writer escapes every non-ASCII character (ensure_ascii=True)"
+    assert raw.count(b"\n") == len(SEPARATORS) and len(raw.decode().splitlines()) == len(SEPARATORS)
+    frame = read_logs([log])
+    assert [d["tags"] for d in frame["descriptor"]] == [[f"vip{sep}x"] for sep in SEPARATORS]
