@@ -92,6 +92,7 @@ def latency_untrusted(manifest: dict[str, Any]) -> dict[str, str]:
 
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
+    from evals.report.cascades import read_sweeps
     from evals.report.recommendation import proposal_context, recommendation_view
 
     notes: list[str] = []
@@ -116,7 +117,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     if proposal is not None and isinstance(proposal.get("data"), dict):
         context = proposal_context(inputs.project, inputs.folder, notes)
         recommendation = recommendation_view(proposal["data"], proposal["diff_blocks"], context,
-                                             str(inputs.manifest.get("run_id", "")), latency)
+                                             str(inputs.manifest.get("run_id", "")), latency,
+                                             read_sweeps(inputs.folder, notes))
     spend = read_spend(list(inputs.logs), notes)
     return {
         "format_version": REPORT_FORMAT,
