@@ -221,6 +221,10 @@ class Provider(abc.ABC):
         """Why this provider cannot serve ``spec`` here (missing key, file, endpoint), or None."""
         return None
 
+    def serves(self, suite: str) -> bool:
+        """Whether this model is a candidate on ``suite`` (a distilled classifier: only the suite it learned)."""
+        return True
+
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this model's answers in the response cache (never secrets): the whole model
         spec minus the fields that cannot change an answer (:meth:`ModelSpec.cache_identity`). A provider
