@@ -132,5 +132,18 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "judge_cost_usd": judge.cost_usd if judge is not None else None,
         "judge_calls": judge.calls if judge is not None else 0,
         "tool_calls": None,
-        "confidence": None,
+        "confidence": answer_confidence(response),
     }
+
+
+def answer_confidence(response: GenerateResponse) -> float | None:
+    """The answer's confidence, where its provider reports one (``extra["confidence"]``: a distilled
+    classifier's calibrated probability of its label), else None; a value outside [0, 1] is not one.
+
+    >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9})), answer_confidence(GenerateResponse(text="a"))
+    (0.9, None)
+    """
+    value = response.extra.get("confidence")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        return None
+    return float(value)
