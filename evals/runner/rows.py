@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evals.providers.base import ErrorKind, GenerateResponse, error_class
+from evals.providers.base import ErrorKind, GenerateResponse, answer_confidence, error_class
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
 
@@ -135,15 +135,3 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "confidence": answer_confidence(response),
     }
 
-
-def answer_confidence(response: GenerateResponse) -> float | None:
-    """The answer's confidence, where its provider reports one (``extra["confidence"]``: a distilled
-    classifier's calibrated probability of its label), else None; a value outside [0, 1] is not one.
-
-    >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9})), answer_confidence(GenerateResponse(text="a"))
-    (0.9, None)
-    """
-    value = response.extra.get("confidence")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        return None
-    return float(value)
