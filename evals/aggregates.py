@@ -60,7 +60,7 @@ from evals.metrics import (
     suite_baseline, total_cost,
 )
 from evals.metrics.paired import TOO_SMALL
-from evals.metrics.classification import macro_f1_from_counts, macro_f1_jackknife_ci  # noqa: F401 (re-exported)
+from evals.metrics.classification import macro_f1_ci, macro_f1_from_counts  # noqa: F401 (re-exported)
 from evals.stats import LARGE_N  # noqa: F401 (re-exported: tests switch the large-n path here and in evals.stats)
 
 AGGREGATES_FORMAT = 2  # 2: infrastructure failures left out of quality; availability, baselines, pareto

@@ -47,7 +47,7 @@ from evals.stats_formulas import binomial_half_cdf, binomial_sf, t_value, tango,
 __all__ = [
     "LARGE_N", "McNemarResult", "PairedDiff", "bootstrap_ci", "dispersed_tango", "dispersed_wilson", "mcnemar", "mean_ci", "mean_or_nan",
     "min_detectable_difference", "noninferiority_exact", "paired_bootstrap", "paired_difference", "per_example_means", "percentile",
-    "percentile_ci", "ratio_ci", "suite_size_warning", "t_value", "wilson_ci", "z_value",
+    "percentile_ci", "ratio_ci", "resampled_ci", "suite_size_warning", "t_value", "wilson_ci", "z_value",
 ]
 
 
@@ -237,6 +237,32 @@ def percentile_ci(values: Sequence[float], q: float, *, confidence: float = 0.95
         low, high = np.percentile(data, [100 * max(0.0, level - half), 100 * min(1.0, level + half)])
         return (float(low), float(high))
     return _bootstrap(data, lambda samples: np.percentile(samples, q, axis=1), confidence, n_boot, seed)
+
+
+def resampled_ci(statistic, n: int, *, point: float, leave_one_out: np.ndarray, confidence: float = 0.95,
+                 n_boot: int = 2000, seed: int = 0, bounded: bool = True) -> tuple[float, float]:
+    """Interval of a statistic of ``n`` units that is not a mean (macro-F1 over examples, say).
+
+    ``statistic(idx)`` maps an ``(n_boot, n)`` matrix of unit indices (resamples with replacement) to
+    the replicates; ``leave_one_out`` holds the statistic without each unit in turn. Up to
+    :data:`LARGE_N` units: BCa from the replicates and the jackknife; above: the normal interval with
+    the jackknife standard error. ``bounded`` (a statistic in [0, 1]): where the resamples show no
+    dispersion at an edge (every unit right, or every unit wrong), assume the worst, each unit
+    all-or-nothing: the Wilson interval of ``point x n`` in ``n`` (a bootstrap would say [1, 1] at 20 of 20).
+    """
+    loo = np.asarray(leave_one_out, dtype=float)
+    if n == 0:
+        return (math.nan, math.nan)
+    if bounded and point in (0.0, 1.0) and np.all(loo == point):
+        return wilson_ci(point * n, n, confidence=confidence)
+    if n == 1:
+        return (point, point)
+    if n > LARGE_N:
+        se = math.sqrt((n - 1) / n * float(np.sum((loo - loo.mean()) ** 2)))
+        half = z_value(confidence) * se
+        return (point - half, point + half)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return _bca(np.asarray(statistic(idx), dtype=float), point, loo.mean() - loo, confidence)
 
 
 def ratio_ci(numerators: Sequence[float], denominators: Sequence[float], *, confidence: float = 0.95,

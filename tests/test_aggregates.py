@@ -392,3 +392,13 @@ def test_a_failed_call_without_usage_does_not_make_a_known_price_unknown():
     rows[0]["cost_usd"] = None
     cost = metric(aggregate(frame(rows)), "cost_per_call_usd")
     assert cost.value == pytest.approx(0.001) and cost.n == 3
+
+
+def test_macro_f1_of_twenty_right_answers_is_not_certain():
+    """20 of 20 right is not macro-F1 [1, 1]: the interval is as honest as accuracy's (issue 11 item 4's
+    small-sample finding, for the one statistic that is not a mean)."""
+    labels = ["a", "b", "c", "d"] * 5
+    agg = aggregate(frame(classification_rows("m", labels, labels)))
+    f1, acc = metric(agg, "macro_f1"), metric(agg, "accuracy")
+    assert f1.value == 1.0 and f1.ci_high == 1.0
+    assert f1.ci_low == pytest.approx(acc.ci_low) and f1.ci_low < 0.85

@@ -59,7 +59,8 @@ def test_percentile_interval_agrees(force_bootstrap):
     _close(stats.percentile_ci(latency, 95), force_bootstrap(stats.percentile_ci, latency, 95), share=0.2)
 
 
-def test_macro_f1_jackknife_agrees_with_bootstrap():
+def test_macro_f1_large_sample_interval_agrees_with_bootstrap():
+    """Above LARGE_N the macro-F1 interval is the jackknife normal interval; it agrees with a bootstrap."""
     rng = np.random.default_rng(4)
     labels, n = 4, N
     gold = rng.integers(0, labels, size=n)
@@ -69,7 +70,7 @@ def test_macro_f1_jackknife_agrees_with_bootstrap():
     fn = np.stack([((gold == c) & (pred != c)).astype(float) for c in range(labels)])
     idx = np.random.default_rng(0).integers(0, n, size=(1000, n))
     boots = aggregates.macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2))
-    _close(aggregates.macro_f1_jackknife_ci(tp, fp, fn, 0.95), tuple(np.quantile(boots, [0.025, 0.975])))
+    _close(aggregates.macro_f1_ci(tp, fp, fn, 0.95), tuple(np.quantile(boots, [0.025, 0.975])))
 
 
 def test_large_interval_contains_point_and_narrows():
@@ -80,3 +81,35 @@ def test_large_interval_contains_point_and_narrows():
     lo_l, hi_l = stats.bootstrap_ci(large)
     assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
     assert (hi_l - lo_l) < 0.6 * (hi_s - lo_s)
+
+
+def test_macro_f1_interval_of_a_perfect_small_sample_is_not_degenerate():
+    """20 of 20 right: every resample has macro-F1 1.0, so a bootstrap says [1, 1]; the interval must
+    assume the worst (each example all-or-nothing), as accuracy's Wilson interval does."""
+    from evals.metrics.classification import macro_f1_ci
+
+    gold = np.array([0, 1, 2, 3] * 5)
+    tp = np.stack([(gold == c).astype(float) for c in range(4)])
+    zeros = np.zeros_like(tp)
+    low, high = macro_f1_ci(tp, zeros, zeros, 0.95, 2000, 0)
+    assert high == 1.0
+    assert low == pytest.approx(stats.wilson_ci(20, 20)[0]) and low < 0.85
+
+
+def test_macro_f1_small_sample_interval_is_bca_not_percentile():
+    """Below LARGE_N the macro-F1 interval is stats.resampled_ci's BCa, the one bootstrap of a statistic."""
+    from evals.metrics.classification import macro_f1_ci, macro_f1_from_counts
+
+    rng = np.random.default_rng(7)
+    gold = rng.integers(0, 3, size=40)
+    pred = np.where(rng.random(40) < 0.7, gold, rng.integers(0, 3, size=40))
+    tp, fp, fn = (np.stack([m(c).astype(float) for c in range(3)]) for m in
+                  (lambda c: (gold == c) & (pred == c), lambda c: (gold != c) & (pred == c),
+                   lambda c: (gold == c) & (pred != c)))
+    point = float(macro_f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1)))
+    totals = [x.sum(1, keepdims=True) for x in (tp, fp, fn)]
+    loo = macro_f1_from_counts(totals[0] - tp, totals[1] - fp, totals[2] - fn)
+    expected = stats.resampled_ci(
+        lambda idx: macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2)),
+        40, point=point, leave_one_out=loo, confidence=0.95, n_boot=2000, seed=0)
+    assert macro_f1_ci(tp, fp, fn, 0.95, 2000, 0) == pytest.approx(expected)

@@ -69,7 +69,7 @@ class CascadePoint(Strict):
     threshold: float | None = Field(description="Take the cheap leg's answer at this confidence or above; "
                                                  "null: every call escalated.")
     quality: float | None
-    quality_ci: tuple[float, float] | None = None
+    quality_ci: Pair | None = None
     cost_per_1k_usd: float | None = Field(default=None, description="The cheap leg's cost, plus the strong "
                                                                     "leg's on the escalated calls; null: unknown.")
     p95_latency_ms: float | None = Field(default=None, description="Per call: the cheap leg's latency, plus the "
@@ -78,7 +78,7 @@ class CascadePoint(Strict):
     calls: int = 0
     n: int = Field(default=0, description="Examples paired with the reference.")
     diff: float | None = Field(default=None, description="Cascade minus reference, paired per example.")
-    diff_ci: tuple[float, float] | None = None
+    diff_ci: Pair | None = None
     outcome: str = Field(default="", description="The paired test against the reference: non-inferior, "
                                                  "inferior or undecidable (evals.policy.decide.paired_test).")
 

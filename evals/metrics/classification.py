@@ -82,39 +82,24 @@ def macro_f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> Any:
     return f1.mean(axis=0)
 
 
-def macro_f1_jackknife_ci(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Normal interval of macro-F1 with a leave-one-example-out jackknife standard error.
-
-    ``tp``, ``fp``, ``fn`` are per-class x per-example counts. O(classes x examples), for large runs
-    where a bootstrap's resample matrix would not fit in memory.
-    """
-    from evals.stats import z_value
-
-    n = tp.shape[1]
+def _leave_one_out(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     totals = [x.sum(1, keepdims=True) for x in (tp, fp, fn)]
-    leave_one_out = macro_f1_from_counts(totals[0] - tp, totals[1] - fp, totals[2] - fn)
-    se = math.sqrt((n - 1) / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
-    point = float(macro_f1_from_counts(*(t[:, 0] for t in totals)))
-    half = z_value(confidence) * se
-    return (point - half, point + half)
+    return macro_f1_from_counts(totals[0] - tp, totals[1] - fp, totals[2] - fn)
 
 
-def _macro_f1_ci(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, confidence: float, n_boot: int,
-                 seed: int) -> tuple[float, float]:
-    """Interval of macro-F1 resampling examples (a statistic of counts, not a mean: no stats helper fits)."""
-    from evals.stats import LARGE_N
+def macro_f1_ci(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, confidence: float, n_boot: int = 2000,
+                seed: int = 0) -> tuple[float, float]:
+    """Interval of macro-F1 resampling examples: :func:`evals.stats.resampled_ci` (BCa; the jackknife
+    normal interval above ``LARGE_N``; the worst case when every example is right).
 
-    n = tp.shape[1]
+    ``tp``, ``fp``, ``fn`` are per-class x per-example counts.
+    """
+    from evals.stats import resampled_ci
+
     point = float(macro_f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1)))
-    if n > LARGE_N:
-        return macro_f1_jackknife_ci(tp, fp, fn, confidence)
-    if n <= 1:
-        return (point, point)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    boots = macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2))
-    alpha = (1 - confidence) / 2
-    return (float(np.quantile(boots, alpha)), float(np.quantile(boots, 1 - alpha)))
+    return resampled_ci(lambda idx: macro_f1_from_counts(tp[:, idx].sum(2), fp[:, idx].sum(2), fn[:, idx].sum(2)),
+                        tp.shape[1], point=point, leave_one_out=_leave_one_out(tp, fp, fn),
+                        confidence=confidence, n_boot=n_boot, seed=seed)
 
 
 def classification_metrics(frame: Any, labels: list[str] | None = None, *, confidence: float = 0.95,
@@ -151,7 +136,7 @@ def classification_metrics(frame: Any, labels: list[str] | None = None, *, confi
     tp, fp, fn = tp[:, keep], fp[:, keep], fn[:, keep]
     if classes and keep.any():
         point = float(macro_f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1)))
-        low, high = _macro_f1_ci(tp, fp, fn, confidence, n_boot, seed)
+        low, high = macro_f1_ci(tp, fp, fn, confidence, n_boot, seed)
         out["macro_f1"] = Estimate(point, low, high, int(keep.sum()),
                                    f"over labels {', '.join(classes)}; invalid answers are misses")
     for i, c in enumerate(classes):

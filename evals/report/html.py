@@ -90,6 +90,16 @@ def latency_untrusted(manifest: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _after_rule_table(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """diff.md's blocks after its rule table: the headline and the table above it are the recommendation
+    view's own (one row per rule, the change against the policy in force, the reasons), so the report
+    shows them once. A report without the policy in force (a run folder from elsewhere) keeps them."""
+    for i, b in enumerate(blocks):
+        if b.get("kind") == "table" and "rule" in b.get("header", []) and "reason" in b.get("header", []):
+            return blocks[i + 1:]
+    return blocks
+
+
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
     from evals.report.cascades import read_sweeps
@@ -119,6 +129,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         recommendation = recommendation_view(proposal["data"], proposal["diff_blocks"], context,
                                              str(inputs.manifest.get("run_id", "")), latency,
                                              read_sweeps(inputs.folder, notes))
+        if context.get("changes") is not None:  # the view knows what changed: diff.md's table is said once
+            proposal = {**proposal, "diff_blocks": _after_rule_table(proposal["diff_blocks"])}
     spend = read_spend(list(inputs.logs), notes)
     return {
         "format_version": REPORT_FORMAT,

@@ -118,7 +118,7 @@ def test_distill_errors_exit_2_with_one_line(mini, capsys):
     code, err = status("--suite", "mini-triage", "--from-gold", "--min-per-label", "17")
     assert code == 2 and "too few labels" in err and "lead 16, support 16, spam 16" in err
     code, err = status("--suite", "mini-triage", "--from-run", "latest", "--teacher", "teacher")
-    assert code == 2 and "no runs in" in err
+    assert code == 2 and "no complete runs in" in err
 
     FakeProvider.reset(responder=lambda r: "lead")
     run(mini, RunOptions(suites=["mini-triage"], models=["teacher"], split="dev"))

@@ -110,6 +110,23 @@ def test_evals_recommend_rewrites_the_report_it_read(pproject):
     assert (pproject.reports_dir / "index.html").is_file()  # the run history is rewritten too
 
 
+def test_the_report_says_the_headline_and_the_rule_table_once(pproject):
+    """diff.md opens with the headline and the rule table, and the report used to show both again below
+    its own: the headline line twice, every rule's reason twice. What follows the rule table (warnings,
+    spend, candidates) is still shown."""
+    from evals.policy.recommend import recommend
+    from evals.report import refresh_reports
+
+    folder = _switch_run(pproject)
+    recommend(pproject, "r1")
+    refresh_reports(pproject, folder)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    html = re.sub(r"<details><summary>diff.md as written</summary>.*?</details>", "", html, flags=re.S)  # the raw file
+    assert html.count("triage: premium → cheap") == 1
+    assert html.count("<th>reason</th>") == 1
+    assert "Projected weekly spend" in html and "Candidates measured" in html
+
+
 def test_the_changed_row_carries_its_evidence_rounded(pproject):
     from evals.policy.recommend import recommend
     from evals.report import refresh_reports
