@@ -138,3 +138,29 @@ def test_commands_that_load_the_shipped_models_say_not_built_yet_without_a_trace
     out = run_cli("render", "--project", str(shipped_copy.root), "--suite", "inbox-triage", "--model", DISTILLED,
                   "--example", "triage-041", cwd=shipped_copy.root.parent)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_replacing_write_that_fails_keeps_the_previous_artifact(monkeypatch, tmp_path):
+    import os
+
+    from evals.distill import build
+
+    folder = tmp_path / "art"
+    build._write(folder, {"v": 1}, {"kind": "first"})
+    before = (folder / MODEL_FILE).read_bytes()
+    real = os.rename
+
+    def swap_fails(src, dst):  # moving the old folder aside works; moving the new one in does not
+        if Path(src).name.startswith(".art.") and Path(dst) == folder:
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(build.os, "rename", swap_fails)
+    with pytest.raises(OSError, match="disk full"):
+        build._write(folder, {"v": 2}, {"kind": "second"}, replace=True)
+    monkeypatch.setattr(build.os, "rename", real)
+    assert (folder / MODEL_FILE).read_bytes() == before  # the previous artifact is back, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]  # no temporary folder left
+    build._write(folder, {"v": 2}, {"kind": "second"}, replace=True)
+    assert json.loads((folder / "manifest.json").read_text())["kind"] == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
