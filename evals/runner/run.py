@@ -339,6 +339,11 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
     jobs = plan(project, suites, providers, options.repeats, scorers, built)
+    for idle in sorted(set(providers) - {j.model.id for j in jobs}):  # Provider.serves said no to every suite
+        reporter.warn(f"{idle}: not run: it serves none of this run's suites ({', '.join(s.name for s in suites)})")
+    if not jobs:
+        raise UsageError("nothing to run: no chosen model serves the chosen suites (a distilled classifier runs only on "
+                         "the suite it was distilled for); see --suites and --models")
     names = key_vars(models_file)
     monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
     try:
