@@ -164,3 +164,15 @@ def test_a_replacing_write_that_fails_keeps_the_previous_artifact(monkeypatch, t
     build._write(folder, {"v": 2}, {"kind": "second"}, replace=True)
     assert json.loads((folder / "manifest.json").read_text())["kind"] == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
+
+
+def test_a_run_where_the_distilled_model_serves_no_suite_says_so_and_writes_nothing(shipped_copy):
+    _small_train(shipped_copy)
+    _ensure(shipped_copy)  # built: only whether it serves the suite is left to decide
+    from evals.errors import UsageError
+
+    reporter = SilentReporter()
+    with pytest.raises(UsageError, match="nothing to run"):
+        run(shipped_copy, RunOptions(suites=["lead-details"], models=[DISTILLED], limit=2), reporter=reporter)
+    assert f"{DISTILLED}: not run: it serves none of this run's suites (lead-details)" in reporter.warnings
+    assert not [p for p in shipped_copy.reports_dir.iterdir() if p.name != "distill"]  # no empty run folder
