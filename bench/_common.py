@@ -109,8 +109,8 @@ PHASES = {  # module attribute -> phase name, timed by wrapping the attribute du
     ("evals.runner.run", "plan"): "plan (render prompts, cache keys)",
     ("evals.runner.run", "execute"): "execute (cache lookups, scoring rows)",
     ("evals.runner.run", "write_parquet_atomic"): "write results.parquet",
-    ("evals.runner.run", "aggregate"): "aggregate (bootstrap intervals)",
-    ("evals.runner.run", "write_aggregates"): "write aggregates.parquet",
+    ("evals.aggregates", "aggregate"): "aggregate (bootstrap intervals)",
+    ("evals.aggregates", "write_aggregates"): "write aggregates.parquet",
     ("evals.report", "write_run_report"): "HTML + Markdown report",
 }
 
@@ -265,12 +265,24 @@ def interleave(sides: dict[str, dict], rounds: int, verbose: bool = True) -> dic
             wall, cpu, _ = timed_process(side["cmd"], env=side.get("env"), cwd=side.get("cwd"))
             results[name].append((wall, cpu))
             if verbose:
-                print(f"    round {r + 1}: {name:10s} {wall:7.2f} s wall  {cpu:7.2f} s CPU", flush=True)
+                print(f"    round {r + 1}: {name:14s} {wall:7.2f} s wall  {cpu:7.2f} s CPU", flush=True)
     return results
 
 
-def evals_env(cache_file: Path) -> dict:
-    """The environment of an ``evals`` child: this checkout's code first, its own response cache."""
-    repo = Path(__file__).resolve().parents[1]
+def evals_env(cache_file: Path, code: Path | None = None) -> dict:
+    """The environment of an ``evals`` child: this checkout's code first (or the tree ``code``, another
+    version to compare with), its own response cache."""
+    repo = code or Path(__file__).resolve().parents[1]
     return {**os.environ, "EVALS_CACHE": str(cache_file),
             "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+def parse_versions(values: list[str]) -> list[tuple[str, Path, list[str]]]:
+    """``--version NAME=DIR[,ARG...]`` options: other trees of the code to run beside this checkout, each
+    with extra ``evals run`` arguments (e.g. ``main=/tmp/main,--concurrency,16``)."""
+    out = []
+    for value in values:
+        name, _, rest = value.partition("=")
+        folder, *args = rest.split(",")
+        out.append((name, Path(folder).resolve(), args))
+    return out

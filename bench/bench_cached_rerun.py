@@ -5,7 +5,7 @@ first ``evals run`` fills a fresh response cache; each timed round is the same c
 interpreter (start-up included), every row served from the cache. For the breakdown, one more cached
 re-run goes through the library's ``run()`` in this process with its phases timed.
 
-    python bench/bench_cached_rerun.py [--rows 10000] [--rounds 3]
+    python bench/bench_cached_rerun.py [--rows 10000] [--rounds 3] [--version main=/tmp/main-tree]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from _common import (  # noqa: E402
-    evals_env, interleave, machine, phase_timer, timed_process, triage_items, verdict, write_stub_project,
+    evals_env, interleave, machine, parse_versions, phase_timer, timed_process, triage_items, verdict, write_stub_project,
 )
 from stub_server import StubServer  # noqa: E402
 
@@ -33,24 +33,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--version", action="append", default=[], metavar="NAME=DIR[,ARG...]",
+                        help="also time the re-run from the code tree DIR (e.g. main before a change)")
+    parser.add_argument("--no-phases", action="store_true", help="skip the in-process breakdown")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="bench-cached-") as tmp, StubServer() as base_url:
         root = write_stub_project(Path(tmp) / "proj", triage_items(args.rows), base_url, 16)
         env = evals_env(Path(tmp) / "cache.sqlite")
-        cmd = [sys.executable, "-m", "evals.cli.main", "run", "--project", str(root), "--concurrency", "16"]
+        cmd = [sys.executable, "-m", "evals.cli.main", "run", "--project", str(root)]
         wall, cpu, _ = timed_process(cmd, env=env)
         print(f"  first run (fills the cache)   {wall:7.2f} s wall  {cpu:7.2f} s CPU")
         _, _, out = timed_process(cmd, env=env)  # warm-up
         served = next((line for line in out.splitlines() if "from the cache" in line), "")
-        results = interleave({"evals cached": {"cmd": cmd, "env": env}}, args.rounds)
-        median = statistics.median(w for w, _ in results["evals cached"])
-        rate = args.rows / median
+        sides = {"evals": {"cmd": cmd, "env": env}}
+        for name, code, extra in parse_versions(args.version):  # the same cache: the keys do not change
+            sides[name] = {"cmd": cmd + extra, "env": evals_env(Path(tmp) / "cache.sqlite", code), "cwd": tmp}
+            timed_process(sides[name]["cmd"], env=sides[name]["env"], cwd=tmp)  # warm-up
+        results = interleave(sides, args.rounds)
         print(f"  {served.strip()}")
-        print(f"  cached re-run through the CLI, median of {args.rounds}: {median:.2f} s, {rate:,.0f} rows/s "
-              f"(target >= {TARGET_ROWS_PER_S:,.0f}): {rate / TARGET_ROWS_PER_S:.2f}x of target -> "
-              f"{verdict(rate, TARGET_ROWS_PER_S, lower_is_better=False)}")
+        for name, runs in results.items():
+            median = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            rate = args.rows / median
+            print(f"  {name:14s} cached re-run through the CLI, median of {args.rounds}: {median:.2f} s wall, "
+                  f"{cpu:.2f} s CPU, {rate:,.0f} rows/s (target >= {TARGET_ROWS_PER_S:,.0f}): "
+                  f"{rate / TARGET_ROWS_PER_S:.2f}x of target -> {verdict(rate, TARGET_ROWS_PER_S, lower_is_better=False)}")
 
+        if args.no_phases:
+            print(f"machine after: {machine()}")
+            return
         os.environ.update({k: env[k] for k in ("EVALS_CACHE",)})
         from evals.project import Project
         from evals.runner.run import RunOptions, run
@@ -58,7 +70,7 @@ def main() -> None:
         phases: dict[str, float] = {}
         start = time.perf_counter()
         with phase_timer(phases):
-            result = run(Project(root), RunOptions(concurrency=16))
+            result = run(Project(root), RunOptions())
         total = time.perf_counter() - start
         assert result.results["cached"].all(), "the re-run was not all cached"
         print(f"  phases of one cached library run() in this process ({total:.2f} s, imports already paid):")

@@ -6,6 +6,8 @@ column names its line and field. A CSV file ``datasets`` cannot read is read aga
 the bad line. A hub dataset name is accepted when the machine is online.
 
 An example id is a string or an integer (never null); a split without examples is an error.
+A JSONL or JSON file of flat, single-typed columns (the common case) skips ``datasets`` and its
+second of import: its round trip is the identity there (:func:`_plain_rows`).
 """
 
 from __future__ import annotations
@@ -103,6 +105,45 @@ def _parse_jsonl(path: Path, text: str | None = None) -> tuple[list[dict[str, An
         rows.append(value)
         lines.append(number)
     return rows, lines
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _plain_rows(parsed: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The rows ``datasets.Dataset.from_list(parsed).to_list()`` gives (filtered to each line's own keys),
+    when that round trip is known to change nothing; None when it might (then ``datasets`` decides).
+
+    It changes nothing when every column (the keys of the first row: ``from_list`` takes those) holds one
+    JSON scalar type or null: strings (valid UTF-8), integers within int64, floats, or booleans. Anything
+    else (ints mixed with floats, which Arrow widens; nested objects, whose keys Arrow unifies; types
+    Arrow refuses) goes through ``datasets``, so both paths give the same examples
+    (``tests/suites/test_plain_rows.py``).
+    """
+    if not parsed:
+        return None
+    keys = list(parsed[0])
+    for key in keys:
+        kinds = {type(row.get(key)) for row in parsed}
+        kinds.discard(type(None))
+        if not kinds:
+            continue
+        if len(kinds) > 1:
+            return None
+        (kind,) = kinds
+        values = [row.get(key) for row in parsed]
+        if kind is str:
+            try:
+                "".join(v for v in values if v is not None).encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it
+                return None
+        elif kind is int:
+            numbers = [v for v in values if v is not None]
+            if min(numbers) < _INT64[0] or max(numbers) > _INT64[1]:
+                return None
+        elif kind not in (float, bool):
+            return None
+    return [{k: row[k] for k in keys if k in row} for row in parsed]
 
 
 def _parse_json(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
@@ -211,6 +252,9 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 def _from_rows(parsed: list[dict[str, Any]], lines: list[int], path: Path) -> list[dict[str, Any]]:
     """Rows through ``datasets`` (one type per column, as a hub dataset's); a mixed column names its line."""
+    plain = _plain_rows(parsed)
+    if plain is not None:  # what the datasets round trip below would give, without importing datasets
+        return plain
     import pyarrow as pa
 
     with _quiet_datasets() as datasets:

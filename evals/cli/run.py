@@ -14,11 +14,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evals.aggregates import read_aggregates, summary_table
 from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
 from evals.cli.progress import make_reporter
 from evals.errors import UsageError
-from evals.report import compare_with
 from evals.runner.run import RunOptions, run
 
 
@@ -113,7 +111,9 @@ def render_summary(rows: list[dict[str, Any]]) -> Table:
 @click.option("--split", help="Data split to run (default: each suite's default_split, usually test).")
 @click.option("--limit", type=int, help="Only the first N examples of each suite.")
 @click.option("--repeats", type=int, default=1, show_default=True, help="Samples per example.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Calls in flight at once.")
+@click.option("--concurrency", type=int,
+              help="At most this many calls in flight at once (default: each model's `concurrency` in "
+                   "models.yaml; this only lowers it).")
 @click.option("--no-cache", is_flag=True, help="Call the models even where the cache has an answer.")
 @click.option("--reuse-errors", is_flag=True,
               help="Serve the failures recorded by earlier runs (rate limits, timeouts, rejected requests, "
@@ -145,6 +145,9 @@ def run_cmd(project_dir, suites, models, split, limit, repeats, concurrency, no_
         click.echo(f"\ninterrupted: every answer received so far is in the response cache; resume with:\n"
                    f"  {resume_command(project.root, options, baseline)}", err=True)
         sys.exit(130)
+    from evals.aggregates import read_aggregates, summary_table  # imported during the calls (run.AFTER_THE_CALLS)
+    from evals.report import compare_with
+
     out = make_console()
     out.print(render_summary(summary_table(read_aggregates(result.folder))))
     print_line(out, closing_line(result.run_id, result.manifest, str(result.folder)))

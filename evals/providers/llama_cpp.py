@@ -10,6 +10,13 @@ One loaded model serves one call at a time, and all in-process models share one 
 machine two models decoding at once only fight over the same cores. A call cancelled while it decodes
 (Ctrl-C) stops at the next token: llama.cpp's abort callback is installed for that one decode, and the
 model's state is reset before the next call.
+
+Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
+prompt and evaluates only the tokens after the longest common token prefix, so examples that share a
+system prompt or few-shot block skip that part once the first has run. The runner sends each model's
+calls in plan order (suite by suite, repeats of an example back to back), so shared prefixes do run
+back to back. :data:`REUSE_PREFIX` turns the reuse off (:func:`_forget_prefix`), for the benchmark and
+the test that answers do not change (``tests/speed/test_prefix_reuse.py``).
 """
 
 from __future__ import annotations
@@ -110,6 +117,15 @@ def _load(path: Path, options: LlamaCppOptions) -> Any:
         return _LOADED[key]
 
 
+#: Keep the previous prompt's KV cache for the next call's common prefix (see the module docstring).
+REUSE_PREFIX = True
+
+
+def _forget_prefix(llm: Any) -> None:
+    """Make the next call evaluate its whole prompt: no KV cache of an earlier prompt is reused."""
+    llm.reset()
+
+
 class _Call:
     """One request's life on the decode thread, so a cancellation can stop exactly that decode."""
 
@@ -202,6 +218,8 @@ class LlamaCppProvider(Provider):
     def _decode(self, request: GenerateRequest, llm: Any) -> GenerateResponse:
         """One decode (the caller holds the compute lock)."""
         p = request.prompt
+        if not REUSE_PREFIX:
+            _forget_prefix(llm)
         common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
                                   **p.optional_sampling()}
         start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 The key is a hash of the model's identity (the whole model spec minus the fields that cannot change an
 answer, :meth:`~evals.config.models.ModelSpec.cache_identity`), the rendered prompt with its generation
-parameters, and the repeat number. Every answer is committed the moment it arrives, so a crash or
+parameters, and the repeat number. Every answer is committed before its row counts as done, so a crash or
 ``kill -9`` loses nothing that was paid for, and re-running the same command serves it from here.
 
 Only answers are served again: a reply, a refusal, a reply cut off at ``max_tokens``
@@ -16,14 +16,23 @@ Several processes may share one cache file (WAL mode, busy timeout). Everything 
 :func:`evals.secrets.scrub` first (``key_vars``: the key variables of the models of the run). A path that
 is a folder, or a file that is not an SQLite cache, is an :class:`~evals.errors.ArtifactError` before any
 call is made.
+
+During a run the writes leave the event loop: :meth:`ResponseCache.queue_attempt` and
+:meth:`ResponseCache.commit_record` hand them to one writer thread with its own connection, which commits
+whatever has queued up in one transaction (group commit). ``await commit_record(...)`` returns only once
+that transaction is committed, so an answer is durable before its row counts as done; closing the cache
+commits everything still queued (Ctrl-C keeps what arrived).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import queue
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -70,12 +79,123 @@ def cache_key(identity: dict[str, Any], request: dict[str, Any], repeat: int) ->
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+_STOP = object()
+_BATCH = 2000  # at most this many writes in one transaction
+
+
+class _Writer:
+    """One thread, one connection: every queued write in FIFO order, a transaction per batch.
+
+    Ops are ``("begin", token, key, model_id, started_at)`` and ``("record", token, key, model_id, response,
+    future, loop)``; a record's future is resolved on its loop after the commit that holds it (or fails
+    with the commit's exception). A begin and its record may land in the same transaction.
+    """
+
+    def __init__(self, path: Path, dump: Any):
+        self.path = path
+        self.dump = dump  # the cache's own serialiser (keys scrubbed)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._attempt_ids: dict[int, int] = {}  # token -> attempts.id (only the writer thread touches it)
+        self.thread = threading.Thread(target=self._main, name="evals-cache-writer", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        db = _connect(self.path)
+        try:
+            stop = False
+            while not stop:
+                batch = [self.queue.get()]
+                while len(batch) < _BATCH:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is _STOP:
+                    stop = True
+                    batch.pop()
+                if batch:
+                    self._write(db, batch)
+        finally:
+            db.close()
+
+    def _write(self, db: sqlite3.Connection, batch: list[tuple]) -> None:
+        error: BaseException | None = None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for op in batch:
+                    if op[0] == "begin":
+                        _, token, key, model_id, started = op
+                        cur = db.execute("INSERT INTO attempts (key, model_id, started_at) VALUES (?, ?, ?)",
+                                         (key, model_id, started))
+                        self._attempt_ids[token] = int(cur.lastrowid)
+                    else:
+                        self._record(db, op)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException as exc:  # noqa: BLE001 (handed to every waiter of this batch)
+            error = exc
+        by_loop: dict[Any, list[tuple[asyncio.Future, BaseException | None]]] = {}
+        for op in batch:
+            if op[0] == "record":
+                by_loop.setdefault(op[6], []).append((op[5], error))
+        for loop, waiters in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, waiters)
+            except RuntimeError:  # the loop is closed (an interrupted run): the write itself is done
+                pass
+
+    def _record(self, db: sqlite3.Connection, op: tuple) -> None:
+        _, token, key, model_id, response, _, _ = op
+        now = time.time()
+        attempt_id = self._attempt_ids.pop(token, None)
+        if attempt_id is None:  # its begin failed with an earlier batch: journal the attempt whole
+            cur = db.execute("INSERT INTO attempts (key, model_id, started_at) VALUES (?, ?, ?)",
+                             (key, model_id, now))
+            attempt_id = int(cur.lastrowid)
+        raw = self.dump(response)
+        if response.is_answer:
+            db.execute("INSERT OR REPLACE INTO responses (key, model_id, created_at, response) VALUES (?, ?, ?, ?)",
+                       (key, model_id, now, raw))
+            db.execute("UPDATE attempts SET finished_at = ?, outcome = 'ok', response = NULL WHERE id = ?",
+                       (now, attempt_id))
+        else:
+            outcome = response.error.value if response.error else "unknown"
+            db.execute("UPDATE attempts SET finished_at = ?, outcome = ?, response = ? WHERE id = ?",
+                       (now, outcome, raw, attempt_id))
+
+    def close(self) -> None:
+        self.queue.put(_STOP)
+        self.thread.join()
+
+
+def _settle(waiters: list[tuple[asyncio.Future, BaseException | None]]) -> None:
+    for future, error in waiters:
+        if future.done():  # cancelled (Ctrl-C): the answer is committed all the same
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
 class ResponseCache:
     """SQLite-backed store of responses. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: Path, *, key_vars: Iterable[str] | None = None):
         self.path = Path(path)
         self.key_vars = tuple(key_vars) if key_vars is not None else default_key_vars()
+        self._writer: _Writer | None = None
+        self._tokens = 0
         self._db = self._open()
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -133,7 +253,31 @@ class ResponseCache:
         self.close()
 
     def close(self) -> None:
+        """Commit every queued write (see :meth:`commit_record`), then close."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self._db.close()
+
+    # -- writes of a run, off the event loop ------------------------------------------------------------
+    def queue_attempt(self, key: str, model_id: str) -> int:
+        """Journal that a request is being sent, without waiting (the writer thread commits it, in order,
+        before the attempt's record). Returns a token for :meth:`commit_record`."""
+        if self._writer is None:
+            self._writer = _Writer(self.path, self._dump)
+        self._tokens += 1
+        self._writer.queue.put(("begin", self._tokens, key, model_id, time.time()))
+        return self._tokens
+
+    async def commit_record(self, token: int, key: str, model_id: str, response: GenerateResponse) -> None:
+        """What :meth:`record` does, on the writer thread; returns once the transaction holding it is
+        committed (an answer is durable before its caller goes on)."""
+        if self._writer is None:
+            self._writer = _Writer(self.path, self._dump)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._writer.queue.put(("record", token, key, model_id, response, future, loop))
+        await future
 
     def get_many(self, keys: Iterable[str], *, reuse_errors: bool = False) -> dict[str, GenerateResponse]:
         """The answers held for many keys at once (batched; a cached re-run does no per-row queries).

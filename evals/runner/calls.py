@@ -39,27 +39,39 @@ async def _guarded(provider: Provider, request: GenerateRequest) -> GenerateResp
         return GenerateResponse(error=ErrorKind.UNKNOWN, error_message=f"{type(exc).__name__}: {exc}"[:500])
 
 
+class _Unlimited:
+    """A semaphore that never waits (no ``--concurrency``: only each model's own limit applies)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class CallPath:
     """Cache, in-run de-duplication, concurrency, rate limits and retries for every call of one run.
 
     ``providers`` are the run's candidate models by id; judge models named in ``models`` are created on
-    first use through ``registry``. ``use_cache=False`` (``--no-cache``) sends every request again;
+    first use through ``registry``. Each model has at most its own ``concurrency`` (models.yaml) calls in
+    flight; ``concurrency`` (``--concurrency``) only lowers that, and caps all models together; ``None``
+    leaves each model's own. ``use_cache=False`` (``--no-cache``) sends every request again;
     ``reuse_errors`` (``--reuse-errors``) serves a journalled failure instead of asking again.
     """
 
-    def __init__(self, cache: ResponseCache, providers: dict[str, Provider], *, concurrency: int,
+    def __init__(self, cache: ResponseCache, providers: dict[str, Provider], *, concurrency: int | None = None,
                  use_cache: bool = True, reuse_errors: bool = False, models: ModelsFile | None = None,
                  registry: ProviderRegistry | None = None):
         self.cache = cache
         self.providers: dict[str, Provider] = dict(providers)
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(1, concurrency) if concurrency is not None else None
         self.use_cache = use_cache
         self.reuse_errors = reuse_errors
         self.models = models
         self.registry = registry
         #: Calls actually sent to a model in this run (after de-duplication, before retries).
         self.sent = 0
-        self._overall = asyncio.Semaphore(self.concurrency)
+        self._overall = asyncio.Semaphore(self.concurrency) if self.concurrency is not None else _Unlimited()
         self._per_model: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._known: dict[str, asyncio.Future] = {}  # key -> the response of this run (pending or done)
@@ -108,17 +120,20 @@ class CallPath:
         spec = provider.spec
         request = GenerateRequest(prompt, request_id=key[:16])
         async with self._semaphore(provider), self._overall:
-            attempt = self.cache.begin_attempt(key, spec.id)
+            attempt = self.cache.queue_attempt(key, spec.id)
             self.sent += 1
             response = await reliable_generate(provider, request, limiter=self._limiter(spec),
                                                call=lambda r: _guarded(provider, r))
-            self.cache.record(key, spec.id, response, attempt)
+        # the model's slot is free for the next request while the writer thread commits this one; the
+        # caller builds its row only once the answer is durable
+        await self.cache.commit_record(attempt, key, spec.id, response)
         return response
 
     def _semaphore(self, provider: Provider) -> asyncio.Semaphore:
         spec = provider.spec
         if spec.id not in self._per_model:
-            width = min(spec.concurrency, provider.max_parallel or spec.concurrency, self.concurrency)
+            width = min(spec.concurrency, provider.max_parallel or spec.concurrency,
+                        self.concurrency or spec.concurrency)
             self._per_model[spec.id] = asyncio.Semaphore(max(1, width))
         return self._per_model[spec.id]
 

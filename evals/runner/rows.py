@@ -73,11 +73,16 @@ def _not_scored(failure: tuple[str, str]) -> Scored:
 
 def score_now(job: "Job", response: GenerateResponse) -> Scored:
     """Score with a scorer that makes no model calls (``score``, synchronously)."""
-    failure = answer_failure(response, job.rendered.max_tokens)
+    return score_sync(job.scorer, response.text, job.example, answer_failure(response, job.rendered.max_tokens))
+
+
+def score_sync(scorer: Scorer, text: str, example: Any, failure: tuple[str, str] | None) -> Scored:
+    """:func:`score_async` for a scorer that makes no model calls (see :func:`overrides_ascore`): no
+    coroutine, no judge."""
     if failure is not None:
         return _not_scored(failure)
     try:
-        return _from_score(job.scorer.score(response.text, job.example))
+        return _from_score(scorer.score(text, example))
     except Exception as exc:
         return _failed(exc)
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evals import __version__
-from evals.aggregates import aggregate, summary_table, write_aggregates  # noqa: F401 (summary_table: CLI)
 from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.suite import load_suite
 from evals.errors import UsageError
@@ -35,7 +36,7 @@ from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.calls import CallPath
-from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now
+from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync
 from evals.runner.store import (
     BASELINE_COLUMNS, BASELINES_FORMAT, INCOMPLETE, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, check_reports_dir,
     git_commit, mark_incomplete, new_run_id, resumable_run, write_json_atomic, write_parquet_atomic,
@@ -54,7 +55,9 @@ class RunOptions:
     split: str | None = None
     limit: int | None = None
     repeats: int = 1
-    concurrency: int = 4
+    #: At most this many calls in flight (all models together, and each model's ``concurrency`` capped to
+    #: it); ``None``: each model's own ``concurrency`` from models.yaml, nothing lower.
+    concurrency: int | None = None
     use_cache: bool = True
     run_id: str | None = None
     batch: bool = False  # submit provider batch jobs where supported (evals run --batch)
@@ -228,8 +231,11 @@ async def score_baselines(suites: list[Suite], scorers: dict[str, Scorer], calls
         if baseline is None:
             continue
         examples = [e for e in suite.examples if e.id in baseline.outputs]
-        scored = await asyncio.gather(*(
-            score_async(scorer, baseline.outputs[e.id], e, None, calls.caller()) for e in examples))
+        if overrides_ascore(scorer):
+            scored = await asyncio.gather(*(
+                score_async(scorer, baseline.outputs[e.id], e, None, calls.caller()) for e in examples))
+        else:  # no coroutine per example
+            scored = [score_sync(scorer, baseline.outputs[e.id], e, None) for e in examples]
         for example, result in zip(examples, scored):
             detail = result.detail if result.error is None else {"error": result.error, "message": result.error_message}
             rows.append({
@@ -309,6 +315,23 @@ async def _execute_run(jobs: list[Job], suites: list[Suite], scorers: dict[str, 
     return rows, baselines, judges
 
 
+#: What a run needs only after its calls (results frame, Parquet, aggregates, report): imported on a
+#: background thread while the calls are in flight, so the import is off the critical path where the
+#: event loop waits on the network (the results are written the same, whenever the import lands).
+AFTER_THE_CALLS = ("pandas", "pyarrow.parquet", "evals.aggregates", "evals.report")
+
+
+def _warm_imports() -> threading.Thread:
+    def load() -> None:
+        for name in AFTER_THE_CALLS:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the main thread's own import reports it, with its traceback
+                return
+
+    thread = threading.Thread(target=load, name="evals-warm-imports", daemon=True)
+    thread.start()
+    return thread
 #: The result columns that hold what a model or provider sent back (the rest come from the project's own files).
 RESPONSE_TEXT = ("output", "error_message", "detail", "subscores", "tool_calls")
 
@@ -323,10 +346,9 @@ def plan_signature(jobs: list[Job]) -> str:
 def run(project: Project, options: RunOptions, *, reporter: Reporter | None = None,
         registry: ProviderRegistry | None = None, scorers: ScorerRegistry | None = None) -> RunResult:
     """Run suites against models and write ``reports/<run-id>/``; see :class:`RunOptions`."""
-    import pandas as pd
-
     reporter = reporter or SilentReporter()
-    if options.repeats < 1 or options.concurrency < 1 or (options.limit is not None and options.limit < 1):
+    if options.repeats < 1 or (options.concurrency is not None and options.concurrency < 1) or (
+            options.limit is not None and options.limit < 1):
         raise UsageError("--repeats, --concurrency and --limit must be at least 1")
     started = datetime.now(timezone.utc)
     models_file = load_models(project.models_file)
@@ -346,6 +368,7 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
                          "the suite it was distilled for); see --suites and --models")
     names = key_vars(models_file)
     monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
+    warming = _warm_imports()
     try:
         with ResponseCache(project.cache_file, key_vars=names) as cache:
             rows, baseline_rows, judges = asyncio.run(
@@ -355,6 +378,11 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
         raise
     finally:
         machine = monitor.stop()
+    warming.join()
+    import pandas as pd
+
+    from evals.aggregates import aggregate
+
     frame = scrub_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS), names, RESPONSE_TEXT)
     baselines = scrub_frame(pd.DataFrame(baseline_rows, columns=BASELINE_COLUMNS), names, RESPONSE_TEXT)
     scorer_info = {name: scorer.info() for name, scorer in built.items()}
@@ -378,6 +406,8 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
 def write_artifacts(folder: Path, signature: str, manifest: dict[str, Any], frame: Any, baselines: Any, *,
                     aggregates: Any, warn: Any) -> None:
     """Write a run's artifacts, ``manifest.json`` last: until it exists the folder is marked incomplete."""
+    from evals.aggregates import write_aggregates
+
     mark_incomplete(folder, signature)
     write_parquet_atomic(folder / "results.parquet", frame, {"evals_format_version": str(RESULTS_FORMAT)})
     write_parquet_atomic(folder / "baselines.parquet", baselines,

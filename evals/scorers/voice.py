@@ -19,17 +19,28 @@ reply that cannot be parsed drops the judge part for that text rather than guess
 only in :meth:`VoiceScorer.ascore` (what the runner awaits, with its ``ModelCaller``); :meth:`score`
 is the judge-less path.
 
-**Trivial answers do not clear the bar.** Three rules apply after the weighted mean, in this order:
+**Trivial answers do not clear the bar.** The constraints alone (facts, length, no banned phrase) are
+0.6 of the weight, so rules apply after the weighted mean, and ``detail`` names the one that fired:
 
-- *degenerate text scores 0 overall*: an empty or near-empty answer (fewer than
-  ``min_answer_words`` words, or under a quarter of the brief's ``min_words``), or one that repeats
-  itself (at least ``max_repetition`` of its sentences repeat an earlier one, or that share of its
-  word 3-grams does). Real prose in the shipped references repeats at most 7% of its sentences and
-  3% of its 3-grams; the default threshold is 0.3. No judge is asked about a degenerate text;
-- *a near-copy of any reference sample* (the ones the prompt shows included) scores 0 for style:
-  at least ``copy_threshold`` of the word 5-grams of the shorter of the two texts appear in the other;
+- *a text that is not a piece of writing for the brief scores 0, style included*
+  (``detail["degenerate"]`` says why; no judge is asked about it), in this order:
+  an empty or near-empty answer (fewer than ``min_answer_words`` words, or under a quarter of the
+  brief's ``min_words``); one that repeats itself (at least ``max_repetition`` of its sentences repeat
+  an earlier one, or that share of its word 3-grams does; real prose in the shipped references repeats
+  at most 7% and 3%); a refusal or an assistant's disclaimer (:func:`refusal`); a list, not prose (at
+  least ``max_list_share`` of its words on bullets, numbered items, table rows or short ``Label: value``
+  lines; the references have none); the brief restated (at least ``max_brief_share`` of its words inside
+  word 3-grams of the brief's topic, audience, facts and literals; answers written for the briefs reuse
+  at most 44%, the brief's facts as a list or as prose 76-100%); a copy of any reference sample (the
+  ones the prompt shows included): verbatim, at least ``copy_threshold`` of the word 5-grams of the
+  shorter text found in the other, or edited and paraphrased, at least ``copy_vocabulary`` of the
+  reference's IDF-weighted vocabulary present (answers written for the briefs reach at most 0.46, one
+  reference against another 0.32, a copy with every third word replaced 0.63);
 - *the facts gate the score*: with fewer than ``facts_gate`` (default half) of the brief's required
-  facts present, the score is at most the share of facts present, so it clears no floor above that.
+  facts present, the score is at most the share of facts present, so it clears no floor above that;
+- *the length gates the score*: outside ``min_words``..``max_words`` the score is at most the length
+  ratio (``words / min_words`` when short, ``max_words / words`` when long; ``length_gate`` sets the
+  ratio below which this applies, default 1: always), so half the words asked earns at most 0.5.
 
 **The voice model** is a character n-gram (2-4, word-bounded) TF-IDF with logistic regression, trained
 with scikit-learn on the suite's reference samples (the founder) against the contrast corpus (generic
@@ -116,6 +127,73 @@ def copy_overlap(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+# An assistant talking about itself or about the request, never a founder declining something in the piece
+# ("I'm sorry, but we can't extend the pilot" is not a refusal): an AI self-reference, or an inability whose
+# object is the piece, the request or the voice.
+_REFUSAL = re.compile(
+    r"\bas an ai\b|\b(?:ai|large) language model\b|\bi(?:'m| am) an ai\b"
+    r"|\bi(?:\s+(?:can(?:'|no)?t|won't|will not|am unable to|am not able to)|'m (?:unable|not able) to)\s+"
+    r"(?:help|assist|comply|write|create|produce|generate|draft|complete|fulfill?)\s+(?:\w+\s+){0,3}?"
+    r"(?:(?:this|that|the|your|such)(?:\s+\w+)?\s+(?:request|memo|email|e-mail|post|piece|text|message|draft|letter"
+    r"|content|excerpt|task)\b|(?:that|this|it)[.!]|in (?:the|your|her|his|their|a) (?:[\w']+ )?voice\b|content that\b)"
+    r"|\bi (?:don't|do not) have enough (?:information|details|context) to (?:write|draft|complete)\b",
+    re.IGNORECASE)
+_LIST_LINE = re.compile(r"^\s*(?:[-*•+–]\s|\d{1,2}[.)]\s|\|.*\||.*\|.*\|)")
+_LABEL_LINE = re.compile(r"^\s*[^\W\d][\w ]{0,24}:\s+(.*)$")
+
+
+def refusal(text: str) -> str | None:
+    """The phrase that makes ``text`` an assistant's refusal or disclaimer, or None.
+
+    >>> refusal("I'm sorry, but I can't help with that.")
+    "I can't help with that."
+    >>> refusal("I'm sorry, but we can't extend the pilot. I can't help with the migration this quarter.") is None
+    True
+    """
+    found = _REFUSAL.search(text.replace("\u2019", "'"))
+    return found.group(0) if found else None
+
+
+def list_share(text: str) -> float:
+    """Share of the words on list-shaped lines: bullets, numbered items, table rows, and ``Label: value``
+    lines whose value is shorter than a sentence (under 8 words).
+
+    >>> list_share("- $320,000 upfront\\n- 27 months\\n- revisit at 30%")
+    1.0
+    >>> round(list_share("To: Team\\nRe: GPUs\\n\\nWe keep renting. Buying would cost $320,000 and pay back in 27 months."), 2)
+    0.22
+    """
+    total = listed = 0
+    for line in text.splitlines():
+        n = len(_words(line))
+        label = _LABEL_LINE.match(line)
+        total += n
+        if _LIST_LINE.match(line) or (label and len(_words(label.group(1))) < 8):
+            listed += n
+    return listed / total if total else 0.0
+
+
+def brief_text(brief: dict[str, Any]) -> str:
+    """The brief's own words (topic, audience, facts and required literals), which an answer may restate."""
+    parts = [brief.get("topic"), brief.get("audience"), *(brief.get("facts") or []), *(brief.get("must_include") or [])]
+    return "\n".join(str(p) for p in parts if p)
+
+
+def borrowed_share(text: str, source: str, n: int = 3) -> float:
+    """Share of the words of ``text`` inside a word ``n``-gram that also occurs in ``source``.
+
+    >>> borrowed_share("Buying costs $320,000 upfront, so we rent.", "Buying costs $320,000 upfront.")
+    0.625
+    """
+    words, theirs = _words(text), _words(source)
+    grams = {tuple(theirs[i:i + n]) for i in range(len(theirs) - n + 1)}
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i:i + n]) in grams:
+            covered[i:i + n] = [True] * n
+    return sum(covered) / len(words) if words else 0.0
+
+
 class StyleModel:
     """Character n-gram TF-IDF + logistic regression: P(text is in the reference voice)."""
 
@@ -158,6 +236,22 @@ def _read_samples(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
 
 
+def _weighted_vocabularies(references: list[dict], contrast: list[dict]) -> list[tuple[str, dict[str, float]]]:
+    """Per reference sample, its distinct words weighted by IDF over references and contrast, summing to 1:
+    the rare words (names, figures, the topic's nouns) that an edited or paraphrased copy keeps."""
+    docs = [set(_words(d["text"])) for d in references + contrast]
+    df: dict[str, int] = {}
+    for doc in docs:
+        for word in doc:
+            df[word] = df.get(word, 0) + 1
+    out = []
+    for i, (ref, doc) in enumerate(zip(references, docs)):
+        weights = {w: math.log((len(docs) + 1) / (df[w] + 1)) + 1 for w in doc}
+        total = sum(weights.values()) or 1.0
+        out.append((ref.get("id", str(i)), {w: v / total for w, v in weights.items()}))
+    return out
+
+
 @lru_cache(maxsize=8)
 def _trained(ref_path: str, contrast_path: str, skip: int, stamp: tuple[float, float]) -> tuple[StyleModel, list[dict]]:
     references = _read_samples(Path(ref_path))
@@ -184,6 +278,17 @@ class VoiceSettings(ScorerSettings):
     min_answer_words: int = Field(default=5, ge=0, description="Fewer words than this is an empty answer (score 0).")
     max_repetition: float = Field(default=0.3, gt=0, le=1, description=(
         "Share of repeated sentences or word 3-grams at which a text is degenerate (score 0)."))
+    copy_vocabulary: float = Field(default=0.6, gt=0, le=1, description=(
+        "IDF-weighted share of a reference sample's vocabulary found in a text at which the text is an edited "
+        "or paraphrased copy of it (score 0)."))
+    max_brief_share: float = Field(default=0.6, gt=0, le=1, description=(
+        "Share of a text's words inside word 3-grams of the brief at which it restates the brief (score 0)."))
+    max_list_share: float = Field(default=0.5, gt=0, le=1, description=(
+        "Share of a text's words on list-shaped lines (bullets, numbers, table rows, short label lines) at "
+        "which it is a list, not prose (score 0)."))
+    length_gate: float = Field(default=1.0, ge=0, le=1, description=(
+        "With a length ratio (words / min_words when shorter, max_words / words when longer) below this, the "
+        "score is at most the ratio; the default 1 applies it to every answer outside the bounds, 0 never."))
 
 
 class VoiceScorer(Scorer):
@@ -210,6 +315,7 @@ class VoiceScorer(Scorer):
         # every reference, shown ones included: a near-copy of any of them is not the model's own voice
         self.references = _read_samples(ref)
         self._reference_shingles = [(r.get("id", str(i)), shingles(r["text"])) for i, r in enumerate(self.references)]
+        self._reference_vocabulary = _weighted_vocabularies(self.references, _read_samples(con))
         self.judge = Judge.from_settings(settings.judge, suite) if settings.judge else None
 
     def _shown_samples(self) -> int:
@@ -254,7 +360,8 @@ class VoiceScorer(Scorer):
         }
 
     def degenerate(self, output: str, brief: dict[str, Any]) -> str | None:
-        """Why a text is degenerate (empty, near-empty or repetitive), or None."""
+        """Why a text is not a piece of writing for the brief, or None: empty or near-empty, repetitive, a
+        refusal, a list rather than prose, or the brief restated. (A copied reference: :meth:`copy_of`.)"""
         words = word_count(output)
         floor = max(self.settings.min_answer_words, math.ceil(0.25 * (brief.get("min_words") or 0)))
         if words < floor:
@@ -262,14 +369,36 @@ class VoiceScorer(Scorer):
         repeated = repetition(output)
         if repeated >= self.settings.max_repetition:
             return f"repetitive: {repeated:.0%} of its sentences or word 3-grams repeat"
+        refused = refusal(output)
+        if refused:
+            return f"refusal: {refused!r}"
+        listed = list_share(output)
+        if listed >= self.settings.max_list_share:
+            return f"a list, not prose: {listed:.0%} of its words are on list-shaped lines"
+        restated = borrowed_share(output, brief_text(brief))
+        if restated >= self.settings.max_brief_share:
+            return f"restates the brief: {restated:.0%} of its words are in word 3-grams of the brief"
+        return None
+
+    def copy_of(self, output: str) -> tuple[str, str] | None:
+        """``(reference id, how)`` for the reference sample ``output`` copies, verbatim (shared word 5-grams)
+        or edited and paraphrased (its weighted vocabulary), or None."""
+        mine = shingles(output)
+        verbatim = max(((copy_overlap(mine, theirs), ref_id) for ref_id, theirs in self._reference_shingles),
+                       default=(0.0, None))
+        if verbatim[0] >= self.settings.copy_threshold:
+            return verbatim[1], f"{verbatim[0]:.0%} of the word 5-grams shared"
+        vocabulary = set(_words(output))
+        edited = max(((sum(w for word, w in theirs.items() if word in vocabulary), ref_id)
+                      for ref_id, theirs in self._reference_vocabulary), default=(0.0, None))
+        if edited[0] >= self.settings.copy_vocabulary:
+            return edited[1], f"{edited[0]:.0%} of its weighted vocabulary present"
         return None
 
     def copied_reference(self, output: str) -> str | None:
-        """The id of the reference sample ``output`` nearly copies, or None."""
-        mine = shingles(output)
-        best = max(((copy_overlap(mine, theirs), ref_id) for ref_id, theirs in self._reference_shingles),
-                   default=(0.0, None))
-        return best[1] if best[0] >= self.settings.copy_threshold else None
+        """The id of the reference sample ``output`` copies (see :meth:`copy_of`), or None."""
+        found = self.copy_of(output)
+        return found[0] if found else None
 
     def _pairwise_reference(self, brief: dict[str, Any]) -> str:
         kind = brief.get("kind")
@@ -285,14 +414,28 @@ class VoiceScorer(Scorer):
 
     def _parts(self, output: str, example: Any) -> tuple[dict[str, float | None], dict[str, Any]]:
         c = self.constraints(output, example.inputs)
-        copied = self.copied_reference(output) if output.strip() else None
-        style = self.style.predict([output])[0] if output.strip() and copied is None else 0.0
+        copy = self.copy_of(output) if output.strip() else None
+        degenerate = self.degenerate(output, example.inputs)
+        if degenerate is None and copy is not None:
+            degenerate = f"copies reference {copy[0]}: {copy[1]}"
+        # no voice credit for a text that is not the model's own piece: a reader sees style 0 beside the reason
+        style = self.style.predict([output])[0] if degenerate is None else 0.0
         parts: dict[str, float | None] = {"style": style, "facts": c["facts"], "length": c["length"],
                                           "no_banned": c["no_banned"]}
         detail: dict[str, Any] = {"missing": c["missing"], "words": c["words"], "banned_found": c["banned_found"],
                                   "voice_model_cv_auc": round(self.style.cv_auc, 4),
-                                  "degenerate": self.degenerate(output, example.inputs), "copied_reference": copied}
+                                  "degenerate": degenerate, "copied_reference": copy[0] if copy else None,
+                                  "length_ratio": self._length_ratio(c["words"], example.inputs)}
         return parts, detail
+
+    def _length_ratio(self, words: int, brief: dict[str, Any]) -> float:
+        """words / min_words when shorter, max_words / words when longer, else 1 (capped at 1)."""
+        low, high = brief.get("min_words"), brief.get("max_words")
+        if low and words < low:
+            return words / low
+        if high and words > high:
+            return high / words
+        return 1.0
 
     def _finish(self, parts: dict[str, float | None], detail: dict[str, Any]) -> Score:
         subscores = {k: v for k, v in parts.items() if v is not None}
@@ -303,6 +446,9 @@ class VoiceScorer(Scorer):
         detail["facts_gate"] = facts < self.settings.facts_gate
         if detail["facts_gate"]:
             value = min(value, facts)
+        detail["length_gate"] = detail["length_ratio"] < self.settings.length_gate
+        if detail["length_gate"]:
+            value = min(value, detail["length_ratio"])
         if detail["degenerate"]:
             value = 0.0
         return Score(value=min(1.0, max(0.0, value)), subscores=subscores, detail=detail)
@@ -322,5 +468,6 @@ class VoiceScorer(Scorer):
         return self._finish(parts, detail)
 
     def baseline(self, examples) -> Baseline:
-        """The first reference sample (the first one the prompt shows) pasted as every answer."""
+        """The first reference sample (the first one the prompt shows) pasted as every answer. The copy rule
+        scores it 0 on every brief (it scored 0.07 on average, at most 0.45, before copies scored 0)."""
         return Baseline("copied reference", {e.id: self.references[0]["text"] for e in examples})

@@ -85,7 +85,7 @@ class Model:
     answers: str | dict[str, str]
     provider: str = "openai"
     base_url: str | None = None
-    cost_per_call: float = 0.001  # USD: 1,000 input tokens at cost_per_call * 1000 per MTok, no output price
+    cost_per_call: float | None = 0.001  # USD: 1,000 input tokens at cost_per_call * 1000 per MTok; None: no price known
     latency_ms: float | list[float] = 100.0
     context_window: int = 100_000
     offline: bool = False
@@ -123,8 +123,9 @@ def write_scenario(root: Path, models: dict[str, Model], suites: list[Suite], po
         if not m.offline:
             script.write_text(json.dumps({"answers": answers, "latency_ms": m.latency_ms, "tokens": [1000, 0]}))
         spec = {"id": model_id, "provider": m.provider, "model": str(script), "family": model_id,
-                "context_window": m.context_window, "max_retries": 0,
-                "pricing": {"tokens": {"input_per_mtok": m.cost_per_call * 1000, "output_per_mtok": 0}}}
+                "context_window": m.context_window, "max_retries": 0}
+        if m.cost_per_call is not None:
+            spec["pricing"] = {"tokens": {"input_per_mtok": m.cost_per_call * 1000, "output_per_mtok": 0}}
         if m.base_url:
             spec["base_url"] = m.base_url
         specs.append(spec)

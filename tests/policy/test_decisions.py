@@ -230,6 +230,16 @@ ROWS = [
     Row("one-unpriced-failed-call",
         {"premium": premium(ones(40, 40)), "cheap": cheap("1" * 39 + "x")},
         "cheap", ["premium"], "switched", check=_contains("cheaper by $9.90 per 1k calls", reason=True)),
+    # the objective is cost: an incumbent that is already the cheapest stays, however good a pricier model is
+    Row("incumbent-already-the-cheapest",
+        {"premium": premium(ones(40, 40)), "cheap": cheap(ones(40, 40))},
+        "cheap", ["premium"], "no-eligible", policy=triage_policy(model="cheap", fallbacks=("premium",)),
+        check=_contains("kept: no cheaper model meets the rule", reason=True)),
+    # a model with no known price cannot be shown under a cost ceiling: excluded, not waved through
+    Row("unpriced-model-fails-a-ceiling",
+        {"premium": premium(ones(40, 40)), "cheap": cheap(ones(40, 40), cost_per_call=None)},
+        "premium", [], "no-eligible", policy=triage_policy(require={"max_cost_per_call_usd": 0.02}),
+        check=_contains("excluded: unknown price, the cost ceiling cannot be checked")),
     # objective quality under a budget keeps its behaviour: the best eligible model within the budget
     Row("quality-objective-under-a-budget",
         {"premium": premium(ones(40, 40)), "mid": mid(ones(40, 40)), "cheap": cheap(ones(40, 33))},

@@ -221,3 +221,31 @@ def test_dev_run_latest_is_the_newest_run_on_the_dev_split(pproject):
     _edit_manifest(pproject, "20260101-000000-dev0", lambda m: m["suites"]["triage"].update(split="test"))
     with pytest.raises(Exception, match="no run .* was made on the dev split"):
         recommend(pproject, "20260101-000001-test", RecommendOptions(tolerance=TOLERANCE, dev_run="latest"))
+
+
+def test_a_cascade_with_a_local_leg_on_a_busy_machine_is_not_excluded_on_its_latency(pproject):
+    """The cascade in force (local cheap leg, remote premium) measured while the machine was busier than its
+    cores: its latency is only as trustworthy as its least trusted leg, so its p95 does not exclude it
+    (the spec standing for a cascade is its last, remote, leg's; trusting that would exclude it)."""
+    import json
+
+    write_pair(pproject)
+    folder = pproject.reports_dir / "20260101-000001-test"
+    frame = read_results(folder)
+    assert (frame.loc[frame.model == "cheap", "latency_ms"] > 0).all()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["machine"] = {"cpu_count": 2, "load_1m": {"mean": 8.5, "max": 9.4}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    policy = yaml.safe_load(pproject.policy_file.read_text())
+    rule = policy["rules"][0]
+    rule.pop("model")
+    rule["cascade"] = [{"model": "cheap", "accept_if": {"confidence": 0.95}}, {"model": "premium"}]
+    rule["require"] = {"p95_latency_ms": 1}  # every measured p95 is above it
+    pproject.policy_file.write_text(yaml.safe_dump(policy))
+    name = Cascade.pair("cheap", "premium", 0.95).name
+    d = triage(recommend(pproject, "20260101-000001-test", RecommendOptions(tolerance=TOLERANCE)))
+    assert name in d.measures and "latency" not in d.excluded.get(name, ""), d.excluded
+    assert "p95 latency" in d.excluded["premium"]  # a remote model's latency is its provider's: trusted
+    trusted = triage(recommend(pproject, "20260101-000001-test",
+                               RecommendOptions(tolerance=TOLERANCE, trust_latency=True)))
+    assert "p95 latency" in trusted.excluded[name]

@@ -27,3 +27,17 @@ def test_both_ways_of_running_pytest_collect_the_tests_package(command):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "No module named 'tests'" not in done.stdout
     assert "test_run_writes_report_and_summary" in done.stdout
+
+
+def test_two_test_folders_with_their_own_conftest_collect_together():
+    """``pytest tests/policy tests/router`` failed with "import file mismatch" on two ``conftest.py`` of the
+    same basename: every test folder is a package, so each conftest has its own module name."""
+    folders = sorted(p.parent for p in (REPO / "tests").glob("*/conftest.py"))
+    assert len(folders) >= 2
+    missing = [str(d.relative_to(REPO)) for d in (REPO / "tests").rglob("*")
+               if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py")) and not (d / "__init__.py").is_file()]
+    assert missing == [], f"test folders without __init__.py: {missing}"
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           *(str(f.relative_to(REPO)) for f in folders)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

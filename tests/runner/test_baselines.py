@@ -7,7 +7,6 @@ import json
 
 import pyarrow.parquet as pq
 
-from evals.runner import run as run_module
 from evals.runner.run import RunOptions, run
 from evals.runner.store import BASELINE_COLUMNS, read_baselines
 from evals.scorers.base import Baseline
@@ -21,13 +20,15 @@ class MajorityScorer(ClassificationScorer):
 
 def test_baselines_are_scored_written_and_aggregated(project, monkeypatch):
     seen = {}
-    real = run_module.aggregate
+    import evals.aggregates as aggregates_module  # run() imports it after the calls
+
+    real = aggregates_module.aggregate
 
     def spy(frame, **kwargs):
         seen.update(kwargs)
         return real(frame, **kwargs)
 
-    monkeypatch.setattr(run_module, "aggregate", spy)
+    monkeypatch.setattr(aggregates_module, "aggregate", spy)
     result = run(project, RunOptions(models=["fake-a"]), scorers={"classification": MajorityScorer})
     path = result.folder / "baselines.parquet"
     meta = pq.read_table(path).schema.metadata
