@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evals.providers.base import ErrorKind, GenerateResponse, error_class
+from evals.providers.base import ErrorKind, GenerateResponse, answer_confidence, error_class
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
 
@@ -137,5 +137,6 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "judge_cost_usd": judge.cost_usd if judge is not None else None,
         "judge_calls": judge.calls if judge is not None else 0,
         "tool_calls": None,
-        "confidence": None,
+        "confidence": answer_confidence(response),
     }
+
