@@ -52,6 +52,7 @@ from evals.costs import response_cost
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
+from evals.providers.base import answer_confidence  # one definition: the runner fills results with it too
 from evals.requests import build_request, variant_for
 from evals.router import Decision, NoRoute, Router
 from evals.secrets import key_vars, scrub_data
@@ -82,21 +83,6 @@ def billable(ok: bool, input_tokens: int | None) -> bool:
     the routing log with this same rule (``ok``: the outcome is one of :data:`ANSWERED`).
     """
     return ok or input_tokens is not None
-
-
-def answer_confidence(response: GenerateResponse) -> float | None:
-    """The answer's confidence, where the provider reports one (``response.extra["confidence"]``, a
-    probability in [0, 1]: the sklearn provider's calibrated class probability); None otherwise.
-
-    >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9}))
-    0.9
-    >>> answer_confidence(GenerateResponse(text="a")), answer_confidence(GenerateResponse(extra={"confidence": "high"}))
-    (None, None)
-    """
-    value = response.extra.get("confidence")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        return None  # NaN fails the range test too
-    return float(value)
 
 
 class CircuitBreaker:

@@ -363,7 +363,12 @@ def validate_project(project: Project) -> Checked:
         if first.spec.prompt not in prompts:
             prompts.append(first.spec.prompt)
         checked.suites += 1
-    variants = [variant_warning(project.prompts_dir, prompt, models.models) for prompt in prompts]
+    def serving(prompt: str) -> list[ModelSpec]:  # a distilled model's recipe names the one suite it runs on
+        suites = {s.name for s in opened if s.spec.prompt == prompt}
+        return [m for m in models.models
+                if getattr(getattr(m.options, "distill", None), "suite", None) in (None, *suites)]
+
+    variants = [variant_warning(project.prompts_dir, prompt, serving(prompt)) for prompt in prompts]
     checked.warnings[:0] = [w for w in variants if w]
     if project.policy_file.is_file():
         from evals.policy.checks import load_checked_policy  # shadowing, default, fallbacks, context windows

@@ -9,7 +9,7 @@ from evals.cli._common import literal, make_console, open_project, project_optio
 from evals.config.models import load_models
 from evals.providers import availability
 
-_STATES = ("missing key", "endpoint unreachable", "extra not installed")
+_STATES = ("missing key", "endpoint unreachable", "extra not installed", "not built yet")
 
 
 def state_label(ready: bool, reason: str) -> str:
@@ -41,7 +41,9 @@ def models_cmd(project_dir) -> None:
     table = Table(title=literal(project.models_file))
     for column in ("id", "provider", "model", "family", "context", "state", "what to do"):
         table.add_column(column)
-    for spec in load_models(project.models_file).models:
+    from evals.distill.ensure import resolve_artifacts  # a distilled model's folder is read from the project root
+
+    for spec in resolve_artifacts(project, load_models(project.models_file)).models:
         state = availability(spec)
         label = state_label(state.ready, state.reason)
         fix = state.reason.split(": ", 1)[1] if ": " in state.reason and label != "unavailable" else state.reason

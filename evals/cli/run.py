@@ -181,7 +181,7 @@ def resume_command(root: Path, options: RunOptions, baseline: str | None = None)
         if value:
             args += [flag, ",".join(value)]
     for flag, value, default in (("--split", options.split, None), ("--limit", options.limit, None),
-                                 ("--repeats", options.repeats, 1), ("--concurrency", options.concurrency, 4)):
+                                 ("--repeats", options.repeats, 1), ("--concurrency", options.concurrency, None)):
         if value != default:
             args += [flag, str(value)]
     args += [flag for flag, on in (("--reuse-errors", options.reuse_errors), ("--batch", options.batch)) if on]

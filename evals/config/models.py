@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationInfo, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, PrivateAttr, PositiveFloat, PositiveInt, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from evals.config._yaml import load_yaml_model
@@ -182,15 +182,35 @@ class FakeOptions(ProviderOptions):
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})
 
 
+class DistillRecipe(Strict):
+    """How ``evals run`` builds a distilled model's artifact when it is missing or stale: the gold labels of
+    a suite's split, trained as ``evals distill --from-gold`` does (:mod:`evals.distill.ensure`)."""
+
+    suite: str = Field(description="The classification suite whose gold labels it learns.")
+    split: str = Field(default="train", description="The split it learns (never the one the suite is scored on).")
+    estimator: Literal["linear-svm", "logreg"] = "linear-svm"
+    calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
+    seed: int = 0
+
+
 class SklearnOptions(ProviderOptions):
     """``sklearn``: a distilled classifier written by ``evals distill``."""
 
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
                                description="The sha256 of the artifact's model.joblib: only that file is loaded.")
+    distill: DistillRecipe | None = Field(
+        default=None, description="Build the artifact at `model` from a suite's gold labels when it is missing, or "
+                                  "rebuild it when what it was trained on changed (evals run does, before calling "
+                                  "any model).")
 
-    #: A pin decides whether the artifact loads, never what it answers (the provider's cache identity holds
-    #: the artifact's own sha256).
-    answer_neutral: ClassVar[frozenset[str]] = frozenset({"sha256"})
+    #: A pin decides whether the artifact loads, never what it answers; the recipe decides what is built, and
+    #: the provider's cache identity holds the built artifact's own sha256.
+    answer_neutral: ClassVar[frozenset[str]] = frozenset({"sha256", "distill"})
+    #: The folder a relative ``model`` path is read from (the project root, set by
+    #: :func:`evals.distill.ensure.resolve_artifacts`); unset: the working directory.
+    _root: Path | None = PrivateAttr(default=None)
+    #: Why :func:`evals.distill.ensure.ensure_artifacts` could not build the artifact (the provider's reason).
+    _build_error: str | None = PrivateAttr(default=None)
 
 
 OPTIONS: dict[str, type[ProviderOptions]] = {

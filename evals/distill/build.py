@@ -59,6 +59,7 @@ class DistillOptions:
     min_per_label: int = 10
     out: Path | None = None
     seed: int = 0
+    replace: bool = False  # an existing artifact at ``out`` is replaced (whole, after the new one is written)
 
 
 @dataclass
@@ -128,34 +129,54 @@ def _versions() -> dict[str, str]:
             "scipy": scipy.__version__, "joblib": joblib.__version__, "portfolio-evals": __version__}
 
 
-def _write(folder: Path, model: Any, manifest: dict[str, Any]) -> None:
-    """Write the artifact beside ``folder`` and rename it into place: whole, or not at all."""
+def _write(folder: Path, model: Any, manifest: dict[str, Any], replace: bool = False) -> None:
+    """Write the artifact beside ``folder`` and rename it into place: whole, or not at all. With ``replace``
+    an existing folder is moved aside only once the new one is complete, and removed after the swap."""
     import joblib
 
-    if folder.exists():
+    if folder.exists() and not replace:
         raise UsageError(f"{folder} already exists; give another --out or remove it")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    old = None
     try:
         joblib.dump(model, tmp / MODEL_FILE)
         manifest["model_sha256"] = file_sha256(tmp / MODEL_FILE)
         write_json_atomic(tmp / MANIFEST_FILE, manifest)
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
+            os.rename(folder, old / folder.name)
         os.rename(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not folder.exists():
+            os.rename(old / folder.name, folder)  # put the previous artifact back
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def distill(project: Project, options: DistillOptions, *, now: datetime | None = None) -> DistillResult:
-    """Train and write a distilled classifier for ``options.suite``; returns where and its manifest.
+@dataclass
+class Prepared:
+    """What a distillation would learn, before any fitting: the suite, its label set, the request variant
+    and the labelled texts (whose ``sha256`` says whether an artifact was trained on exactly these)."""
+
+    suite: Any
+    labels: list[str]
+    template: Any
+    data: Labelled
+    what: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(project: Project, options: DistillOptions) -> Prepared:
+    """Gather the labelled texts for ``options`` and check them (:func:`distill` without the training).
 
     Raises :class:`UsageError` (exit 2) for a non-classification suite, a split that is the suite's
     scored split, a run without that teacher or split, or too few labels.
     """
-    from evals.distill.train import ESTIMATOR_PARAMS, FEATURES, fit
-
     _check_options(options)
-    now = now or datetime.now(timezone.utc)
     suite_path = _suite_path(project, options.suite)
     suite = open_suite(suite_path, split=options.split)
     spec = suite.spec
@@ -186,6 +207,21 @@ def distill(project: Project, options: DistillOptions, *, now: datetime | None =
         what = f"{options.teacher}'s answers on {spec.name}/{options.split} in run {data.source['run_id']}"
     warnings += data.notes
     check_enough(data, labels, options.min_per_label, what)
+    return Prepared(suite, labels, template, data, what, warnings)
+
+
+def distill(project: Project, options: DistillOptions, *, now: datetime | None = None,
+            prepared: Prepared | None = None) -> DistillResult:
+    """Train and write a distilled classifier for ``options.suite``; returns where and its manifest.
+
+    Raises :class:`UsageError` (exit 2) as :func:`prepare` does; ``prepared`` reuses its result.
+    """
+    from evals.distill.train import ESTIMATOR_PARAMS, FEATURES, fit
+
+    now = now or datetime.now(timezone.utc)
+    p = prepared or prepare(project, options)
+    suite, labels, template, data, warnings = p.suite, p.labels, p.template, p.data, list(p.warnings)
+    spec = suite.spec
     held = _held_out_report(data, options)
     model = fit(data.texts, data.labels, estimator=options.estimator, calibration=options.calibration,
                 seed=options.seed)
@@ -210,5 +246,5 @@ def distill(project: Project, options: DistillOptions, *, now: datetime | None =
         "calibration": {"method": options.calibration, "cv": 5, "held_out": held},
         "versions": _versions(),
     }
-    _write(out, model, manifest)
+    _write(out, model, manifest, replace=options.replace)
     return DistillResult(out, manifest, warnings, model)

@@ -25,6 +25,7 @@ from evals.machine import latency_trust
 from evals.metrics import baseline_flags
 from evals.policy.cascade import Cascade, cascade_measures
 from evals.policy.cascade_choice import CascadeStep, choose_cascade, load_dev_run, virtual_spec
+from evals.policy.cascade_record import write_sweeps
 from evals.policy.checks import context_bucket, load_checked_policy
 from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
@@ -404,4 +405,5 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"
     write_text_atomic(proposal_path, dump_policy(proposal, header))
     write_text_atomic(diff_path, markdown)
+    write_sweeps(data.folder, data.run_id, dev.run_id if dev is not None else None, decisions)  # the report's curves
     return Recommendation(data, current, proposal, decisions, spend, markdown, proposal_path, diff_path)

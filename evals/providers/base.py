@@ -248,6 +248,10 @@ class Provider(abc.ABC):
         tokenizer at hand (llama-cpp counts with the GGUF's own vocabulary)."""
         return estimate_tokens(prompt.text)
 
+    def serves(self, suite: str) -> bool:
+        """Whether this model is a candidate on ``suite`` (a distilled classifier: only the suite it learned)."""
+        return True
+
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this model's answers in the response cache (never secrets): the whole model
         spec minus the fields that cannot change an answer (:meth:`ModelSpec.cache_identity`). A provider
@@ -256,3 +260,18 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:
         """Release resources (clients, loaded weights)."""
+
+
+def answer_confidence(response: GenerateResponse) -> float | None:
+    """The answer's confidence, where the provider reports one (``response.extra["confidence"]``, a
+    probability in [0, 1]: the sklearn provider's calibrated class probability); None otherwise.
+
+    >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9}))
+    0.9
+    >>> answer_confidence(GenerateResponse(text="a")), answer_confidence(GenerateResponse(extra={"confidence": "high"}))
+    (None, None)
+    """
+    value = response.extra.get("confidence")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None  # NaN fails the range test too
+    return float(value)

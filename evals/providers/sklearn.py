@@ -1,8 +1,12 @@
 """A distilled classifier in process (``provider: sklearn``): the artifact ``evals distill`` writes.
 
-In models.yaml, ``model`` is the artifact folder (relative paths are read from the working directory,
-the project root when ``evals`` runs there); ``options.sha256`` may pin the model file's sha256, so
-that only the artifact a reviewer saw is ever loaded. Price it like any local model,
+In models.yaml, ``model`` is the artifact folder (a relative path is read from the project root when
+``evals run`` and ``evals models`` load it, :func:`evals.distill.ensure.resolve_artifacts`; elsewhere
+from the working directory); ``options.sha256`` may pin the model file's sha256, so that only the
+artifact a reviewer saw is ever loaded; ``options.distill`` (a recipe: suite, split) lets ``evals run``
+build the artifact when it is missing and rebuild it when its training data changed
+(:mod:`evals.distill.ensure`). The model is a candidate only on the suite it was distilled for
+(:meth:`SklearnProvider.serves`). Price it like any local model,
 ``pricing: {self_hosted: {hourly_usd: ...}}``: a call costs the hourly rate times its measured busy
 time (the prediction's wall time).
 
@@ -133,6 +137,22 @@ def _pinned(spec: ModelSpec) -> str | None:
     return getattr(spec.options, "sha256", None)
 
 
+def artifact_path(spec: ModelSpec) -> Path:
+    """The artifact folder of ``spec``: ``model``, a relative path read from the project root once
+    :func:`evals.distill.ensure.resolve_artifacts` set it, else from the working directory."""
+    path = Path(spec.model).expanduser()
+    root = getattr(spec.options, "_root", None)
+    return path if path.is_absolute() or root is None else Path(root) / path
+
+
+def recipe_text(spec: ModelSpec) -> str | None:
+    """How ``evals run`` builds a missing artifact, in words (None without an ``options.distill`` recipe)."""
+    recipe = getattr(spec.options, "distill", None)
+    if recipe is None:
+        return None
+    return f"the gold labels of {recipe.suite}/{recipe.split}"
+
+
 class SklearnProvider(Provider):
     """Answers classification requests with a distilled scikit-learn classifier (see the module docstring)."""
 
@@ -142,18 +162,30 @@ class SklearnProvider(Provider):
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        self.artifact = load_artifact(Path(spec.model), _pinned(spec))
+        self.artifact = load_artifact(artifact_path(spec), _pinned(spec))
 
     @classmethod
     def unavailable_reason(cls, spec: ModelSpec) -> str | None:
         if spec.pricing.self_hosted is None:
             return ("a distilled model runs here: price it by the machine's hour, "
                     "pricing: {self_hosted: {hourly_usd: ...}}")
+        failed = getattr(spec.options, "_build_error", None)
+        if failed is not None:
+            return failed
+        folder = artifact_path(spec)
+        recipe = recipe_text(spec)
+        if recipe is not None and not (folder / MANIFEST_FILE).is_file():
+            return (f"not built yet: {folder} does not exist; the next `evals run` of "
+                    f"{spec.options.distill.suite} distils it from {recipe}")
         try:
-            check_artifact(Path(spec.model), _pinned(spec))
+            check_artifact(folder, _pinned(spec))
         except ProviderUnavailable as exc:
             return str(exc)
         return None
+
+    def serves(self, suite: str) -> bool:
+        """Only the suite it was distilled for (its labels mean nothing elsewhere)."""
+        return suite == (self.artifact.manifest.get("suite") or {}).get("name")
 
     def cache_identity(self) -> dict[str, Any]:
         """The spec's identity plus the model file's sha256: a retrained artifact never replays old answers."""

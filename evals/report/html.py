@@ -102,6 +102,7 @@ def _after_rule_table(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """The report as plain data: headline, recommendation, per-suite views, comparison, drill-down."""
+    from evals.report.cascades import read_sweeps
     from evals.report.recommendation import proposal_context, recommendation_view
 
     notes: list[str] = []
@@ -126,7 +127,8 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     if proposal is not None and isinstance(proposal.get("data"), dict):
         context = proposal_context(inputs.project, inputs.folder, notes)
         recommendation = recommendation_view(proposal["data"], proposal["diff_blocks"], context,
-                                             str(inputs.manifest.get("run_id", "")), latency)
+                                             str(inputs.manifest.get("run_id", "")), latency,
+                                             read_sweeps(inputs.folder, notes))
         if context.get("changes") is not None:  # the view knows what changed: diff.md's table is said once
             proposal = {**proposal, "diff_blocks": _after_rule_table(proposal["diff_blocks"])}
     spend = read_spend(list(inputs.logs), notes)

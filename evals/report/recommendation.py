@@ -249,10 +249,12 @@ def _reasons(diff_blocks: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def recommendation_view(data: dict[str, Any], diff_blocks: list[dict[str, Any]], context: dict[str, Any],
-                        run_id: str, latency: dict[str, str]) -> dict[str, Any]:
+                        run_id: str, latency: dict[str, str], sweeps: dict[str, Any] | None = None) -> dict[str, Any]:
     """The rule table of a proposal (``data``: proposal.yaml as plain data), one row per rule with the
     change, its evidence on the row and the reason; ``latency`` maps a model to why its latency is not
-    comparable."""
+    comparable; ``sweeps`` (``cascades.json``) adds the cost-quality curve of every cascade considered
+    (``cascades``: :func:`evals.report.cascades.cascade_views`, the proposed ones first)."""
+    from evals.report.cascades import cascade_views
     from evals.report.inputs import _cell
 
     changes = context.get("changes")
@@ -289,7 +291,8 @@ def recommendation_view(data: dict[str, Any], diff_blocks: list[dict[str, Any]],
         "The policy in force is not known here (no project around this run folder); diff.md below lists the changes."]
     return {"headline": headline, "n_changed": None if changes is None else len(changes), "n_rules": n_rules, "status": context["status"],
             "status_text": context["text"], "rows": rows, "latency_unit": unit,
-            "latency_notes": [f"{m}: {why}" for m, why in sorted(latency.items())]}
+            "latency_notes": [f"{m}: {why}" for m, why in sorted(latency.items())],
+            "cascades": cascade_views(data, sweeps)}
 
 
 __all__ = ["RuleChange", "changes_from_record", "headline_lines", "headline_title", "latency_notes", "proposal_context",

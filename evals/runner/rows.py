@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evals.providers.base import ErrorKind, GenerateResponse, error_class, estimate_tokens
+from evals.providers.base import (
+    ErrorKind, GenerateResponse, answer_confidence, error_class, estimate_tokens,
+)
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
 from evals.tool_calls import calls_json, scorer_text
@@ -155,5 +157,6 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "judge_cost_usd": judge.cost_usd if judge is not None else None,
         "judge_calls": judge.calls if judge is not None else 0,
         "tool_calls": calls_json(response.tool_calls),
-        "confidence": None,
+        "confidence": answer_confidence(response),
     }
+

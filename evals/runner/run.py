@@ -164,6 +164,8 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
         spec = provider.spec
         identity = provider.cache_identity()
         for suite in suites:
+            if not provider.serves(suite.name):
+                continue
             scorer = built[suite.name]
             template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
             if template.mode == "completion" and not provider.supports_completion:
@@ -367,12 +369,20 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     chosen = _select(options.models, models_file.ids, "model", "--models, ids from policies/models.yaml")
     suites = load_suites(project, options.suites, options.split, options.limit)
     check_reports_dir(project.reports_dir)  # before anything is paid for
+    from evals.distill.ensure import ensure_artifacts  # distilled models: built when missing or stale
+
+    models_file = ensure_artifacts(project, models_file, chosen, [s.name for s in suites], reporter.warn)
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
     excluded: list[Exclusion] = []
     jobs = plan(project, suites, providers, options.repeats, scorers, built, excluded)
     for line in summarise(excluded):
         reporter.warn(line)
+    for idle in sorted(set(providers) - {j.model.id for j in jobs}):  # Provider.serves said no to every suite
+        reporter.warn(f"{idle}: not run: it serves none of this run's suites ({', '.join(s.name for s in suites)})")
+    if not jobs:
+        raise UsageError("nothing to run: no chosen model serves the chosen suites (a distilled classifier runs only on "
+                         "the suite it was distilled for); see --suites and --models")
     names = key_vars(models_file)
     monitor = LoadMonitor().start()  # latency of local models means little on a machine busier than its cores
     warming = _warm_imports()

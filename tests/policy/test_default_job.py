@@ -56,7 +56,9 @@ def default_job(shipped_copy, monkeypatch):
 
 def test_the_default_job_keeps_every_rule_whose_model_it_could_not_reach(default_job):
     project, result, reporter = default_job
-    assert set(result.results["model"]) == {"smollm2-135m", "gemma3-270m"}
+    assert set(result.results["model"]) == {"smollm2-135m", "gemma3-270m", "inbox-triage-distilled"}
+    distilled = result.results[result.results["model"] == "inbox-triage-distilled"]
+    assert set(distilled["suite"]) == {"inbox-triage"}  # distilled from its train split by the run, only run there
     assert result.results["error"].isna().all()  # every local answer was scored
     assert any("skipping claude-sonnet-4-6" in w for w in reporter.warnings)
     rec = recommend(project, "default-job")

@@ -212,7 +212,9 @@ def test_make_run_ends_with_recommend_and_the_readme_says_so():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     steps = [line.strip() for line in recipe.splitlines() if line.startswith("\t")]
-    assert steps[0].endswith("evals run") and steps[1].endswith("evals recommend latest"), steps
+    # the dev run a cascade's threshold is chosen on, the evidence run (every suite), then the recommendation
+    assert steps[0].endswith("evals run $(CASCADE_DEV)") and "--split dev" in makefile, steps
+    assert steps[1].endswith("evals run") and "evals recommend latest --dev-run latest" in steps[2], steps
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     first = readme.split("## Two commands", 1)[1].split("## What is where", 1)[0]
     assert "evals recommend latest" in first and "recommendation" in first

@@ -34,7 +34,7 @@ OPTION_CHANGES: dict[str, dict[str, Any]] = {
              "gpu_memory_utilization": 0.5, "max_num_seqs": 8, "dtype": "half", "quantization": "awq", "seed": 3,
              "revision": "main", "tokenizer": "other/tokenizer", "trust_remote_code": True, "enforce_eager": True,
              "enable_prefix_caching": True, "engine_args": {"swap_space": 8}, "batch_size": 8, "batch_wait_s": 1.0},
-    "sklearn": {"sha256": "a" * 64},
+    "sklearn": {"sha256": "a" * 64, "distill": {"suite": "inbox-triage"}},  # the artifact's sha256 is the identity
     "fake": {"answer": "lead", "delay_s": 0.5},
 }
 
@@ -89,7 +89,8 @@ def test_the_exclude_list_is_short_and_explicit():
                                         "max_retries", "pricing", "api_key_env"}
     neutral = {p: set(m.answer_neutral) for p, m in OPTIONS.items() if m.answer_neutral}
     assert neutral == {"llama-cpp": {"n_threads"}, "openai-compatible": {"probe_timeout_s"},
-                       "vllm": {"batch_size", "batch_wait_s"}, "sklearn": {"sha256"}, "fake": {"delay_s"}}
+                       "vllm": {"batch_size", "batch_wait_s"}, "sklearn": {"sha256", "distill"},
+                       "fake": {"delay_s"}}
 
 
 def test_identity_never_holds_credentials():
