@@ -31,6 +31,10 @@ Metrics (all in [0, 1] unless a unit is named):
 - extraction: ``parse_rate``, ``schema_valid_rate``, ``exact_record_rate``, ``field_precision``,
   ``field_recall``, ``field_f1`` (micro) and per field ``field_precision:<path>``, ``field_recall:<path>``,
   ``field_f1:<path>``; ``both_null:<path>`` counts fields null on both sides (never counted as matched);
+- tool calls (:mod:`evals.metrics.tool_calls`): ``tool_macro_f1``, ``tool_precision:<tool>``,
+  ``tool_recall:<tool>``, ``tool_f1:<tool>``, ``tool_confusion:<gold>-><predicted>`` (``no_call`` for no
+  call), ``kind_accuracy:<call|no_tool|clarify>``, ``argument_precision``/``argument_recall``/
+  ``argument_f1`` (micro) and per argument ``argument_f1:<tool>.<argument>`` (with precision and recall);
 - writing (voice): the sub-scores, plus ``voice_model_cv_auc`` from the scorer's own cross-validation.
 
 On slice ``all`` only, per model, from comparisons within its suite:
@@ -57,7 +61,7 @@ from evals.metrics import (
     Calls, Estimate, INVALID, availability, classification_metrics, compare_to_baseline, cost_per_call,
     detectable_difference, error_rate, example_scores, extraction_metrics, failure_counts, is_pass_fail,
     judge_cost, latency_percentiles, paired_metrics, pareto_frontier, per_1k, quality, repeat_sd, subscores,
-    suite_baseline, total_cost,
+    suite_baseline, tool_call_metrics, total_cost,
 )
 from evals.metrics.paired import TOO_SMALL
 from evals.metrics.classification import macro_f1_ci, macro_f1_from_counts  # noqa: F401 (re-exported)
@@ -221,6 +225,9 @@ def aggregate(results: Any, *, models: Mapping[str, Any] | None = None,
                     out.add(name, estimate)
             elif task == "extraction":
                 for name, estimate in extraction_metrics(calls, **kw).items():
+                    out.add(name, estimate)
+            elif task == "tool_call":
+                for name, estimate in tool_call_metrics(calls, info.get("tools"), **kw).items():
                     out.add(name, estimate)
             if slice_name == "all":
                 state = per_suite.setdefault(suite, {"scores": {}, "pass_fail": True, "costs": {}, "quality": {}})

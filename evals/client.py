@@ -287,7 +287,8 @@ class Client:
                 suite: Suite | None) -> tuple[PromptTemplate, RenderedPrompt]:
         """The template and request ``spec`` gets for ``prompt``: the runner's request for the same inputs."""
         template = variant_for(self.prompts_dir, prompt, spec.id, spec.family)
-        return template, build_request(template, suite_variables(suite, variables), suite.schema if suite else None)
+        return template, build_request(template, suite_variables(suite, variables), suite.schema if suite else None,
+                                       suite.tools if suite else None)
 
     async def complete(self, descriptor: TaskDescriptor | dict[str, Any], variables: dict[str, Any],
                        **overrides: Any) -> Completion:

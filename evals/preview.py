@@ -23,7 +23,10 @@ from evals.suites import Suite, discover, open_suite
 
 def schema_source(template: PromptTemplate, suite: Suite) -> Path | None:
     """The file the JSON schema of a request comes from: the template's ``json_schema``, else the suite's
-    ``schema`` (None without ``json_output``, or when neither is set)."""
+    ``schema`` (None without ``json_output``, or when neither is set); for a tool_call suite, its tools
+    file (a call-object decoder is constrained to them)."""
+    if suite.spec.tools:
+        return suite.folder / suite.spec.tools
     header = template.header
     if not header.json_output:
         return None
@@ -94,7 +97,7 @@ def preview_request(project: Project, suite_name: str, model_id: str, example_id
     suite = open_suite(path, split=split)
     example = _example(suite, example_id, path)
     template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
-    request = build_request(template, suite.variables(example), suite.schema)
+    request = build_request(template, suite.variables(example), suite.schema, suite.tools)
     return Preview(suite, spec, example.id, template, request)
 
 
@@ -124,6 +127,9 @@ def format_preview(preview: Preview, root: Path) -> str:
         lines.append(f"schema   {_relative(source, root) if source else '(inline)'} (printed last)")
     elif p.json_output:
         lines.append("schema   none: any JSON object")
+    if p.tools is not None:
+        where = _relative(preview.suite.folder / str(preview.suite.spec.tools), root)
+        lines.append(f"tools    {where}: {', '.join(t['name'] for t in p.tools)} (sent with the request)")
     lines.append(f"request  sha256 {p.sha256}")
     if p.prompt is not None:
         lines += ["", "--- prompt", p.prompt,

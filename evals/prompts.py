@@ -250,9 +250,14 @@ class RenderedPrompt:
     seed: int | None = None
     json_schema: dict[str, Any] | None = None
     json_output: bool = False
+    #: The tools offered with the request (a ``tool_call`` suite's ``tools.json``); the model may call one
+    #: or answer in text (``tool_choice`` auto). Part of the request, so part of the cache key.
+    tools: tuple[dict[str, Any], ...] | None = None
 
     def canonical(self) -> dict[str, Any]:
-        return {
+        # `tools` only where there are tools: requests without them keep the keys they always had
+        tools = {"tools": list(self.tools)} if self.tools is not None else {}
+        return {**tools,
             "messages": list(self.messages) if self.messages is not None else None,
             "prompt": self.prompt,
             "max_tokens": self.max_tokens,
@@ -405,8 +410,10 @@ def _render_block(tpl: PromptTemplate, name: str, variables: dict[str, Any]) -> 
         _BUDGET.reset(token)
 
 
-def render(tpl: PromptTemplate, variables: dict[str, Any], *, suite_schema: dict[str, Any] | None = None) -> RenderedPrompt:
-    """Render a template with the given variables into a provider-ready prompt."""
+def render(tpl: PromptTemplate, variables: dict[str, Any], *, suite_schema: dict[str, Any] | None = None,
+           tools: list[dict[str, Any]] | None = None) -> RenderedPrompt:
+    """Render a template with the given variables into a provider-ready prompt (with ``tools``, the
+    suite's tools, sent along with it)."""
     h = tpl.header
     schema = None
     if h.json_output:
@@ -438,4 +445,5 @@ def render(tpl: PromptTemplate, variables: dict[str, Any], *, suite_schema: dict
         seed=h.seed,
         json_schema=schema,
         json_output=h.json_output,
+        tools=tuple(tools) if tools is not None else None,
     )

@@ -2,7 +2,7 @@
 
 Both the runner (for every example of a suite) and the runtime client (for a caller's inputs) build
 the request a model receives here, so a template, its suite variables (labels, shots, style samples,
-context files) and the suite's JSON schema reach the model the same way in both places.
+context files), the suite's JSON schema and its tools reach the model the same way in both places.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ def variant_for(prompts_dir: Path, prompt: str, model_id: str, family: str) -> P
 
 
 def build_request(template: PromptTemplate, variables: dict[str, Any],
-                  schema: dict[str, Any] | None = None) -> RenderedPrompt:
+                  schema: dict[str, Any] | None = None, tools: list[dict[str, Any]] | None = None) -> RenderedPrompt:
     """Render ``template`` with ``variables`` (a suite's :meth:`~evals.suites.Suite.variables` for one
-    example, or the same suite variables merged with a caller's inputs) and the suite's JSON schema."""
-    return render(template, variables, suite_schema=schema)
+    example, or the same suite variables merged with a caller's inputs), the suite's JSON schema and, for a
+    ``tool_call`` suite, its tools (:attr:`~evals.suites.Suite.tools`), which travel with the request."""
+    return render(template, variables, suite_schema=schema, tools=tools)

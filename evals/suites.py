@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.config._yaml import read_text
-from evals.config.suite import SuiteSpec, load_suite, written_labels
+from evals.config.suite import SuiteSpec, load_suite, load_tools, written_labels
 from evals.errors import ConfigError, DataError
 from evals.project import inside_project
 
@@ -55,6 +55,7 @@ class Suite:
     sha256: str = ""
     data_file: Path | None = None
     unscored_shots: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None  # task tool_call: the tools of every request (suite.yaml `tools`)
 
     @property
     def name(self) -> str:
@@ -81,6 +82,8 @@ class Suite:
         out["shots"] = self.shots
         out["schema"] = self.schema
         out["schema_json"] = json.dumps(self.schema, ensure_ascii=False) if self.schema else ""
+        if self.tools is not None:
+            out["tools"] = self.tools
         out.update(example.inputs)
         out["example"] = example.inputs
         return out
@@ -469,4 +472,5 @@ def open_suite(suite_path: Path, *, split: str | None = None, limit: int | None 
         sha256=_hash_files(hashed) if with_examples else "",
         data_file=data_file(spec, suite_path, split),
         unscored_shots=unscored,
+        tools=load_tools(folder / spec.tools, suite_path) if spec.tools else None,
     )

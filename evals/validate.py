@@ -30,6 +30,8 @@ from evals.providers.constrained import decoder_for, unenforced_keywords
 from evals.requests import build_request, variant_for
 from evals.scorers import build_scorer
 from evals.scorers.classification import normalise_label
+from evals.scorers.tool_call import gold_call_problems
+from evals.tool_calls import call_object_schema
 from evals.suites import Example, Suite, discover, open_suite
 
 
@@ -180,6 +182,15 @@ def check_gold_schema(suite: Suite) -> None:
         raise _data_error(suite, bad)
 
 
+def check_gold_calls(suite: Suite) -> None:
+    """Every expected call of a tool_call suite names one of its tools with valid arguments
+    (:func:`evals.scorers.tool_call.gold_call_problems`)."""
+    if suite.spec.task == "tool_call":
+        bad = gold_call_problems(suite)
+        if bad:
+            raise _data_error(suite, bad)
+
+
 def _string_enums(schema: Any, loc: str = "") -> list[tuple[str, list[str]]]:
     """Every ``enum`` of strings in a schema, with its location, in document order."""
     found: list[tuple[str, list[str]]] = []
@@ -308,14 +319,18 @@ def keyword_warning(spec: ModelSpec, template: PromptTemplate, suite: Suite, sch
 def _check_suite(project: Project, suite: Suite, models: ModelsFile, checked: Checked, said: set[str]) -> None:
     check_gold_labels(suite)
     check_gold_schema(suite)
+    check_gold_calls(suite)
     for spec in models.models:
         template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
         checked.templates.add(str(template.path))
-        requests = [build_request(template, suite.variables(example), suite.schema) for example in suite.examples]
+        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools)
+                    for example in suite.examples]
         if not requests:
             continue
         check_label_schema(suite, template, requests[0])
-        schema = requests[0].json_schema if requests[0].json_output else None
+        first = requests[0]
+        schema = (call_object_schema(first.tools) if first.tools is not None  # what a call-object decoder gets
+                  else first.json_schema if first.json_output else None)
         if schema is not None and (key := f"{spec.id}\0{template.path}\0{json.dumps(schema, sort_keys=True)}") not in said:
             said.add(key)
             warning = keyword_warning(spec, template, suite, schema, project.root)

@@ -114,6 +114,11 @@ class OpenAICompatibleOptions(OpenAIOptions):
         default="response_format",
         description="How JSON output is asked for: OpenAI's response_format, vLLM's guided_json, the llama.cpp "
                     "server's json_object with a schema, or not at all.")
+    tool_mode: Literal["native", "call_object"] | None = Field(
+        default=None,
+        description="How a tool_call suite's tools are sent: native `tools` (the default; a vLLM server with "
+                    "automatic tool choice), or call_object: the answer constrained (by json_mode) to one call object "
+                    "{tool, arguments} or {tool: null, reply}, for servers without automatic tool choice.")
     probe_timeout_s: PositiveFloat = Field(default=1.0, description="How long the reachability probe waits.")
 
     #: The probe runs before any call; it never reaches the model.

@@ -1,4 +1,4 @@
-"""Typed model of ``suites/<task>/<suite>/suite.yaml``."""
+"""Typed model of ``suites/<task>/<suite>/suite.yaml``, and of a tool-calling suite's ``tools.json``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from evals.config.base import PromptName, Strict
 from evals.config.descriptor import TaskDescriptor
 from evals.errors import ConfigError
 
-TaskType = Literal["classification", "extraction", "writing"]
+TaskType = Literal["classification", "extraction", "writing", "tool_call"]
+#: Task types, in the order the docs list them.
+TASK_TYPES: tuple[str, ...] = TaskType.__args__
 
 
 class DataSource(Strict):
@@ -71,6 +73,10 @@ class SuiteSpec(Strict):
     prompt: PromptName = Field(description="Prompt name: prompts/<prompt>/<variant>.j2")
     scorer: ScorerSpec
     schema_file: str | None = Field(default=None, alias="schema", description="JSON Schema file for structured output.")
+    tools: str | None = Field(
+        default=None, description="Task tool_call: a JSON file (relative to suite.yaml) listing the tools offered "
+                                  "on every request, each {name, description, parameters: JSON Schema}; they "
+                                  "go to the provider with the request and templates see them as `tools`.")
     variables: dict[str, Any] = Field(default_factory=dict, description="Extra template variables for every example.")
     few_shot: FewShot | None = None
     context_files: dict[str, ContextFile] = Field(default_factory=dict)
@@ -91,6 +97,14 @@ class SuiteSpec(Strict):
     model_config = Strict.model_config | {"populate_by_name": True}
 
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tools_for_tool_calls(self) -> "SuiteSpec":
+        if self.task == "tool_call" and not self.tools:
+            raise ValueError("a tool_call suite needs `tools: tools.json` (the tools offered on every request)")
+        if self.tools and self.task != "tool_call":
+            raise ValueError(f"`tools` is for task tool_call; this suite's task is {self.task}")
+        return self
 
     def line(self, *loc: str | int) -> int | None:
         """The suite.yaml line of a key (its nearest written parent when the key is left out), if loaded
@@ -135,3 +149,52 @@ def load_suite(path: Path) -> SuiteSpec:
     spec._lines = lines
     _check_labels(spec, path)
     return spec
+
+
+class ToolSpec(Strict):
+    """One tool of ``tools.json``: what OpenAI (``function``) and Anthropic (``input_schema``) both take."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$", description="The name the model calls it by.")
+    description: str = Field(min_length=1, description="What the tool does and when to use it.")
+    parameters: dict[str, Any] = Field(description="JSON Schema of the arguments: an object schema.")
+
+
+def load_tools(path: Path, suite_path: Path) -> list[dict[str, Any]]:
+    """Read and check a ``tools.json``: a list of :class:`ToolSpec`, unique names, each ``parameters`` a
+    valid JSON Schema of an object. Errors name the file and the tool."""
+    import json
+
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from pydantic import ValidationError
+
+    if not path.is_file():
+        raise ConfigError(suite_path, f"tools file not found: {path}", field="tools")
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(data, list) or not data:
+        raise ConfigError(path, "expected a JSON list of tools, each {name, description, parameters}")
+    seen: set[str] = set()
+    tools: list[dict[str, Any]] = []
+    for index, item in enumerate(data):
+        try:
+            tool = ToolSpec.model_validate(item)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in (index, *err["loc"]))
+            raise ConfigError(path, err["msg"], field=where) from None
+        if tool.name in seen:
+            raise ConfigError(path, f"tool name {tool.name!r} appears twice", field=f"{index}.name")
+        seen.add(tool.name)
+        try:
+            Draft202012Validator.check_schema(tool.parameters)
+        except SchemaError as exc:
+            raise ConfigError(path, f"tool {tool.name}: parameters is not a valid JSON Schema: {exc.message[:200]}",
+                              field=f"{index}.parameters") from None
+        if tool.parameters.get("type") != "object":
+            raise ConfigError(path, f"tool {tool.name}: parameters must be an object schema (type: object)",
+                              field=f"{index}.parameters.type")
+        tools.append(tool.model_dump())
+    return tools

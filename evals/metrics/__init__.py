@@ -15,8 +15,8 @@ aggregates' value. No interval is computed here except through :mod:`evals.stats
 Modules, one concept each: :mod:`~evals.metrics.calls` (the per-call arrays and the failure class),
 :mod:`~evals.metrics.quality`, :mod:`~evals.metrics.failures` (availability, counts),
 :mod:`~evals.metrics.cost`, :mod:`~evals.metrics.latency`, :mod:`~evals.metrics.classification`,
-:mod:`~evals.metrics.extraction`, :mod:`~evals.metrics.paired`, :mod:`~evals.metrics.baselines`,
-:mod:`~evals.metrics.pareto`.
+:mod:`~evals.metrics.extraction`, :mod:`~evals.metrics.tool_calls`, :mod:`~evals.metrics.paired`,
+:mod:`~evals.metrics.baselines`, :mod:`~evals.metrics.pareto`.
 """
 
 from evals.metrics.baselines import (
@@ -32,6 +32,7 @@ from evals.metrics.latency import latency_percentiles
 from evals.metrics.paired import align, detectable_difference, paired_diff, paired_metrics
 from evals.metrics.pareto import pareto_frontier
 from evals.metrics.quality import example_rate, example_scores, is_pass_fail, quality, repeat_sd, subscores
+from evals.metrics.tool_calls import tool_call_metrics
 
 __all__ = [
     "ANSWER", "INFRA", "INVALID", "BaselineComparison", "Calls", "Estimate", "FailureCounts", "SuiteBaseline",
@@ -39,5 +40,5 @@ __all__ = [
     "detectable_difference", "error_rate", "example_rate", "example_scores", "extraction_metrics", "failure_classes",
     "failure_counts", "infra_failure_rate", "is_pass_fail", "judge_cost", "latency_percentiles", "paired_diff",
     "paired_metrics", "pareto_frontier", "per_1k", "quality", "read_baselines", "repeat_sd", "subscores",
-    "suite_baseline", "total_cost",
+    "suite_baseline", "tool_call_metrics", "total_cost",
 ]

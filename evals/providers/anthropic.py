@@ -14,6 +14,11 @@ JSON output (``options.json_mode``): ``tool`` (default) is a forced tool call, o
 the answer's JSON text (a schema whose top level is not an object is wrapped as ``{"value": ...}``);
 ``output_format`` uses the API's structured outputs (``output_config.format``).
 
+Tools (a ``tool_call`` suite): ``tools`` (each ``{name, description, input_schema}``, the suite's
+``parameters`` as they are) with ``tool_choice: {"type": "auto"}``; every ``tool_use`` block of the reply
+becomes one of :attr:`GenerateResponse.tool_calls` (several: parallel calls), the text blocks its text.
+A request with tools does not also force the JSON tool: the tools are the answer's format.
+
 Usage: ``input_tokens`` here is the whole prompt, i.e. Anthropic's ``input_tokens`` plus
 ``cache_read_input_tokens`` plus ``cache_creation_input_tokens``, with the two cache counts also
 reported apart. ``stop_reason == "refusal"`` is :attr:`ErrorKind.REFUSED`. Message Batches are
@@ -30,6 +35,7 @@ from typing import Any, ClassVar
 from evals.config.models import ModelSpec
 from evals.providers import _sdk
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.tool_calls import ToolCall
 
 #: Tests replace this with a factory of ``httpx2.AsyncClient(transport=MockTransport(...))``.
 http_client_factory: _sdk.HttpClientFactory | None = None
@@ -91,7 +97,11 @@ class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
         if options.anthropic_version:
             params["extra_headers"] = {"anthropic-version": options.anthropic_version}
         wrapped = False
-        if p.json_output and options.json_mode == "output_format":
+        if p.tools is not None:
+            params["tools"] = [{"name": t["name"], "description": t.get("description", ""),
+                                "input_schema": t.get("parameters") or {"type": "object"}} for t in p.tools]
+            params["tool_choice"] = {"type": "auto"}
+        elif p.json_output and options.json_mode == "output_format":
             params["output_config"] = {"format": {"type": "json_schema", "schema": p.json_schema or {"type": "object"}}}
         elif p.json_output:
             schema, wrapped = _tool_schema(p.json_schema)
@@ -113,7 +123,7 @@ class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
             return _sdk.error_from_exception(exc, anthropic, [self._key()], (time.perf_counter() - start) * 1000)
         latency_ms = (time.perf_counter() - start) * 1000
         body = message.model_dump(warnings=False) if hasattr(message, "model_dump") else message
-        return parse_message(body, request.prompt.json_output, wrapped, latency_ms)
+        return parse_message(body, _json_answer(request), wrapped, latency_ms, tools=request.prompt.tools is not None)
 
     # -- Message Batches -------------------------------------------------------------------------
     async def submit_batch(self, items: list[tuple[str, GenerateRequest]]) -> str:
@@ -136,9 +146,10 @@ class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
         async for item in await self.client.messages.batches.results(batch_id):
             data = item.model_dump(warnings=False) if hasattr(item, "model_dump") else item
             request = requests.get(data["custom_id"])
-            json_output = bool(request and request.prompt.json_output)
+            json_output = bool(request and _json_answer(request))
             wrapped = bool(request and json_output and _tool_schema(request.prompt.json_schema)[1])
-            found[data["custom_id"]] = parse_batch_result(data["result"], json_output, wrapped)
+            tools = bool(request and request.prompt.tools is not None)
+            found[data["custom_id"]] = parse_batch_result(data["result"], json_output, wrapped, tools)
         return found
 
     async def aclose(self) -> None:
@@ -146,8 +157,15 @@ class AnthropicProvider(_sdk.ApiKeyMixin, Provider):
             await self._client.close()
 
 
-def parse_message(body: Any, json_output: bool, wrapped: bool, latency_ms: float | None) -> GenerateResponse:
-    """Map a Messages API response body (a dict) to a :class:`GenerateResponse`."""
+def _json_answer(request: GenerateRequest) -> bool:
+    """Whether the answer is JSON through the forced JSON tool (not when the request has tools)."""
+    return request.prompt.json_output and request.prompt.tools is None
+
+
+def parse_message(body: Any, json_output: bool, wrapped: bool, latency_ms: float | None,
+                  tools: bool = False) -> GenerateResponse:
+    """Map a Messages API response body (a dict) to a :class:`GenerateResponse`; ``tools``: the request
+    offered tools, so its ``tool_use`` blocks are tool calls."""
     try:
         usage = body["usage"] or {}
         read = usage.get("cache_read_input_tokens") or 0
@@ -158,10 +176,14 @@ def parse_message(body: Any, json_output: bool, wrapped: bool, latency_ms: float
         blocks = body["content"]
         tool = next((b for b in blocks if b.get("type") == "tool_use" and b.get("name") == TOOL_NAME), None)
         text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+        calls = [ToolCall.of(b["name"], b.get("input", {}), b.get("id")) for b in blocks
+                 if b.get("type") == "tool_use"] if tools else None
     except (KeyError, TypeError, AttributeError) as exc:
         return _sdk.malformed(f"unexpected response shape: {type(exc).__name__}: {exc}", latency_ms or 0.0)
     if body.get("stop_reason") == "refusal":
         return GenerateResponse(error=ErrorKind.REFUSED, error_message=(text or "refusal")[:500], **common)
+    if calls is not None:
+        return GenerateResponse(text=text, tool_calls=calls, **common)
     if tool is not None:
         value = tool.get("input")
         if wrapped and isinstance(value, dict):
@@ -173,11 +195,12 @@ def parse_message(body: Any, json_output: bool, wrapped: bool, latency_ms: float
     return GenerateResponse(text=text, **common)
 
 
-def parse_batch_result(result: dict[str, Any], json_output: bool = False, wrapped: bool = False) -> GenerateResponse:
+def parse_batch_result(result: dict[str, Any], json_output: bool = False, wrapped: bool = False,
+                       tools: bool = False) -> GenerateResponse:
     """One ``result`` of a Message Batches results line."""
     kind = result.get("type")
     if kind == "succeeded":
-        return parse_message(result["message"], json_output, wrapped, None)
+        return parse_message(result["message"], json_output, wrapped, None, tools)
     if kind == "errored":
         err = (result.get("error") or {}).get("error") or result.get("error") or {}
         kind_map = {"rate_limit_error": ErrorKind.RATE_LIMITED, "overloaded_error": ErrorKind.SERVER_ERROR,

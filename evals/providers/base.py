@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from evals.config.models import ModelSpec
 from evals.prompts import RenderedPrompt
 from evals.secrets import key_vars, scrub, scrub_data
+from evals.tool_calls import ToolCall
 
 
 class ErrorKind(str, enum.Enum):
@@ -84,6 +85,15 @@ def error_class(kind: "ErrorKind | str | None") -> str | None:
         return "infra"
 
 
+def estimate_tokens(text: str) -> int:
+    """Tokens of a text where no tokenizer is at hand: characters / 4.
+
+    >>> estimate_tokens("x" * 400)
+    100
+    """
+    return len(text) // 4
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     """One call: the rendered prompt for one model."""
@@ -94,7 +104,11 @@ class GenerateRequest:
 
 @dataclass
 class GenerateResponse:
-    """What came back. ``text`` is empty when ``error`` is set."""
+    """What came back. ``text`` is empty when ``error`` is set.
+
+    ``tool_calls``: for a request with tools, the calls the model made (``[]``: it answered in text,
+    which is then ``text``); None for a request without tools.
+    """
 
     text: str = ""
     input_tokens: int | None = None
@@ -114,6 +128,7 @@ class GenerateResponse:
     attempts: int = 1
     raw_model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[ToolCall] | None = None
 
     @property
     def ok(self) -> bool:
@@ -137,6 +152,8 @@ class GenerateResponse:
     def from_dict(cls, data: dict[str, Any]) -> "GenerateResponse":
         data = dict(data)
         data["error"] = ErrorKind(data["error"]) if data.get("error") else None
+        if data.get("tool_calls") is not None:
+            data["tool_calls"] = [ToolCall.from_dict(c) for c in data["tool_calls"]]
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -220,6 +237,16 @@ class Provider(abc.ABC):
     def unavailable_reason(cls, spec: ModelSpec) -> str | None:
         """Why this provider cannot serve ``spec`` here (missing key, file, endpoint), or None."""
         return None
+
+    def context_limit(self) -> int:
+        """The most tokens one request may hold, prompt and answer together: the spec's ``context_window``
+        (a provider may know a smaller one: llama-cpp's loaded ``n_ctx``)."""
+        return self.spec.context_window
+
+    def count_tokens(self, prompt: RenderedPrompt) -> int:
+        """The prompt tokens of a request: :func:`estimate_tokens` unless the provider has the model's
+        tokenizer at hand (llama-cpp counts with the GGUF's own vocabulary)."""
+        return estimate_tokens(prompt.text)
 
     def serves(self, suite: str) -> bool:
         """Whether this model is a candidate on ``suite`` (a distilled classifier: only the suite it learned)."""

@@ -7,6 +7,7 @@ from collections import deque
 from typing import Callable, ClassVar, Iterable
 
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.tool_calls import read_call_object
 
 Responder = Callable[[GenerateRequest], "GenerateResponse | str"]
 
@@ -17,6 +18,9 @@ class FakeProvider(Provider):
     Set them with :meth:`reset` in tests; ``calls`` records every request. In models.yaml, ``options``
     (:class:`~evals.config.models.FakeOptions`) may set ``answer`` (a fixed reply) and ``delay_s``. With nothing set it echoes the last line of
     the prompt, which is enough for pipeline tests.
+
+    For a request with tools, a text answer that is a call object (``{"tool": ..., "arguments": ...}``)
+    becomes ``tool_calls`` as a call-object provider (llama-cpp) reads it; any other text is a reply.
     """
 
     name: ClassVar[str] = "fake"
@@ -56,10 +60,14 @@ class FakeProvider(Provider):
         if isinstance(answer, ErrorKind):
             return GenerateResponse(error=answer, error_message=f"scripted {answer.value}")
         text = str(answer)
+        calls = None
+        if request.prompt.tools is not None:
+            calls, text = read_call_object(text) or ([], text)
         return GenerateResponse(
             text=text,
+            tool_calls=calls,
             input_tokens=len(request.prompt.text.split()),
-            output_tokens=len(text.split()),
+            output_tokens=len(str(answer).split()),
             latency_ms=1.0 + 1000 * delay,
             finish_reason="stop",
         )

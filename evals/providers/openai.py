@@ -12,9 +12,21 @@ optional (local servers ignore it). ``options`` in models.yaml
 
 - ``json_mode``: ``response_format`` (default: OpenAI's ``json_schema`` format, which vLLM reads),
   ``guided_json`` (vLLM: also sends ``extra_body={"guided_json": schema}``), ``json_object`` (the
-  llama.cpp server's ``{"type": "json_object", "schema": ...}``) or ``none``;
+  llama.cpp server's ``{"type": "json_object", "schema": ...}``, its patterns made portable as for the
+  in-process provider: :func:`evals.providers.llama_cpp.portable_schema`) or ``none``;
 - ``extra_body``: a mapping sent with every request (server-specific sampling settings);
+- ``tool_mode``: how a request's tools are sent: ``native`` (default: ``tools`` and ``tool_choice: auto``,
+  which a vLLM server started with ``--enable-auto-tool-choice`` answers with ``tool_calls``) or
+  ``call_object`` (no native tools: the answer is constrained by ``json_mode`` to a call object,
+  :func:`evals.tool_calls.call_object_schema`, and read back as ``tool_calls``; for servers without
+  automatic tool choice, such as llama-cpp-python's);
 - ``probe_timeout_s``: how long the reachability probe waits (default 1 s; not in the cache key).
+
+Tools (a ``tool_call`` suite): chat requests carry ``tools`` (each ``{"type": "function", "function":
+{name, description, parameters}}``, ``strict`` where the schema allows it) and ``tool_choice: "auto"``;
+the reply's ``tool_calls`` become :attr:`GenerateResponse.tool_calls` with their arguments as written
+(invalid JSON included: that is the model's answer). A completion template has no native tools: its
+text is read as a call object.
 
 Completion-mode templates go to ``/completions``, so base models work. The SDK's own retries are off
 (``max_retries=0``): :mod:`evals.providers.retry` retries, honouring ``retry-after``.
@@ -29,6 +41,7 @@ from typing import Any, ClassVar
 from evals.config.models import ModelSpec
 from evals.providers import _sdk
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.tool_calls import ToolCall, call_object_schema, read_call_object
 
 #: Tests replace this with a factory of ``httpx2.AsyncClient(transport=MockTransport(...))``.
 http_client_factory: _sdk.HttpClientFactory | None = None
@@ -55,6 +68,26 @@ def strict_compatible(schema: Any) -> bool:
         if schema.get("additionalProperties") is not False or set(schema.get("required", [])) != set(props):
             return False
     return all(strict_compatible(v) for k, v in schema.items() if k not in ("enum", "const", "default", "examples"))
+
+
+def function_tools(tools: Any) -> list[dict[str, Any]]:
+    """A suite's tools in the Chat Completions ``tools`` format.
+
+    >>> function_tools([{"name": "f", "description": "d", "parameters": {"type": "object"}}])
+    [{'type': 'function', 'function': {'name': 'f', 'description': 'd', 'parameters': {'type': 'object'}}}]
+    """
+    out = []
+    for tool in tools:
+        function = {"name": tool["name"], "description": tool.get("description", ""),
+                    "parameters": tool.get("parameters") or {"type": "object"}}
+        if function["parameters"].get("properties") and strict_compatible(function["parameters"]):
+            function["strict"] = True
+        out.append({"type": "function", "function": function})
+    return out
+
+
+#: How a request's tools travel: natively, as a call object the answer is constrained to, or not at all.
+NATIVE, CALL_OBJECT = "native", "call_object"
 
 
 def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -95,15 +128,28 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
         """(response_format, extra_body) for a JSON-output request."""
         return response_format(schema), {}
 
+    def tool_mode(self, request: GenerateRequest) -> str | None:
+        """How this request's tools travel (:data:`NATIVE` or :data:`CALL_OBJECT`); None without tools."""
+        p = request.prompt
+        if p.tools is None:
+            return None
+        return CALL_OBJECT if p.prompt is not None else NATIVE
+
     def request_body(self, request: GenerateRequest) -> tuple[str, dict[str, Any]]:
         """(endpoint, JSON body) for one request: ``chat`` or ``completions``. Used for batches too."""
         p = request.prompt
         body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature, **p.optional_sampling()}
         extra_body = dict(self.spec.options.extra_body)
         response_fmt = None
-        if p.json_output:
+        mode = self.tool_mode(request)
+        if mode == CALL_OBJECT:  # the answer is one call object, constrained like any JSON answer
+            response_fmt, more = self._json_extras(call_object_schema(p.tools or ()))
+            extra_body.update(more)
+        elif p.json_output:
             response_fmt, more = self._json_extras(p.json_schema)
             extra_body.update(more)
+        if mode == NATIVE:
+            body.update(tools=function_tools(p.tools or ()), tool_choice="auto")
         if p.prompt is not None:
             endpoint = "completions"
             body.update(prompt=p.prompt, max_tokens=p.max_tokens)
@@ -134,7 +180,7 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
                 raise
             return _sdk.error_from_exception(exc, openai, [self._key()], (time.perf_counter() - start) * 1000)
         latency_ms = (time.perf_counter() - start) * 1000
-        return parse_completion(_as_dict(out), endpoint, latency_ms)
+        return parse_completion(_as_dict(out), endpoint, latency_ms, self.tool_mode(request))
 
     # -- batch (OpenAI Batch API) ---------------------------------------------------------------
     async def submit_batch(self, items: list[tuple[str, GenerateRequest]]) -> str:
@@ -167,7 +213,9 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
             content = await self.client.files.content(file_id)
             for line in content.text.splitlines():
                 if line.strip():
-                    custom_id, response = parse_batch_line(json.loads(line))
+                    data = json.loads(line)
+                    request = requests.get(data.get("custom_id", ""))
+                    custom_id, response = parse_batch_line(data, self.tool_mode(request) if request else None)
                     found[custom_id] = response
         return found
 
@@ -197,12 +245,20 @@ class OpenAICompatibleProvider(OpenAIProvider):
             return f"endpoint unreachable: {spec.base_url} ({problem})"
         return None
 
+    def tool_mode(self, request: GenerateRequest) -> str | None:
+        mode = super().tool_mode(request)
+        return CALL_OBJECT if mode == NATIVE and self.spec.options.tool_mode == CALL_OBJECT else mode
+
     def _json_extras(self, schema: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         mode = self.spec.options.json_mode
         if mode == "none":
             return None, {}
         if mode == "json_object":  # llama-cpp-python's server: a grammar built from the schema
-            return ({"type": "json_object", "schema": schema} if schema else {"type": "json_object"}), {}
+            from evals.providers.llama_cpp import portable_schema  # escapes its converter would crash on
+
+            if not schema:
+                return {"type": "json_object"}, {}
+            return {"type": "json_object", "schema": portable_schema(schema)}, {}
         extra = {"guided_json": schema} if mode == "guided_json" and schema else {}
         return response_format(schema), extra
 
@@ -211,8 +267,19 @@ def _as_dict(out: Any) -> Any:
     return out.model_dump(warnings=False) if hasattr(out, "model_dump") else out
 
 
-def parse_completion(body: Any, endpoint: str, latency_ms: float) -> GenerateResponse:
-    """Map a chat completion or completion body (a dict) to a :class:`GenerateResponse`."""
+def _tool_calls(message: dict[str, Any]) -> list[ToolCall]:
+    """The ``tool_calls`` of a chat message (function calls; arguments as the model wrote them)."""
+    calls = []
+    for item in message.get("tool_calls") or []:
+        function = item["function"]
+        calls.append(ToolCall.of(function["name"], function.get("arguments") or "", item.get("id")))
+    return calls
+
+
+def parse_completion(body: Any, endpoint: str, latency_ms: float, tools: str | None = None) -> GenerateResponse:
+    """Map a chat completion or completion body (a dict) to a :class:`GenerateResponse`; ``tools`` is how
+    the request's tools travelled (:data:`NATIVE`, :data:`CALL_OBJECT`, or None: no tools)."""
+    calls: list[ToolCall] | None = None
     try:
         choice = body["choices"][0]
         finish = choice.get("finish_reason")
@@ -221,6 +288,10 @@ def parse_completion(body: Any, endpoint: str, latency_ms: float) -> GenerateRes
         else:
             message = choice["message"]
             text, refusal = message.get("content"), message.get("refusal")
+            if tools == NATIVE:
+                calls = _tool_calls(message)
+                if calls and text is None:
+                    text = ""
         usage = body.get("usage") or {}
         details = usage.get("prompt_tokens_details") or {}
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -234,11 +305,14 @@ def parse_completion(body: Any, endpoint: str, latency_ms: float) -> GenerateRes
         return GenerateResponse(error=ErrorKind.REFUSED, error_message="content_filter", **common)
     if text is None:
         return _sdk.malformed("response has no content", latency_ms)
-    return GenerateResponse(text=text, **common)
+    if tools == CALL_OBJECT:
+        calls, text = read_call_object(text) or ([], text)
+    return GenerateResponse(text=text, tool_calls=calls, **common)
 
 
-def parse_batch_line(line: dict[str, Any]) -> tuple[str, GenerateResponse]:
-    """One line of a Batch output or error file -> (custom_id, response)."""
+def parse_batch_line(line: dict[str, Any], tools: str | None = None) -> tuple[str, GenerateResponse]:
+    """One line of a Batch output or error file -> (custom_id, response); ``tools`` as in
+    :func:`parse_completion`."""
     custom_id = line.get("custom_id", "")
     response = line.get("response") or {}
     error = line.get("error")
@@ -250,7 +324,7 @@ def parse_batch_line(line: dict[str, Any]) -> tuple[str, GenerateResponse]:
         kind = _sdk.kind_for_status(int(status), message, err.get("code")) if status else ErrorKind.UNKNOWN
         return custom_id, GenerateResponse(error=kind, error_message=message)
     body = response.get("body")
-    parsed = parse_completion(body, "chat" if _is_chat(body) else "completions", 0.0)
+    parsed = parse_completion(body, "chat" if _is_chat(body) else "completions", 0.0, tools)
     parsed.latency_ms = None  # a batch has no per-call latency
     return custom_id, parsed
 

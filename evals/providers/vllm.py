@@ -9,7 +9,10 @@ the cache key.
 
 Calls from the runner arrive one by one; they are gathered into one ``LLM.chat`` / ``LLM.generate``
 call per batch so the engine's continuous batching does the work. JSON output uses vLLM's structured
-outputs (``StructuredOutputsParams``, or ``GuidedDecodingParams`` on older vLLM releases).
+outputs (``StructuredOutputsParams``, or ``GuidedDecodingParams`` on older vLLM releases). A request with
+tools (a ``tool_call`` suite) is constrained the same way to one call object
+(:func:`evals.tool_calls.call_object_schema`) and read back into ``tool_calls``, as in the llama-cpp
+provider; a vLLM *server* answers native ``tools`` instead (provider ``openai-compatible``).
 
 Where vllm is not installed or there is no CUDA GPU the provider is unavailable, with that reason.
 """
@@ -23,6 +26,7 @@ from typing import Any, ClassVar
 
 from evals.config.models import ModelSpec
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.tool_calls import call_object_schema, read_call_object
 
 def cuda_reason() -> str | None:
     """Why no CUDA GPU can be used here, or None when one can."""
@@ -53,8 +57,8 @@ def sampling_params(request: GenerateRequest) -> Any:
 
     kwargs = sampling_kwargs(request)
     p = request.prompt
-    if p.json_output:
-        schema = p.json_schema or {"type": "object"}
+    if p.json_output or p.tools is not None:
+        schema = call_object_schema(p.tools) if p.tools is not None else p.json_schema or {"type": "object"}
         try:
             from vllm.sampling_params import StructuredOutputsParams
 
@@ -123,8 +127,11 @@ class VllmProvider(Provider):
             busy_ms = latency_ms / len(indices)
             for i, out in zip(indices, outputs):
                 completion = out.outputs[0]
+                text, calls = completion.text, None
+                if requests[i].prompt.tools is not None:
+                    calls, text = read_call_object(text) or ([], text)
                 results[i] = GenerateResponse(
-                    text=completion.text, input_tokens=len(out.prompt_token_ids or []),
+                    text=text, tool_calls=calls, input_tokens=len(out.prompt_token_ids or []),
                     output_tokens=len(completion.token_ids or []), latency_ms=latency_ms, busy_ms=busy_ms,
                     finish_reason=completion.finish_reason, raw_model=self.spec.model,
                     extra={"batch_size": len(indices)},

@@ -66,7 +66,8 @@ def example_priorities(frame: Any) -> Any:
 
 
 _COLUMNS = ["suite", "example_id", "model", "repeat", "variant", "score", "subscores", "error", "error_message",
-            "output", "gold", "prompt_text", "detail", "cost_usd", "latency_ms", "split"]
+            "output", "gold", "prompt_text", "detail", "cost_usd", "latency_ms", "split",
+            "tool_calls"]
 
 
 def render_command(suite: str, model: str, example_id: str, split: str | None) -> str:
@@ -102,6 +103,9 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
     order = example_priorities(frame)
     groups = frame.groupby(["suite", "example_id"], sort=False).indices
     col = {c: (frame[c].tolist() if c in frame.columns else [None] * len(frame)) for c in _COLUMNS}
+    # a tool-calling suite's answer is its calls as much as its text: shown together as the output
+    col["output"] = [f"{o or ''}\n[tool calls] {c}".strip() if isinstance(c, str) else o
+                     for o, c in zip(col["output"], col["tool_calls"])]
     rows: list[dict[str, Any]] = []
     used = truncated = misses = 0
     taken_by_tier: dict[str, int] = {}

@@ -86,6 +86,10 @@ def _suite(view: dict[str, Any]) -> list[str]:
         lines += [""] + warnings
     if view["frontier"]:
         lines += ["", "★ on the quality-vs-cost Pareto frontier: " + ", ".join(md_cell(m) for m in view["frontier"])]
+    for x in view.get("excluded") or []:
+        lines += ["", f"Excluded (not run, left out of quality): {md_cell(x['model'])} {x['count']} "
+                      f"example{'s' if x['count'] != 1 else ''}, context window {x['window']:,} < up to "
+                      f"{x['needed']:,} tokens"]
     lines.append("")
     return lines
 

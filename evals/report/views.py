@@ -162,6 +162,58 @@ def class_view(per_model: dict[str, dict[str, dict[str, Any]]], models: list[str
     return {"models": models, "rows": rows, "overall": overall}
 
 
+def tool_view(per_model: dict[str, dict[str, dict[str, Any]]], models: list[str]) -> dict[str, Any]:
+    """Tool calls: per gold tool and model, recall and precision; per argument F1 (precision / recall);
+    accuracy per gold kind; and each model's confusion table of tools (gold x predicted counts)."""
+    tools = sorted({t for m in per_model.values() for t in _prefixed(m, "tool_recall:")})
+    rows = []
+    for tool in tools:
+        row: dict[str, Any] = {"tool": tool, "recall": {}, "precision": {}}
+        for model in models:
+            metrics = per_model.get(model, {})
+            if f"tool_recall:{tool}" in metrics:
+                row["recall"][model] = _value(metrics, f"tool_recall:{tool}")
+                row["precision"][model] = _value(metrics, f"tool_precision:{tool}")
+        rows.append(row)
+    arguments = []
+    for path in sorted({p for m in per_model.values() for p in _prefixed(m, "argument_f1:")}):
+        cell: dict[str, Any] = {"argument": path, "f1": {}, "precision": {}, "recall": {}}
+        for model in models:
+            metrics = per_model.get(model, {})
+            if f"argument_f1:{path}" in metrics:
+                cell["f1"][model] = _value(metrics, f"argument_f1:{path}")
+                cell["precision"][model] = _value(metrics, f"argument_precision:{path}")
+                cell["recall"][model] = _value(metrics, f"argument_recall:{path}")
+        arguments.append(cell)
+    confusion = {}
+    for model in models:
+        counts = {tuple(k.split("->", 1)): int(_num(r.get("value")) or 0)
+                  for k, r in _prefixed(per_model.get(model, {}), "tool_confusion:").items() if "->" in k}
+        gold = sorted({g for g, _ in counts})
+        predicted = sorted({p for _, p in counts})
+        confusion[model] = {"gold": gold, "predicted": predicted,
+                            "counts": {g: {p: counts.get((g, p), 0) for p in predicted} for g in gold}}
+    kinds = sorted({k for m in per_model.values() for k in _prefixed(m, "kind_accuracy:")})
+    overall = {m: {k: _value(per_model.get(m, {}), k) for k in ("tool_macro_f1", "argument_f1")} for m in models}
+    return {"models": models, "rows": rows, "arguments": arguments, "confusion": confusion, "overall": overall,
+            "kinds": {k: {m: _value(per_model.get(m, {}), f"kind_accuracy:{k}") for m in models} for k in kinds}}
+
+
+def excluded_view(manifest: dict[str, Any], suite: str) -> list[dict[str, Any]]:
+    """Examples of ``suite`` a model was not run on because they exceed its context window (manifest
+    ``excluded``), one line per model: how many, the window and the largest need."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for item in manifest.get("excluded") or []:
+        if isinstance(item, dict) and item.get("suite") == suite:
+            by_model.setdefault(str(item.get("model")), []).append(item)
+    out = []
+    for model, items in sorted(by_model.items()):
+        needed = max(int(i.get("needed_tokens") or 0) for i in items)
+        out.append({"model": model, "count": len(items), "window": int(items[0].get("window") or 0),
+                    "needed": needed, "examples": sorted(str(i.get("example_id")) for i in items)})
+    return out
+
+
 def suite_views(aggregates: Any, frame: Any, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """One view per suite of the aggregates: model rows, frontier, baseline, sub-scores, per-field/class."""
     out = []
@@ -190,6 +242,8 @@ def suite_views(aggregates: Any, frame: Any, manifest: dict[str, Any]) -> list[d
             "floor": meta.get("quality_floor"),
             "fields": field_view(per_model, names) if task == "extraction" else None,
             "classes": class_view(per_model, names) if task == "classification" else None,
+            "tools": tool_view(per_model, names) if task == "tool_call" else None,
+            "excluded": excluded_view(manifest, suite),
         })
     return out
 

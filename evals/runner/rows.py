@@ -7,8 +7,13 @@ The rule (the row contract in :data:`evals.runner.store.RESULT_COLUMNS`):
   of quality;
 - an answer failure (``answer``: a refusal, or a reply that stopped at ``max_tokens``, i.e.
   ``finish_reason == "length"``, recorded as ``truncated``) scores 0.0 and is not shown to the scorer
-  (a cut-off answer is not judged on what it might have said);
-- everything else is scored by the suite's scorer.
+  (a cut-off answer is not judged on what it might have said); its ``detail`` is what it misses
+  (:meth:`~evals.scorers.base.Scorer.unanswered_detail`: every gold field), so per-field metrics count it;
+- everything else is scored by the suite's scorer, which reads :func:`scorer_input` (for a request with
+  tools, the calls and the text together).
+
+``tool_calls`` holds the calls of a request with tools (:func:`evals.tool_calls.calls_json`; ``[]`` when
+the model answered in text) and is null for a request without tools.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from evals.providers.base import ErrorKind, GenerateResponse, answer_confidence, error_class
+from evals.providers.base import (
+    ErrorKind, GenerateResponse, answer_confidence, error_class, estimate_tokens,
+)
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
+from evals.tool_calls import calls_json, scorer_text
 
 if TYPE_CHECKING:
     from evals.runner.calls import JudgeCaller
@@ -29,6 +37,11 @@ def overrides_ascore(scorer: Scorer) -> bool:
     """Whether ``scorer`` scores asynchronously (calls a model); if not, :meth:`Scorer.score` is called
     directly, which keeps a cached re-run free of per-row coroutines."""
     return type(scorer).ascore is not Scorer.ascore
+
+
+def scorer_input(response: GenerateResponse) -> str:
+    """What the scorer reads for a response: its text, with its tool calls where the request had tools."""
+    return scorer_text(response.text, response.tool_calls)
 
 
 def answer_failure(response: GenerateResponse, max_tokens: int) -> tuple[str, str] | None:
@@ -66,21 +79,28 @@ def _failed(exc: Exception, judge: "JudgeCaller | None" = None) -> Scored:
     return Scored(error=ErrorKind.SCORER_ERROR.value, error_message=f"{type(exc).__name__}: {exc}"[:500], judge=judge)
 
 
-def _not_scored(failure: tuple[str, str]) -> Scored:
+def _not_scored(failure: tuple[str, str], scorer: Scorer, example: Any) -> Scored:
     error, message = failure
-    return Scored(0.0 if error_class(error) == "answer" else None, error=error, error_message=message)
+    if error_class(error) != "answer":
+        return Scored(None, error=error, error_message=message)
+    try:  # what the failed answer misses, for per-field metrics (never its text: it is not judged)
+        detail = scorer.unanswered_detail(example)
+    except Exception:
+        detail = None
+    return Scored(0.0, detail=detail, error=error, error_message=message)
 
 
 def score_now(job: "Job", response: GenerateResponse) -> Scored:
     """Score with a scorer that makes no model calls (``score``, synchronously)."""
-    return score_sync(job.scorer, response.text, job.example, answer_failure(response, job.rendered.max_tokens))
+    return score_sync(job.scorer, scorer_input(response), job.example,
+                      answer_failure(response, job.rendered.max_tokens))
 
 
 def score_sync(scorer: Scorer, text: str, example: Any, failure: tuple[str, str] | None) -> Scored:
     """:func:`score_async` for a scorer that makes no model calls (see :func:`overrides_ascore`): no
     coroutine, no judge."""
     if failure is not None:
-        return _not_scored(failure)
+        return _not_scored(failure, scorer, example)
     try:
         return _from_score(scorer.score(text, example))
     except Exception as exc:
@@ -91,7 +111,7 @@ async def score_async(scorer: Scorer, text: str, example: Any, failure: tuple[st
                       judge: "JudgeCaller") -> Scored:
     """Score through ``await scorer.ascore(text, example, judge)``; ``judge`` tallies its model calls."""
     if failure is not None:
-        return _not_scored(failure)
+        return _not_scored(failure, scorer, example)
     try:
         return _from_score(await scorer.ascore(text, example, judge), judge)
     except Exception as exc:
@@ -120,7 +140,7 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "error_message": scored.error_message,
         "input_tokens": response.input_tokens,
         "output_tokens": response.output_tokens,
-        "context_tokens": response.input_tokens if response.input_tokens is not None else len(prompt_text) // 4,
+        "context_tokens": response.input_tokens if response.input_tokens is not None else estimate_tokens(prompt_text),
         "cost_usd": price(spec, response).usd,
         "latency_ms": response.latency_ms,
         "ttft_ms": response.ttft_ms,
@@ -136,7 +156,7 @@ def build_row(job: "Job", response: GenerateResponse, cached: bool, scored: Scor
         "error_class": error_class(scored.error),
         "judge_cost_usd": judge.cost_usd if judge is not None else None,
         "judge_calls": judge.calls if judge is not None else 0,
-        "tool_calls": None,
+        "tool_calls": calls_json(response.tool_calls),
         "confidence": answer_confidence(response),
     }
 

@@ -36,7 +36,10 @@ from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
 from evals.runner.cache import ResponseCache, cache_key
 from evals.runner.calls import CallPath
-from evals.runner.rows import answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync
+from evals.runner.rows import (
+    answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync, scorer_input,
+)
+from evals.runner.windows import Exclusion, summarise, window_exclusion
 from evals.runner.store import (
     BASELINE_COLUMNS, BASELINES_FORMAT, INCOMPLETE, MANIFEST_FORMAT, RESULT_COLUMNS, RESULTS_FORMAT, check_reports_dir,
     git_commit, mark_incomplete, new_run_id, resumable_run, write_json_atomic, write_parquet_atomic,
@@ -149,8 +152,12 @@ def build_scorers(suites: list[Suite], scorers: ScorerRegistry | None) -> dict[s
 
 
 def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], repeats: int,
-         scorers: ScorerRegistry | None, built: dict[str, Scorer] | None = None) -> list[Job]:
-    """Render every prompt up front, so a template error stops the run before anything is paid for."""
+         scorers: ScorerRegistry | None, built: dict[str, Scorer] | None = None,
+         excluded: list[Exclusion] | None = None) -> list[Job]:
+    """Render every prompt up front, so a template error stops the run before anything is paid for.
+
+    A request larger than its model's context window is not planned: it goes to ``excluded``
+    (:mod:`evals.runner.windows`)."""
     jobs: list[Job] = []
     built = built if built is not None else build_scorers(suites, scorers)
     for spec_id, provider in providers.items():
@@ -165,7 +172,12 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
                                  f"only takes chat messages; add a chat variant {spec.id}.j2")
             for example in suite.examples:
-                rendered = build_request(template, suite.variables(example), suite.schema)
+                rendered = build_request(template, suite.variables(example), suite.schema, suite.tools)
+                too_long = window_exclusion(provider, suite.name, example.id, rendered)
+                if too_long is not None:
+                    if excluded is not None:
+                        excluded.append(too_long)
+                    continue
                 for repeat in range(repeats):
                     key = cache_key(identity, rendered.canonical(), repeat)
                     jobs.append(Job(suite, scorer, example, spec, template, rendered, repeat, key))
@@ -213,7 +225,7 @@ async def _finish(index: int, job: Job, response: GenerateResponse, cached: bool
                   rows: list[dict[str, Any] | None], reporter: Reporter) -> None:
     """Score one response (after its call released the model's slot, so a judge call cannot wait on it)."""
     if overrides_ascore(job.scorer):
-        scored = await score_async(job.scorer, response.text, job.example,
+        scored = await score_async(job.scorer, scorer_input(response), job.example,
                                    answer_failure(response, job.rendered.max_tokens), calls.caller())
     else:
         scored = score_now(job, response)
@@ -260,7 +272,8 @@ def _error_counts(frame: Any) -> dict[str, Any]:
 
 def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[Suite], jobs: list[Job],
               providers: dict[str, Provider], started: datetime, finished: datetime, frame: Any,
-              scorer_info: dict[str, Any], judges: dict[str, Provider], baselines: Any) -> dict[str, Any]:
+              scorer_info: dict[str, Any], judges: dict[str, Provider], baselines: Any,
+              excluded: list[Exclusion] = ()) -> dict[str, Any]:
     prompts = {f"{j.template.name}/{j.template.variant}": j.template.sha256 for j in jobs}
 
     def model_entry(p: Provider) -> dict[str, Any]:
@@ -296,6 +309,7 @@ def _manifest(run_id: str, project: Project, options: RunOptions, suites: list[S
         "cached_rows": int(frame["cached"].sum()) if len(frame) else 0,
         "judge_calls": int(frame["judge_calls"].sum()) if len(frame) else 0,
         "baseline_rows": int(len(baselines)),
+        "excluded": [e.to_json() for e in excluded],  # not run: the request exceeds the model's window
     }
 
 
@@ -360,7 +374,10 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     models_file = ensure_artifacts(project, models_file, chosen, [s.name for s in suites], reporter.warn)
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
-    jobs = plan(project, suites, providers, options.repeats, scorers, built)
+    excluded: list[Exclusion] = []
+    jobs = plan(project, suites, providers, options.repeats, scorers, built, excluded)
+    for line in summarise(excluded):
+        reporter.warn(line)
     for idle in sorted(set(providers) - {j.model.id for j in jobs}):  # Provider.serves said no to every suite
         reporter.warn(f"{idle}: not run: it serves none of this run's suites ({', '.join(s.name for s in suites)})")
     if not jobs:
@@ -393,7 +410,7 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
         reporter.warn(f"completing run {run_id}, interrupted while writing its artifacts")
     folder = project.reports_dir / run_id
     manifest = _manifest(run_id, project, options, suites, jobs, providers, started, datetime.now(timezone.utc),
-                         frame, scorer_info, judges, baselines)
+                         frame, scorer_info, judges, baselines, excluded)
     manifest["machine"] = machine
     manifest = scrub_data(manifest, names)
     write_artifacts(folder, signature, manifest, frame, baselines,

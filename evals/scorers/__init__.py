@@ -7,18 +7,19 @@ from evals.scorers.base import Baseline, ModelCaller, Score, Scorer, ScorerSetti
 from evals.scorers.classification import ClassificationScorer, normalise_label
 from evals.scorers.extraction import ExtractionScorer
 from evals.scorers.judge import Judge, JudgeError, JudgeSettings
+from evals.scorers.tool_call import ToolCallScorer
 from evals.scorers.voice import VoiceScorer
 
 __all__ = ["Baseline", "ModelCaller", "Score", "Scorer", "ScorerSettings", "ScorerRegistry", "default_scorers",
-           "build_scorer", "ClassificationScorer", "ExtractionScorer", "VoiceScorer", "Judge", "JudgeError",
-           "JudgeSettings", "normalise_label"]
+           "build_scorer", "ClassificationScorer", "ExtractionScorer", "ToolCallScorer", "VoiceScorer", "Judge",
+           "JudgeError", "JudgeSettings", "normalise_label"]
 
 ScorerRegistry = dict[str, type[Scorer]]
 
 
 def default_scorers() -> ScorerRegistry:
     """A fresh registry of the built-in scorers; add your own to a copy."""
-    return {cls.name: cls for cls in (ClassificationScorer, ExtractionScorer, VoiceScorer)}
+    return {cls.name: cls for cls in (ClassificationScorer, ExtractionScorer, ToolCallScorer, VoiceScorer)}
 
 
 def build_scorer(suite, registry: ScorerRegistry | None = None) -> Scorer:

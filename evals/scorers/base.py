@@ -96,6 +96,12 @@ class Scorer(abc.ABC):
         is; None when the scorer has none."""
         return None
 
+    def unanswered_detail(self, example: "Example") -> dict[str, Any] | None:
+        """The ``detail`` of an answer failure (a refusal, a reply cut off at ``max_tokens``): what it misses
+        of the gold, in the cells the scorer writes for an answer, so per-field metrics count it the same
+        way. None: the scorer has no per-field detail. The answer itself is never shown to the scorer."""
+        return None
+
     def info(self) -> dict[str, Any]:
         """Facts about the scorer itself worth recording in the manifest (e.g. a voice model's AUC)."""
         return {}

@@ -14,7 +14,9 @@ are normalised before comparison (:func:`normalise_value`):
   ``duration``), else the schema's ``pattern`` (the one kind whose sample value it accepts:
   ``2026-03-03``, ``2026-03-03T10:30:00``, ``10:30``, ``America/New_York``, ``PT45M``), else the
   field's name (``timezone``/``tz``, ``*duration*``). Without a kind, a string that reads as a date,
-  an ISO date-time or a clock time (with ``:`` or am/pm) is compared in that canonical form;
+  an ISO date-time or a clock time (with ``:`` or am/pm) is compared in that canonical form. A
+  date-time written with a UTC offset is compared as the instant it names
+  (``2026-02-11T16:00-08:00`` = ``2026-02-12T09:00+09:00``);
 - lists: compared as sets of normalised items (order and duplicates ignored);
 - booleans: ``true``/``false`` (a boolean written as the string ``"true"`` matches; the number 1 does not);
 - no value: an absent key, ``null``, ``""``, ``[]`` and ``{}`` all mean "no value".
@@ -37,7 +39,10 @@ when every counted path is correct, invented ones included.
   matched one to one;
 - ``kinds: {path: kind}``: set a field's kind where the schema does not say;
 - ``timezone_aliases: {alias: zone}``: more timezone aliases (added to
-  :data:`~evals.scorers.values.TIMEZONE_ALIASES`).
+  :data:`~evals.scorers.values.TIMEZONE_ALIASES`);
+- ``records: {path, owner, text, threshold}``: the list at ``path`` holds records that are paired with
+  gold by owner and text similarity before their fields are compared (:mod:`evals.scorers.records`;
+  sub-scores ``record_precision``, ``record_recall``, ``record_f1``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from pydantic import Field
 
 from evals.errors import ConfigError
 from evals.scorers.base import Baseline, Score, Scorer, ScorerSettings
+from evals.scorers.records import RecordsSettings, field_group, record_cells, record_subscores
 from evals.scorers.values import (
     KINDS, normalise_date, normalise_datetime, normalise_duration, normalise_time, normalise_timezone, parse_number,
 )
@@ -81,6 +87,20 @@ def parse_json_object(text: str) -> Any | None:
             except json.JSONDecodeError:
                 start = candidate.find("{", start + 1)
     return None
+
+
+def _instant(canonical: str) -> str:
+    """A canonical date-time with an offset as the same instant in UTC (one form per instant).
+
+    >>> _instant("2026-02-12T09:00+09:00"), _instant("2026-02-12T09:00")
+    ('2026-02-12T00:00+00:00', '2026-02-12T09:00')
+    """
+    from datetime import datetime, timezone
+
+    if not re.search(r"[+-]\d\d:\d\d$", canonical):
+        return canonical
+    moment = datetime.fromisoformat(canonical).astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M") + (f":{moment.second:02d}" if moment.second else "") + "+00:00"
 
 
 def _bare_unit(path: str) -> str:
@@ -118,7 +138,8 @@ def normalise_value(value: Any, kind: str | None = None, *, path: str = "",
     text = " ".join(str(value).split())
     if not text:
         return None
-    typed = {"date": normalise_date, "date-time": lambda t: normalise_datetime(t) or normalise_date(t),
+    typed = {"date": normalise_date,
+             "date-time": lambda t: (found := normalise_datetime(t)) and _instant(found) or normalise_date(t),
              "time": normalise_time,
              "timezone": lambda t: normalise_timezone(t, timezone_aliases)}.get(kind or "")
     if typed is not None and (found := typed(text)) is not None:
@@ -126,7 +147,9 @@ def normalise_value(value: Any, kind: str | None = None, *, path: str = "",
     folded = text.casefold()
     if (number := parse_number(folded)) is not None:
         return number
-    if (found := normalise_datetime(folded) or normalise_date(folded)) is not None:
+    if (found := normalise_datetime(folded)) is not None:
+        return _instant(found)
+    if (found := normalise_date(folded)) is not None:
         return found
     if re.search(r"\d(:\d\d|\s*[ap]\.?m\b)", folded) and (found := normalise_time(folded)) is not None:
         return found
@@ -195,10 +218,13 @@ class ExtractionSettings(ScorerSettings):
     fuzzy_threshold: float = Field(default=0.8, gt=0, le=1, description="Token-overlap F1 a fuzzy field needs.")
     kinds: dict[str, Kind] = Field(default_factory=dict, description="Path -> value kind, where the schema does not say.")
     timezone_aliases: dict[str, str] = Field(default_factory=dict, description="More timezone aliases: alias -> IANA zone.")
+    records: RecordsSettings | None = Field(default=None, description="A list of records paired with gold by "
+                                                                      "owner and text before comparing fields.")
 
 
-_KIND_SAMPLES = {"date": "2026-03-03", "date-time": "2026-03-03T10:30:00", "time": "10:30",
-                 "timezone": "America/New_York", "duration": "PT45M"}
+#: Values of each kind a ``pattern`` is tried on (any one accepted names the kind, if no other kind's is).
+_KIND_SAMPLES = {"date": ("2026-03-03",), "date-time": ("2026-03-03T10:30:00", "2026-03-03T10:30:00+01:00"),
+                 "time": ("10:30",), "timezone": ("America/New_York",), "duration": ("PT45M",)}
 
 
 def _kind_of(name: str, schema: dict[str, Any]) -> str | None:
@@ -210,7 +236,7 @@ def _kind_of(name: str, schema: dict[str, Any]) -> str | None:
         except re.error:
             pattern = None
         if pattern is not None:
-            accepted = [k for k, sample in _KIND_SAMPLES.items() if pattern.search(sample)]
+            accepted = [k for k, samples in _KIND_SAMPLES.items() if any(pattern.search(x) for x in samples)]
             if len(accepted) == 1:
                 return accepted[0]
     if name in ("timezone", "time_zone", "tz"):
@@ -221,7 +247,8 @@ def _kind_of(name: str, schema: dict[str, Any]) -> str | None:
 
 
 def schema_fields(schema: dict[str, Any] | None) -> dict[str, str | None]:
-    """Every property path of a JSON Schema (objects included) with its value kind (None if plain).
+    """Every property path of a JSON Schema (objects included, and the fields of a list's records under
+    the list's path) with its value kind (None if plain).
 
     >>> schema_fields({"properties": {"m": {"type": ["object", "null"], "properties": {
     ...     "date": {"type": "string", "format": "date"}, "tz": {"type": "string"}}}}})
@@ -249,6 +276,8 @@ def schema_fields(schema: dict[str, Any] | None) -> dict[str, str | None]:
                                                              for x in sub.get(k, []))]]
                 out[path] = out.get(path) or next((k for k in kinds if k), None)
                 walk(sub, path)
+                if isinstance(sub.get("items"), dict):  # a list of records: its fields under the same path
+                    walk(sub["items"], path)
 
     walk(root, "")
     return out
@@ -278,6 +307,8 @@ class ExtractionScorer(Scorer):
         negative = [p for p, w in settings.weights.items() if w < 0]
         if negative:
             raise ConfigError(where, f"weights must be >= 0 (got {negative})", field="scorer.settings.weights")
+        if settings.records is not None and schema:
+            _check_records(settings.records, schema, known, where)
         bad_zones = [z for z in settings.timezone_aliases.values() if normalise_timezone(z) is None]
         if bad_zones:
             raise ConfigError(where, f"not IANA timezones: {bad_zones} (see zoneinfo.available_timezones())",
@@ -313,6 +344,27 @@ class ExtractionScorer(Scorer):
 
     def compare(self, gold: Any, predicted: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """``(fields, both_null)`` as described in the module docstring; ``predicted`` None = unparseable."""
+        fields, both_null, _ = self.compare_all(gold, predicted)
+        return fields, both_null
+
+    def compare_all(self, gold: Any, predicted: Any) -> tuple[dict[str, dict[str, Any]], list[str], dict | None]:
+        """``(fields, both_null, records)``: :meth:`compare` plus, with ``records`` set, the pairing summary."""
+        records = self.settings.records
+        if records is None:
+            return (*self._compare_flat(gold, predicted), None)
+        name = records.path
+        rest_gold = {k: v for k, v in gold.items() if k != name} if isinstance(gold, dict) else gold
+        rest_pred = {k: v for k, v in predicted.items() if k != name} if isinstance(predicted, dict) else None
+        fields, both_null = self._compare_flat(rest_gold, rest_pred)
+        cells, nulls, summary = record_cells(
+            gold.get(name) if isinstance(gold, dict) else None,
+            predicted.get(name) if isinstance(predicted, dict) else None, records,
+            lambda path, g, p: self.same(path, g, p), flatten, present, token_overlap)
+        for path, cell in cells.items():
+            fields[path] = {**cell, **self._weight(field_group(path).replace("[]", ""))}
+        return fields, both_null + nulls, summary
+
+    def _compare_flat(self, gold: Any, predicted: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
         g = flatten(gold)
         if predicted is None:
             return {path: {"gold": present(v), "pred": False, "correct": False, **self._weight(path)}
@@ -340,14 +392,18 @@ class ExtractionScorer(Scorer):
         gold = example.gold if not isinstance(example.gold, str) else json.loads(example.gold)
         predicted = parse_json_object(output)
         if not isinstance(predicted, dict):
-            fields, _ = self.compare(gold, None)
-            return Score(0.0, {"parsed": 0.0, "schema_valid": 0.0, "field_accuracy": 0.0, "exact_record": 0.0},
-                         {"fields": fields, "both_null": [], "schema_errors": ["not a JSON object"]})
+            fields, _, records = self.compare_all(gold, None)
+            detail = {"fields": fields, "both_null": [], "schema_errors": ["not a JSON object"]}
+            subscores = {"parsed": 0.0, "schema_valid": 0.0, "field_accuracy": 0.0, "exact_record": 0.0}
+            if records is not None:
+                detail["records"] = records
+                subscores.update(record_subscores(records))
+            return Score(0.0, subscores, detail)
         errors = [e.message[:200] for e in self._validator.iter_errors(predicted)][:5] if self._validator else []
-        fields, both_null = self.compare(gold, predicted)
+        fields, both_null, records = self.compare_all(gold, predicted)
         total = sum(f.get("weight", 1.0) for f in fields.values())
         accuracy = sum(f.get("weight", 1.0) for f in fields.values() if f["correct"]) / total if total else 1.0
-        return Score(
+        result = Score(
             value=accuracy,
             subscores={
                 "parsed": 1.0,
@@ -355,12 +411,36 @@ class ExtractionScorer(Scorer):
                 "field_accuracy": accuracy,
                 "exact_record": 1.0 if all(f["correct"] for f in fields.values()) else 0.0,
             },
-            detail={"fields": fields, "both_null": both_null, "schema_errors": errors},
+            detail={"fields": fields, "both_null": both_null, "schema_errors": errors,
+                    **({"records": records} if records is not None else {})},
         )
+        if records is not None:
+            result.subscores.update(record_subscores(records))
+        return result
+
+    def unanswered_detail(self, example) -> dict[str, Any]:
+        """Every gold field missed (the cells of an answer that did not parse)."""
+        gold = example.gold if not isinstance(example.gold, str) else json.loads(example.gold)
+        fields, _, records = self.compare_all(gold, None)
+        return {"fields": fields, "both_null": [], **({"records": records} if records is not None else {})}
 
     def baseline(self, examples) -> Baseline:
         """The empty object for every example: what extracting nothing scores."""
         return Baseline("empty object", {e.id: "{}" for e in examples})
+
+
+def _check_records(records: RecordsSettings, schema: dict[str, Any], known: dict[str, Any], where: Any) -> None:
+    """``records.path`` is a list of objects in the schema and ``owner``/``text`` are fields of its items."""
+    node = (schema.get("properties") or {}).get(records.path) or {}
+    items = node.get("items") if isinstance(node, dict) else None
+    if not isinstance(items, dict) or not items.get("properties"):
+        raise ConfigError(where, f"{records.path!r} is not a list of records (a top-level array whose items are "
+                                 f"objects) in the schema", field="scorer.settings.records.path")
+    for name in ("owner", "text"):
+        field = getattr(records, name)
+        if field is not None and f"{records.path}.{field}" not in known:
+            raise ConfigError(where, f"{field!r} is not a field of the records at {records.path!r}; fields: "
+                                     f"{', '.join(items['properties'])}", field=f"scorer.settings.records.{name}")
 
 
 def compare_fields(gold: Any, predicted: Any) -> dict[str, dict[str, Any]]:

@@ -43,7 +43,7 @@ def team_scorer(tmp_path, monkeypatch):
 def test_the_scorer_code_holds_the_scorer_module_and_the_scorer_modules_it_reaches():
     assert list(scorer_code("classification")) == ["evals/scorers/base.py", "evals/scorers/classification.py"]
     assert list(scorer_code("extraction")) == ["evals/scorers/base.py", "evals/scorers/extraction.py",
-                                               "evals/scorers/values.py"]
+                                               "evals/scorers/records.py", "evals/scorers/values.py"]
     assert "evals/scorers/judge.py" in scorer_code("voice")
     assert scorer_code("no-such-scorer") is None
 

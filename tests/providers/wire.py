@@ -113,3 +113,44 @@ def anthropic_message(content: list[dict[str, Any]] | None = None, stop_reason: 
 
 def anthropic_error(type_: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": type_, "message": message}, "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"}
+
+
+# -- tool calls (a tool_call suite's requests) ----------------------------------------------------------
+
+TOOLS = (
+    {"name": "lookup_account", "description": "Read one account.",
+     "parameters": {"type": "object", "additionalProperties": False, "required": ["account"],
+                    "properties": {"account": {"type": "string", "minLength": 1},
+                                   "sections": {"type": "array", "items": {"enum": ["contacts", "deals"]}}}}},
+    {"name": "log_call", "description": "Log a call that happened.",
+     "parameters": {"type": "object", "additionalProperties": False, "required": ["account", "date"],
+                    "properties": {"account": {"type": "string"},
+                                   "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"}}}},
+)
+
+
+def tool_request(prompt_text: str | None = None) -> GenerateRequest:
+    """A chat request offering :data:`TOOLS` (or a completion request, given ``prompt_text``)."""
+    base = chat_prompt()
+    if prompt_text is not None:
+        p = RenderedPrompt(messages=None, prompt=prompt_text, max_tokens=16, temperature=0.0, tools=TOOLS)
+    else:
+        p = RenderedPrompt(messages=base.messages, prompt=None, max_tokens=16, temperature=0.0, tools=TOOLS)
+    return GenerateRequest(p, request_id="r1")
+
+
+def openai_tool_calls(*calls: tuple[str, str], content: str | None = None) -> dict[str, Any]:
+    """A chat completion whose message carries ``calls`` as ``(name, arguments JSON text)``."""
+    body = openai_chat(content)
+    message = body["choices"][0]["message"]
+    message["tool_calls"] = [{"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                             for i, (n, a) in enumerate(calls)]
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body
+
+
+def anthropic_tool_use(*calls: tuple[str, Any], text: str | None = None) -> dict[str, Any]:
+    """A Messages response with one ``tool_use`` block per ``(name, input)``."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    blocks += [{"type": "tool_use", "id": f"toolu_0{i}", "name": n, "input": inp} for i, (n, inp) in enumerate(calls)]
+    return anthropic_message(blocks, stop_reason="tool_use")

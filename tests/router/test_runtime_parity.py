@@ -83,10 +83,11 @@ async def test_every_shipped_rule_sends_the_request_its_suite_evaluated():
                     compared[rule_id] = compared.get(rule_id, 0) + 1
     finally:
         await client.aclose()
-    # the three shipped rules with a suite, each over all its suite's test examples and its whole chain
-    assert compared == {"inbox-triage": 120 * 3, "crm-extraction": 40 * 3, "founder-voice": 24 * 2}
-    # prompts the runtime can serve, no suite yet (plan-commitments is still a draft): no new rule joins them
-    assert unevaluated == ["long-context", "default"]
+    # the shipped rules with a suite, each over all its suite's test examples and its whole chain
+    assert compared == {"inbox-triage": 120 * 3, "crm-extraction": 40 * 3, "founder-voice": 24 * 2,
+                        "crm-actions": 7 * 3, "long-context": 2 * 2}  # the two default `quick` splits
+    # prompts the runtime can serve with no suite: only the default (no new rule joins it)
+    assert unevaluated == ["default"]
 
 
 FIXTURE_MODELS = """\

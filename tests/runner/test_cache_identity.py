@@ -27,7 +27,8 @@ BASE = {"id": "m", "model": "some-model", "family": "f", "context_window": 8192}
 OPTION_CHANGES: dict[str, dict[str, Any]] = {
     "llama-cpp": {"n_ctx": 2048, "seed": 7, "n_batch": 64, "n_gpu_layers": -1, "n_threads": 1},
     "openai": {"extra_body": {"top_k": 5}},
-    "openai-compatible": {"extra_body": {"top_k": 5}, "json_mode": "guided_json", "probe_timeout_s": 9.0},
+    "openai-compatible": {"extra_body": {"top_k": 5}, "json_mode": "guided_json", "tool_mode": "call_object",
+                          "probe_timeout_s": 9.0},
     "anthropic": {"json_mode": "output_format", "sampling_params": True, "anthropic_version": "2023-06-01"},
     "vllm": {"tensor_parallel_size": 2, "pipeline_parallel_size": 2, "max_model_len": 4096,
              "gpu_memory_utilization": 0.5, "max_num_seqs": 8, "dtype": "half", "quantization": "awq", "seed": 3,

