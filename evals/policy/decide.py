@@ -334,7 +334,8 @@ def _unmeasured_choice(ev: RuleEvidence, incumbent: str, eligible: list[str], *,
                        confidence: float) -> Choice:
     """``--replace-unmeasured``: the cheapest eligible model non-inferior to the best eligible one."""
     if not eligible:
-        return Choice("unmeasured", incumbent, f"kept: {UNMEASURED_REASON} (no measured model meets the rule)")
+        return Choice("unmeasured", incumbent, f"kept: incumbent {incumbent} not measured in this run and no measured "
+                                               "model meets the rule (--replace-unmeasured)")
     best = best_eligible(ev, eligible)
     verdicts: dict[str, Verdict] = {}
     for m in _by_cost(eligible, ev):

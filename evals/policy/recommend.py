@@ -211,8 +211,8 @@ def _decide(rule_id: str, current: Target, suites: list[SuiteSpec], run: RunData
         step = choose_cascade(ev, incumbent, subjects, judged, dev, run, margin=tolerance,
                               confidence=settings.confidence, real=[m for m in real if m in specs])
         if not choice.decided:
-            preview = step.reason or judged.reason
-            notes.append(f"with --replace-unmeasured: {preview}")
+            if not options.replace_unmeasured:  # with the flag given, the choice above is already this one
+                notes.append(f"with --replace-unmeasured: {step.reason or judged.reason}")
             step.best = None
     elif dev is not None and options.objective != "cost":
         notes.append("cascades are chosen under the cost objective only")

@@ -217,6 +217,13 @@ ROWS = [
         options=RecommendOptions(replace_unmeasured=True),
         check=_contains("incumbent premium not measured (--replace-unmeasured)", "fallback spare kept, unmeasured",
                         reason=True)),
+    # --replace-unmeasured given and no measured model meets the rule: the reason says so, not "pass the flag"
+    Row("replace-unmeasured-with-nothing-eligible",
+        {"premium": offline(), "cheap": cheap(ones(40, 10)), "spare": offline()},
+        "premium", ["spare"], "unmeasured", policy=triage_policy(fallbacks=("spare",)),
+        options=RecommendOptions(replace_unmeasured=True),
+        check=_contains("kept: incumbent premium not measured in this run and no measured model meets the rule "
+                        "(--replace-unmeasured)", reason=True)),
     # unresolved infrastructure failures: the pair that has them waits for a re-run; a third model freezes nothing
     Row("failed-calls-wait-for-a-re-run",
         {"premium": premium(ones(40, 40)), "cheap": cheap("1" * 36 + "xxxx")},

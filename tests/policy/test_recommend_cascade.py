@@ -160,6 +160,16 @@ def test_an_unmeasured_incumbent_keeps_the_rule_and_says_what_replace_unmeasured
     assert d.kind == "unmeasured" and not d.changed and d.proposed.cascade is None
     preview = next(n for n in d.notes if n.startswith("with --replace-unmeasured: "))
     assert "cascade" in preview or "switched" in preview
+    # with the flag given and no measured model meeting the rule, the rule is kept and says so once, with
+    # no note previewing what the flag (given) would do
+    policy = yaml.safe_load(pproject.policy_file.read_text())
+    policy["rules"][0]["require"] = {"quality_floor": 0.99}
+    pproject.policy_file.write_text(yaml.safe_dump(policy))
+    d = triage(recommend(pproject, "20260101-000003-test", RecommendOptions(
+        tolerance=TOLERANCE, dev_run="20260101-000002-dev0", replace_unmeasured=True)))
+    assert d.kind == "unmeasured" and not d.changed
+    assert "no measured model meets the rule (--replace-unmeasured)" in d.reason
+    assert not [n for n in d.notes if n.startswith("with --replace-unmeasured")], d.notes
 
 
 def test_a_cascade_that_fails_the_rule_on_test_is_not_proposed(pproject):
