@@ -116,7 +116,19 @@ class CascadeEvidence(Strict):
         return self
 
 
-class Evidence(Strict):
+class _OptionalCascade(Strict):
+    """A model with a ``cascade`` field that dumps without it when unset, so evidence and policies
+    written before cascades existed dump (and hash) as they did."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_cascade(self, handler: Any) -> Any:
+        data = handler(self)
+        if getattr(self, "cascade", None) is None and isinstance(data, dict):
+            data.pop("cascade", None)
+        return data
+
+
+class Evidence(_OptionalCascade):
     """The run a rule's choice rests on."""
 
     run_id: str
@@ -135,14 +147,6 @@ class Evidence(Strict):
     cascade: CascadeEvidence | None = Field(default=None, description="For a cascade rule: how its threshold was "
                                                                       "chosen and confirmed.")
 
-    @model_serializer(mode="wrap")
-    def _without_empty_cascade(self, handler: Any) -> Any:
-        """Leave ``cascade`` out when unset, so evidence without one dumps (and hashes) as before."""
-        data = handler(self)
-        if self.cascade is None and isinstance(data, dict):
-            data.pop("cascade", None)
-        return data
-
 
 class AcceptIf(Strict):
     """When a cascade leg's answer is taken; otherwise the call goes on to the next leg."""
@@ -159,7 +163,7 @@ class CascadeLeg(Strict):
     accept_if: AcceptIf | None = None
 
 
-class Target(Strict):
+class Target(_OptionalCascade):
     model: str = Field(description="The model called first (with a cascade: the first leg's model, filled in).")
     prompt: PromptName | None = Field(default=None, description="Prompt name; each model renders its own variant.")
     fallbacks: list[str] = Field(default_factory=list, description="Model ids tried in order when the model fails.")
@@ -210,14 +214,6 @@ class Target(Strict):
             if name in names:
                 raise ValueError(f"fallbacks[{j}]: {name!r} is already a cascade leg; fallbacks follow the last leg")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_empty_cascade(self, handler: Any) -> Any:
-        """Leave ``cascade`` out when unset, so a policy without one dumps (and hashes) as before."""
-        data = handler(self)
-        if self.cascade is None and isinstance(data, dict):
-            data.pop("cascade", None)
-        return data
 
     def chain(self) -> list[str]:
         """Every model the target may call, in order: the cascade legs (or the model), then the fallbacks."""
