@@ -94,10 +94,10 @@ def _after_rule_table(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """diff.md's blocks after its rule table: the headline and the table above it are the recommendation
     view's own (one row per rule, the change against the policy in force, the reasons), so the report
     shows them once. A report without the policy in force (a run folder from elsewhere) keeps them."""
-    for i, b in enumerate(blocks):
-        if b.get("kind") == "table" and "rule" in b.get("header", []) and "reason" in b.get("header", []):
-            return blocks[i + 1:]
-    return blocks
+    from evals.report.recommendation import rule_table_index
+
+    at = rule_table_index(blocks)
+    return blocks if at is None else blocks[at + 1:]
 
 
 def build_report(inputs: ReportInputs) -> dict[str, Any]:

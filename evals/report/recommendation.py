@@ -238,14 +238,24 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def rule_table_index(diff_blocks: list[dict[str, Any]]) -> int | None:
+    """Where ``diff.md``'s rule table (the first table with a ``rule`` and a ``reason`` column) is among
+    its parsed blocks, or None."""
+    for i, b in enumerate(diff_blocks):
+        if b.get("kind") == "table" and "rule" in b.get("header", []) and "reason" in b.get("header", []):
+            return i
+    return None
+
+
 def _reasons(diff_blocks: list[dict[str, Any]]) -> dict[str, str]:
     """rule -> reason from ``diff.md``'s rule table (the recommender's true reason, also for kept rules
     whose evidence the proposal does not restate)."""
-    for b in diff_blocks:
-        if b.get("kind") == "table" and "rule" in b["header"] and "reason" in b["header"]:
-            i, j = b["header"].index("rule"), b["header"].index("reason")
-            return {row[i]: row[j] for row in b["rows"] if len(row) > max(i, j)}
-    return {}
+    at = rule_table_index(diff_blocks)
+    if at is None:
+        return {}
+    header, rows = diff_blocks[at]["header"], diff_blocks[at]["rows"]
+    i, j = header.index("rule"), header.index("reason")
+    return {row[i]: row[j] for row in rows if len(row) > max(i, j)}
 
 
 def recommendation_view(data: dict[str, Any], diff_blocks: list[dict[str, Any]], context: dict[str, Any],
