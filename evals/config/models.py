@@ -95,6 +95,10 @@ class LlamaCppOptions(ProviderOptions):
     n_batch: PositiveInt = Field(default=512, description="Prompt tokens evaluated per batch (changes the arithmetic).")
     n_gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
     n_threads: PositiveInt | None = Field(default=None, description="CPU threads; default: every core.")
+    stop_repetition: bool = Field(
+        default=True,
+        description="Stop a decode whose answer ends in one span repeated 4+ times (48+ tokens) and record it "
+                    "as truncated, instead of decoding the loop to max_tokens (evals/providers/repetition.py).")
 
     #: ``n_threads`` only splits the same arithmetic over cores (each dot product stays on one thread).
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"n_threads"})

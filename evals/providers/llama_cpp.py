@@ -26,6 +26,11 @@ A request is sized against the loaded window: :meth:`LlamaCppProvider.context_li
 vocabulary (loaded without weights), so the runner leaves out what cannot fit instead of letting
 llama-cpp-python shrink ``max_tokens`` silently.
 
+A decode that falls into a loop (one span written 4+ times in a row, 48+ tokens: small models do it
+at temperature 0) stops there instead of running to ``max_tokens``: the answer is recorded as cut off
+(``truncated``, ``finish_reason`` ``repetition``), with its text (:mod:`evals.providers.repetition`).
+``options.stop_repetition: false`` decodes every loop to the end; the rule is in the cache key.
+
 Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
 prompt and evaluates only the tokens after the longest common token prefix, so examples that share a
 system prompt or few-shot block skip that part once the first has run. The runner sends each model's
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import ctypes
 import glob
 import hashlib
@@ -50,12 +56,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 from evals.config.models import LlamaCppOptions, ModelSpec
 from evals.errors import ProviderUnavailable
 from evals.prompts import RenderedPrompt
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.providers.repetition import RULE as REPETITION_RULE, RepetitionStop
 from evals.tool_calls import call_object_schema, read_call_object
 
 _COMPUTE_LOCK = threading.Lock()
@@ -267,6 +274,31 @@ class _Call:
         self.llm: Any = None
 
 
+@contextlib.contextmanager
+def _stopping(llm: Any, stop: RepetitionStop | None) -> Iterator[None]:
+    """Every ``create_completion`` of ``llm`` inside the block also stops on ``stop``.
+
+    llama-cpp-python's chat path formats the messages and calls ``llm.create_completion`` itself, with
+    no way to pass a stopping criterion, so the criterion goes on the instance for the one decode (the
+    caller holds the compute lock) and comes off after it, whatever happened.
+    """
+    if stop is None:
+        yield
+        return
+    from llama_cpp import StoppingCriteriaList
+
+    original = llm.create_completion
+
+    def create_completion(*args: Any, stopping_criteria: Any = None, **kwargs: Any) -> Any:
+        return original(*args, stopping_criteria=StoppingCriteriaList([stop, *(stopping_criteria or [])]), **kwargs)
+
+    llm.create_completion = create_completion
+    try:
+        yield
+    finally:
+        del llm.create_completion
+
+
 def _abort_true(_data: Any) -> bool:  # pragma: no cover - called from C
     return True
 
@@ -315,7 +347,10 @@ class LlamaCppProvider(Provider):
     def cache_identity(self) -> dict[str, Any]:
         """The spec's identity plus the GGUF file's name and size (a new file under the same name is a
         new model)."""
-        return {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size}
+        identity = {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size}
+        if self.spec.options.stop_repetition:  # the loop rule decides where an answer ends
+            identity["repetition_stop"] = REPETITION_RULE
+        return identity
 
     def context_limit(self) -> int:
         """The smaller of ``context_window`` and the ``n_ctx`` the model is loaded with."""
@@ -377,12 +412,14 @@ class LlamaCppProvider(Provider):
                 # Built here for both modes: llama-cpp's response_format falls back to any JSON
                 # silently when a schema does not convert; this raises instead.
                 common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
-            if p.prompt is not None:
-                out = llm.create_completion(prompt=p.prompt, **common)
-                text = out["choices"][0]["text"]
-            else:
-                out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
-                text = out["choices"][0]["message"]["content"] or ""
+            loop = RepetitionStop() if self.spec.options.stop_repetition else None
+            with _stopping(llm, loop):
+                if p.prompt is not None:
+                    out = llm.create_completion(prompt=p.prompt, **common)
+                    text = out["choices"][0]["text"]
+                else:
+                    out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
+                    text = out["choices"][0]["message"]["content"] or ""
         except ValueError as exc:
             kind = ErrorKind.CONTEXT_LENGTH if "context window" in str(exc) else ErrorKind.INVALID_REQUEST
             return GenerateResponse(error=kind, error_message=str(exc)[:500],
@@ -392,13 +429,16 @@ class LlamaCppProvider(Provider):
         calls = None
         if p.tools is not None:
             calls, text = read_call_object(text) or ([], text)
+        looped = loop is not None and loop.period is not None
         return GenerateResponse(
             text=text,
             tool_calls=calls,
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms,
-            finish_reason=out["choices"][0].get("finish_reason"),
+            finish_reason="repetition" if looped else out["choices"][0].get("finish_reason"),
+            error=ErrorKind.TRUNCATED if looped else None,
+            error_message=loop.message(p.max_tokens) if looped else None,
             raw_model=self._path.name,
         )
 
