@@ -410,16 +410,18 @@ def _shown(t: float) -> str:
 def sweep(dev: Any, test: Any, *, cheap: str, strong: str, reference: "str | Cascade", margin: float,
           confidence: float = 0.95, min_examples: int = 20, suites: Iterable[str] | None = None,
           weights: dict[str, float] | None = None, limits: Limits | None = None, specs: dict[str, Any] | None = None,
-          max_infra_failure_rate: float = 1.0) -> CascadeChoice:
+          max_infra_failure_rate: float = 1.0, latency_trusted: bool = True) -> CascadeChoice:
     """Choose the threshold of the cascade ``cheap`` -> ``strong`` on ``dev`` and confirm it on ``test``.
 
     ``dev`` and ``test`` are results frames (two runs, one per split); ``reference`` is the model (or
     cascade) it must be non-inferior to within ``margin`` at ``confidence``, by
     :func:`evals.policy.decide.compare`; ``suites`` the rule's suites (default: every suite of ``dev``),
     ``weights`` their traffic. With ``limits`` and ``specs`` (model id -> spec) the cascade must also meet
-    the rule on test (:func:`evals.policy.eligibility.cascade_exclusion`). A split with fewer than
-    ``min_examples`` paired examples on a suite cannot choose or confirm anything. Returns every dev
-    point, the chosen one, its test point and whether the cascade is proposed, with the reason in words.
+    the rule on test (:func:`evals.policy.eligibility.cascade_exclusion`; its p95 only where
+    ``latency_trusted``: every leg's latency was measured on a machine that can be trusted). A split
+    with fewer than ``min_examples`` paired examples on a suite cannot choose or confirm anything.
+    Returns every dev point, the chosen one, its test point and whether the cascade is proposed, with
+    the reason in words.
     """
     suites = sorted(set(dev["suite"])) if suites is None else list(suites)
     weights = weights or {}
@@ -460,7 +462,8 @@ def sweep(dev: Any, test: Any, *, cheap: str, strong: str, reference: "str | Cas
     ref_cost = choice.reference_cost_per_call
     why: Exclusion | None = None
     if limits is not None and specs is not None:
-        why = cascade_exclusion([specs.get(cheap), specs.get(strong)], confirm.measures, suites, weights, limits)
+        why = cascade_exclusion([specs.get(cheap), specs.get(strong)], confirm.measures, suites, weights, limits,
+                                latency_trusted=latency_trusted)
     if confirm.diff.n < min_examples:
         choice.reason = f"{dev_part}; too few examples on test to confirm it ({confirm.diff.n} < {min_examples})"
     elif confirm.outcome == "retry":

@@ -150,7 +150,8 @@ def choose_cascade(ev: RuleEvidence, incumbent: str, subjects: dict[str, Cascade
             continue
         c = sweep(dev.frame, test.frame, cheap=cheap, strong=strong, reference=reference, margin=margin,
                   confidence=confidence, min_examples=ev.limits.min_examples, suites=ev.suites, weights=ev.weights,
-                  limits=ev.limits, specs=ev.specs, max_infra_failure_rate=ev.limits.max_infra_failure_rate)
+                  limits=ev.limits, specs=ev.specs, max_infra_failure_rate=ev.limits.max_infra_failure_rate,
+                  latency_trusted=ev.latency_trusted is None or {cheap, strong} <= ev.latency_trusted)
         step.choices.append(c)
         cost = c.confirmation.cost_per_call if c.confirmation is not None else None
         if not c.proposed:

@@ -150,14 +150,15 @@ def exclusion(spec: ModelSpec | None, per_suite: dict[str, Measure], suites: lis
 
 
 def cascade_exclusion(legs: list[ModelSpec | None], per_suite: dict[str, Measure], suites: list[str],
-                      weights: dict[str, float], limits: Limits) -> Exclusion | None:
+                      weights: dict[str, float], limits: Limits, *, latency_trusted: bool = True) -> Exclusion | None:
     """Why a cascade of ``legs`` (their specs, in order) cannot serve a rule, or None: every leg is in
     models.yaml, and the cascade's own measures (:func:`evals.policy.cascade.cascade_measures`) meet
-    the rule as a model's would (:func:`exclusion`), held to the smallest context window of its legs."""
+    the rule as a model's would (:func:`exclusion`), held to the smallest context window of its legs.
+    ``latency_trusted``: whether every leg's latency is (see :func:`exclusion`)."""
     if any(spec is None for spec in legs):
         return Exclusion("constraint", "a leg is not in policies/models.yaml")
     narrow = min(legs, key=lambda spec: spec.context_window)
-    return exclusion(narrow, per_suite, suites, weights, limits)
+    return exclusion(narrow, per_suite, suites, weights, limits, latency_trusted=latency_trusted)
 
 
 def _cost(m: Measure) -> float:

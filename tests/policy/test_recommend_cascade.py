@@ -259,3 +259,24 @@ def test_a_cascade_with_a_local_leg_on_a_busy_machine_is_not_excluded_on_its_lat
     trusted = triage(recommend(pproject, "20260101-000001-test",
                                RecommendOptions(tolerance=TOLERANCE, trust_latency=True)))
     assert "p95 latency" in trusted.excluded[name]
+
+
+def test_a_swept_cascade_with_a_local_leg_is_not_refused_on_latency_measured_on_a_busy_machine(pproject):
+    """The sweep holds its confirmed cascade to the rule's p95 only where every leg's latency is trusted:
+    the same rule as for the cascade in force and for every model (issue 15's sweep used to check always)."""
+    write_pair(pproject)
+    for run_id in ("20260101-000000-dev0", "20260101-000001-test"):
+        frame = read_results(pproject.reports_dir / run_id)
+        frame.loc[frame["model"] == "premium", "latency_ms"] = 2000.0
+        frame.loc[frame["model"] == "cheap", "latency_ms"] = 1500.0  # escalated: 3500 ms > the rule's 3000
+        write_run(pproject, run_id, frame.to_dict("records"))
+    _edit_manifest(pproject, "20260101-000001-test",
+                   lambda m: m.update(machine={"cpu_count": 2, "load_1m": {"mean": 8.5, "max": 9.4}}))
+    busy = triage(recommend(pproject, "20260101-000001-test",
+                            RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
+    assert "p95 latency" not in "\n".join(busy.cascades.details), busy.cascades.details
+    assert [leg.model for leg in busy.proposed.cascade or []] == ["cheap", "premium"]
+    trusted = triage(recommend(pproject, "20260101-000001-test", RecommendOptions(
+        tolerance=TOLERANCE, dev_run="20260101-000000-dev0", trust_latency=True)))
+    assert trusted.proposed.cascade is None
+    assert "fails the rule there: p95 latency 3500 ms > 3000 ms required" in "\n".join(trusted.cascades.details)
