@@ -25,7 +25,7 @@ BASE = {"id": "m", "model": "some-model", "family": "f", "context_window": 8192}
 #: A changed value for every option of every provider (all of them must change the key, unless the
 #: options model lists them as answer-neutral, in which case they must not).
 OPTION_CHANGES: dict[str, dict[str, Any]] = {
-    "llama-cpp": {"n_ctx": 2048, "seed": 7, "n_batch": 64, "n_gpu_layers": -1, "n_threads": 1},
+    "llama-cpp": {"n_ctx": 2048, "seed": 7, "n_batch": 64, "n_gpu_layers": -1, "n_threads": 1, "stop_repetition": False},
     "openai": {"extra_body": {"top_k": 5}},
     "openai-compatible": {"extra_body": {"top_k": 5}, "json_mode": "guided_json", "tool_mode": "call_object",
                           "probe_timeout_s": 9.0},
@@ -106,7 +106,9 @@ def test_providers_build_on_the_spec_identity(tmp_path):
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     spec = make("llama-cpp", model=str(gguf))
     identity = LlamaCppProvider(spec).cache_identity()
-    assert identity == {**spec.cache_identity(), "file": "tiny.gguf", "size": 64}
+    from evals.providers.repetition import RULE
+
+    assert identity == {**spec.cache_identity(), "file": "tiny.gguf", "size": 64, "repetition_stop": RULE}
     assert FakeProvider(make("fake")).cache_identity() == make("fake").cache_identity()
 
 
