@@ -284,11 +284,14 @@ class Client:
         return inputs
 
     def request(self, spec: ModelSpec, prompt: str, variables: dict[str, Any],
-                suite: Suite | None) -> tuple[PromptTemplate, RenderedPrompt]:
-        """The template and request ``spec`` gets for ``prompt``: the runner's request for the same inputs."""
+                suite: Suite | None, task: str | None = None) -> tuple[PromptTemplate, RenderedPrompt]:
+        """The template and request ``spec`` gets for ``prompt``: the runner's request for the same inputs.
+
+        ``task`` (the caller's descriptor's) decides whether the answer's confidence is asked for when there is
+        no suite; with one, the suite's task does, as in the runner."""
         template = variant_for(self.prompts_dir, prompt, spec.id, spec.family)
         return template, build_request(template, suite_variables(suite, variables), suite.schema if suite else None,
-                                       suite.tools if suite else None)
+                                       suite.tools if suite else None, task=suite.spec.task if suite else task)
 
     async def complete(self, descriptor: TaskDescriptor | dict[str, Any], variables: dict[str, Any],
                        **overrides: Any) -> Completion:
@@ -326,7 +329,8 @@ class Client:
                 if not self.breaker.acquire(spec.id):
                     record["outcome"] = CIRCUIT_OPEN
                     continue
-                response = await self._attempt(spec, decision, variables, inputs.suite, call_id, record, render_errors)
+                response = await self._attempt(spec, decision, variables, inputs.suite, call_id, record, render_errors,
+                                               desc["task"])
                 if response is None:
                     notes.append(f"skipped {spec.id}: {render_errors[-1]}")
                     continue
@@ -358,10 +362,11 @@ class Client:
                           unaccepted=unaccepted)
 
     async def _attempt(self, spec: ModelSpec, decision: Decision, variables: dict[str, Any], suite: Suite | None,
-                       call_id: str, record: dict[str, Any], render_errors: list[TemplateError]) -> GenerateResponse | None:
+                       call_id: str, record: dict[str, Any], render_errors: list[TemplateError],
+                       task: str | None = None) -> GenerateResponse | None:
         """One model's try: build its request and call it; None when its template cannot serve these inputs."""
         try:
-            template, rendered = self.request(spec, decision.prompt, variables, suite)
+            template, rendered = self.request(spec, decision.prompt, variables, suite, task)
             record["variant"] = template.variant
             provider = self._provider(spec.id)
             if template.mode == "completion" and not provider.supports_completion:

@@ -323,7 +323,7 @@ def _check_suite(project: Project, suite: Suite, models: ModelsFile, checked: Ch
     for spec in models.models:
         template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
         checked.templates.add(str(template.path))
-        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools)
+        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
                     for example in suite.examples]
         if not requests:
             continue
