@@ -32,12 +32,21 @@ system prompt or few-shot block skip that part once the first has run. The runne
 calls in plan order (suite by suite, repeats of an example back to back), so shared prefixes do run
 back to back. :data:`REUSE_PREFIX` turns the reuse off (:func:`_forget_prefix`), for the benchmark and
 the test that answers do not change (``tests/speed/test_prefix_reuse.py``).
+
+Confidence (a classification request, :attr:`~evals.prompts.RenderedPrompt.confidence`): llama-cpp-python
+returns log-probabilities only for a model loaded with ``logits_all``, which keeps every position's logits
+(at Gemma 3's 262k vocabulary, about 1 MB per token of context). Instead :class:`_Logprobs` watches the
+decode without touching it: a ``logits_processor`` (which returns the logits it is given, unchanged) keeps
+the log-softmax normaliser and a copy of each step's raw logits, and the model's ``sample`` is wrapped for
+that one call to note the token chosen (the last one, never evaluated, is seen nowhere else). The tokens'
+texts and log-probs go to :func:`evals.providers.confidence.token_confidence`, the one definition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import ctypes
 import glob
 import hashlib
@@ -56,6 +65,7 @@ from evals.config.models import LlamaCppOptions, ModelSpec
 from evals.errors import ProviderUnavailable
 from evals.prompts import RenderedPrompt
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.providers.confidence import token_confidence
 from evals.tool_calls import call_object_schema, read_call_object
 
 _COMPUTE_LOCK = threading.Lock()
@@ -258,6 +268,64 @@ def _forget_prefix(llm: Any) -> None:
     llm.reset()
 
 
+class _Logprobs:
+    """Records the log-probability of each token one completion call chooses, without changing the choice.
+
+    Use it as a context manager around the call, with :attr:`processors` as its ``logits_processor``; then
+    :meth:`confidence` of the answer text.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        from llama_cpp import LogitsProcessorList
+
+        self.llm = llm
+        self.tokens: list[int] = []
+        self.logprobs: list[float | None] = []
+        self._pending: tuple[Any, float] | None = None  # this step's raw logits and their log-sum-exp
+        self.processors = LogitsProcessorList([self._see])
+
+    def _see(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+
+        top = float(scores.max())
+        normaliser = top + float(np.log(np.exp(scores - top).sum(dtype=np.float64)))
+        self._pending = (scores.copy(), normaliser)
+        return scores  # read-only: the sampler gets the logits it would have had
+
+    def __enter__(self) -> "_Logprobs":
+        original = self.llm.sample  # the bound method of the class
+
+        def sample(*args: Any, **kwargs: Any) -> int:
+            self._pending = None
+            token = original(*args, **kwargs)
+            seen, self._pending = self._pending, None
+            self.tokens.append(int(token))
+            self.logprobs.append(float(seen[0][token]) - seen[1] if seen is not None else None)
+            return token
+
+        self.llm.sample = sample  # an instance attribute, for this call only
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.llm.__dict__.pop("sample", None)
+
+    def confidence(self, text: str) -> float | None:
+        """The answer's confidence: its tokens' texts (decoded after the prompt, as llama-cpp decodes the
+        answer) and log-probs through :func:`token_confidence`. None when the record does not match the
+        model's state (every chosen token but the last is in its context)."""
+        evaluated = len(self.tokens) - 1  # the last chosen token ends the call unevaluated
+        context = [int(t) for t in self.llm._input_ids]
+        if evaluated < 0 or len(context) < evaluated or context[len(context) - evaluated:] != self.tokens[:evaluated]:
+            return None
+        prompt = context[:len(context) - evaluated]
+        pieces, before = [], b""
+        for i in range(len(self.tokens)):
+            decoded = self.llm.detokenize(self.tokens[:i + 1], prev_tokens=prompt)
+            pieces.append(decoded[len(before):])
+            before = decoded
+        return token_confidence(zip(pieces, self.logprobs), text)
+
+
 class _Call:
     """One request's life on the decode thread, so a cancellation can stop exactly that decode."""
 
@@ -369,6 +437,9 @@ class LlamaCppProvider(Provider):
             _forget_prefix(llm)
         common: dict[str, Any] = {"max_tokens": p.max_tokens, "temperature": p.temperature,
                                   **p.optional_sampling()}
+        recorder = _Logprobs(llm) if p.confidence else None
+        if recorder is not None:
+            common["logits_processor"] = recorder.processors
         start = time.perf_counter()
         try:
             if p.tools is not None:  # no native tool calling in process: one call object
@@ -377,18 +448,20 @@ class LlamaCppProvider(Provider):
                 # Built here for both modes: llama-cpp's response_format falls back to any JSON
                 # silently when a schema does not convert; this raises instead.
                 common["grammar"] = self._grammar(p.json_schema or {"type": "object"})
-            if p.prompt is not None:
-                out = llm.create_completion(prompt=p.prompt, **common)
-                text = out["choices"][0]["text"]
-            else:
-                out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
-                text = out["choices"][0]["message"]["content"] or ""
+            with recorder if recorder is not None else contextlib.nullcontext():
+                if p.prompt is not None:
+                    out = llm.create_completion(prompt=p.prompt, **common)
+                    text = out["choices"][0]["text"]
+                else:
+                    out = llm.create_chat_completion(messages=[dict(m) for m in p.messages or ()], **common)
+                    text = out["choices"][0]["message"]["content"] or ""
         except ValueError as exc:
             kind = ErrorKind.CONTEXT_LENGTH if "context window" in str(exc) else ErrorKind.INVALID_REQUEST
             return GenerateResponse(error=kind, error_message=str(exc)[:500],
                                     latency_ms=(time.perf_counter() - start) * 1000)
         latency_ms = (time.perf_counter() - start) * 1000
         usage = out.get("usage") or {}
+        confidence = recorder.confidence(text) if recorder is not None else None
         calls = None
         if p.tools is not None:
             calls, text = read_call_object(text) or ([], text)
@@ -400,6 +473,7 @@ class LlamaCppProvider(Provider):
             latency_ms=latency_ms,
             finish_reason=out["choices"][0].get("finish_reason"),
             raw_model=self._path.name,
+            extra={"confidence": confidence} if confidence is not None else {},
         )
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
