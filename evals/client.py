@@ -49,7 +49,9 @@ from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.policy import Policy, load_policy, load_router  # noqa: F401 (load_router: public here too)
 from evals.config.suite import load_suite
 from evals.costs import response_cost
+from evals.distill.ensure import resolve_artifacts
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
+from evals.project import Project, project_root_of
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
 from evals.providers.base import answer_confidence  # one definition: the runner fills results with it too
@@ -223,8 +225,10 @@ class Client:
         if models is None and models_path is None:
             raise UsageError("the client needs models.yaml: build the router with load_router(policy, models, prompts)")
         self.router = router
-        self.models = models or load_models(models_path)
         self.prompts_dir = Path(prompts_dir or router.prompts_dir or "prompts")
+        # a distilled model's relative artifact path is read from the project root, as `evals run` reads it
+        root = project_root_of(Path(models_path)) if models_path is not None else self.prompts_dir.resolve().parent
+        self.models = resolve_artifacts(Project(root), models or load_models(models_path))
         self.suites_dir = Path(suites_dir) if suites_dir is not None else self.prompts_dir.parent / "suites"
         self.policy = policy or getattr(router, "policy", None)
         if self.policy is None and Path(router.source).is_file():
