@@ -25,10 +25,10 @@ optional (local servers ignore it). ``options`` in models.yaml
 
 Confidence (a classification request, :attr:`~evals.prompts.RenderedPrompt.confidence`): the request asks
 for the chosen tokens' log-probabilities (chat ``logprobs: true, top_logprobs: 0``; completions
-``logprobs: 0``: the sampled token's only) and the answer's confidence is :func:`evals.providers.confidence.token_confidence` of
-``choices[0].logprobs.content[*]`` (chat: each token's ``bytes``, else ``token``, and ``logprob``) or of
-``logprobs.tokens`` / ``token_logprobs`` (completions), in ``response.extra["confidence"]``; the Batch
-path reads the same. A response without log-probs has no confidence (None), never an error. A server or
+``logprobs: 0``: the sampled token's only) and the answer's confidence is
+:func:`evals.providers.confidence.token_confidence` of ``choices[0].logprobs.content[*]`` (chat: each
+token's ``bytes``, else ``token``, and ``logprob``) or of ``logprobs.tokens`` / ``token_logprobs``
+(completions), in ``response.extra["confidence"]``; the Batch path reads the same. A response without log-probs has no confidence (None), never an error. A server or
 model that refuses the parameter (llama-cpp-python's server without ``logits_all`` answers 500
 "logprobs is not supported ...", OpenAI's reasoning models 400) does not fail the call: a failure whose
 message names ``logprobs`` is sent again at once without them, and this provider stops asking (its
