@@ -49,7 +49,9 @@ from evals.config.models import ModelSpec, ModelsFile, load_models
 from evals.config.policy import Policy, load_policy, load_router  # noqa: F401 (load_router: public here too)
 from evals.config.suite import load_suite
 from evals.costs import response_cost
+from evals.distill.ensure import resolve_artifacts
 from evals.errors import ConfigError, ProviderUnavailable, TemplateError, UsageError
+from evals.project import Project, project_root_of
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import ErrorKind, GenerateRequest, GenerateResponse, Provider, ProviderRegistry, create_provider
 from evals.providers.base import answer_confidence  # one definition: the runner fills results with it too
@@ -223,8 +225,10 @@ class Client:
         if models is None and models_path is None:
             raise UsageError("the client needs models.yaml: build the router with load_router(policy, models, prompts)")
         self.router = router
-        self.models = models or load_models(models_path)
         self.prompts_dir = Path(prompts_dir or router.prompts_dir or "prompts")
+        # a distilled model's relative artifact path is read from the project root, as `evals run` reads it
+        root = project_root_of(Path(models_path)) if models_path is not None else self.prompts_dir.resolve().parent
+        self.models = resolve_artifacts(Project(root), models or load_models(models_path))
         self.suites_dir = Path(suites_dir) if suites_dir is not None else self.prompts_dir.parent / "suites"
         self.policy = policy or getattr(router, "policy", None)
         if self.policy is None and Path(router.source).is_file():
@@ -284,11 +288,14 @@ class Client:
         return inputs
 
     def request(self, spec: ModelSpec, prompt: str, variables: dict[str, Any],
-                suite: Suite | None) -> tuple[PromptTemplate, RenderedPrompt]:
-        """The template and request ``spec`` gets for ``prompt``: the runner's request for the same inputs."""
+                suite: Suite | None, task: str | None = None) -> tuple[PromptTemplate, RenderedPrompt]:
+        """The template and request ``spec`` gets for ``prompt``: the runner's request for the same inputs.
+
+        ``task`` (the caller's descriptor's) decides whether the answer's confidence is asked for when there is
+        no suite; with one, the suite's task does, as in the runner."""
         template = variant_for(self.prompts_dir, prompt, spec.id, spec.family)
         return template, build_request(template, suite_variables(suite, variables), suite.schema if suite else None,
-                                       suite.tools if suite else None)
+                                       suite.tools if suite else None, task=suite.spec.task if suite else task)
 
     async def complete(self, descriptor: TaskDescriptor | dict[str, Any], variables: dict[str, Any],
                        **overrides: Any) -> Completion:
@@ -326,7 +333,8 @@ class Client:
                 if not self.breaker.acquire(spec.id):
                     record["outcome"] = CIRCUIT_OPEN
                     continue
-                response = await self._attempt(spec, decision, variables, inputs.suite, call_id, record, render_errors)
+                response = await self._attempt(spec, decision, variables, inputs.suite, call_id, record, render_errors,
+                                               desc["task"])
                 if response is None:
                     notes.append(f"skipped {spec.id}: {render_errors[-1]}")
                     continue
@@ -358,10 +366,11 @@ class Client:
                           unaccepted=unaccepted)
 
     async def _attempt(self, spec: ModelSpec, decision: Decision, variables: dict[str, Any], suite: Suite | None,
-                       call_id: str, record: dict[str, Any], render_errors: list[TemplateError]) -> GenerateResponse | None:
+                       call_id: str, record: dict[str, Any], render_errors: list[TemplateError],
+                       task: str | None = None) -> GenerateResponse | None:
         """One model's try: build its request and call it; None when its template cannot serve these inputs."""
         try:
-            template, rendered = self.request(spec, decision.prompt, variables, suite)
+            template, rendered = self.request(spec, decision.prompt, variables, suite, task)
             record["variant"] = template.variant
             provider = self._provider(spec.id)
             if template.mode == "completion" and not provider.supports_completion:

@@ -97,7 +97,7 @@ def preview_request(project: Project, suite_name: str, model_id: str, example_id
     suite = open_suite(path, split=split)
     example = _example(suite, example_id, path)
     template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
-    request = build_request(template, suite.variables(example), suite.schema, suite.tools)
+    request = build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
     return Preview(suite, spec, example.id, template, request)
 
 

@@ -253,11 +253,16 @@ class RenderedPrompt:
     #: The tools offered with the request (a ``tool_call`` suite's ``tools.json``); the model may call one
     #: or answer in text (``tool_choice`` auto). Part of the request, so part of the cache key.
     tools: tuple[dict[str, Any], ...] | None = None
+    #: Ask the provider for the answer's confidence (the log-probabilities of its tokens,
+    #: :mod:`evals.providers.confidence`): set for classification requests only
+    #: (:func:`evals.requests.build_request`), because asking changes an OpenAI or vLLM request.
+    confidence: bool = False
 
     def canonical(self) -> dict[str, Any]:
-        # `tools` only where there are tools: requests without them keep the keys they always had
+        # `tools` and `confidence` only where set: requests without them keep the keys they always had
         tools = {"tools": list(self.tools)} if self.tools is not None else {}
-        return {**tools,
+        confidence = {"confidence": True} if self.confidence else {}
+        return {**tools, **confidence,
             "messages": list(self.messages) if self.messages is not None else None,
             "prompt": self.prompt,
             "max_tokens": self.max_tokens,

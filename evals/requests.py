@@ -7,10 +7,15 @@ context files), the suite's JSON schema and its tools reach the model the same w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evals.prompts import PromptTemplate, RenderedPrompt, load_template, render, resolve_variant
+
+#: The suite tasks whose requests ask for the answer's confidence (:attr:`RenderedPrompt.confidence`): a
+#: classification answer is one label, whose probability a cascade can gate on.
+CONFIDENCE_TASKS = frozenset({"classification"})
 
 
 def variant_for(prompts_dir: Path, prompt: str, model_id: str, family: str) -> PromptTemplate:
@@ -19,8 +24,14 @@ def variant_for(prompts_dir: Path, prompt: str, model_id: str, family: str) -> P
 
 
 def build_request(template: PromptTemplate, variables: dict[str, Any],
-                  schema: dict[str, Any] | None = None, tools: list[dict[str, Any]] | None = None) -> RenderedPrompt:
+                  schema: dict[str, Any] | None = None, tools: list[dict[str, Any]] | None = None, *,
+                  task: str | None = None) -> RenderedPrompt:
     """Render ``template`` with ``variables`` (a suite's :meth:`~evals.suites.Suite.variables` for one
     example, or the same suite variables merged with a caller's inputs), the suite's JSON schema and, for a
-    ``tool_call`` suite, its tools (:attr:`~evals.suites.Suite.tools`), which travel with the request."""
-    return render(template, variables, suite_schema=schema, tools=tools)
+    ``tool_call`` suite, its tools (:attr:`~evals.suites.Suite.tools`), which travel with the request.
+
+    ``task`` is the suite's task (the runtime: the rule's suite's, else the caller's descriptor's): a
+    request of a :data:`CONFIDENCE_TASKS` task asks for the answer's confidence.
+    """
+    rendered = render(template, variables, suite_schema=schema, tools=tools)
+    return replace(rendered, confidence=True) if task in CONFIDENCE_TASKS else rendered

@@ -6,7 +6,9 @@ Errors, beyond what loading finds: a gold label outside the suite's labels; an e
 that breaks the suite's JSON schema; an answer schema whose label enum differs from the labels (constrained
 decoding could never produce a missing label); a suite's ``rule:`` that names no rule of the policy; a
 policy target calls can reach (a rule, or the default unless a rule catches everything) that names no
-prompt, or a prompt without a variant for a model of its chain (the runtime could not serve it).
+prompt, or a prompt without a variant for a model of its chain (the runtime could not serve it); a distilled
+model's recipe (``options.distill``) naming no suite, a suite that is not classification, a split the suite
+does not have, or the split it is scored on.
 Warnings: a model with no variant of its own for a prompt (it gets ``default.j2``, chat or not); JSON
 schema keywords a model's constrained decoder does not enforce (:mod:`evals.providers.constrained`).
 """
@@ -77,6 +79,36 @@ def check_policy_models(policy: Policy, models: ModelsFile, path) -> None:
             if model not in known:
                 raise ConfigError(path, f"unknown model {model!r}; known: {', '.join(sorted(known))}",
                                   field=f"{where}.{name}")
+
+
+def check_distill_recipes(models: ModelsFile, suites: list[Suite], models_path: Path) -> None:
+    """A ``provider: sklearn`` model's recipe (``options.distill``) names a classification suite and one of its
+    splits other than the one it is scored on: what ``evals run`` would need to build the artifact."""
+    by_name = {s.name: s.spec for s in suites}
+    _, lines = parse_yaml(read_text(models_path), models_path)
+    for index, spec in enumerate(models.models):
+        recipe = getattr(spec.options, "distill", None)
+        if spec.provider != "sklearn" or recipe is None:
+            continue
+        loc = ("models", index, "options", "distill")
+        where = f"models[{index}].options.distill"
+        suite = by_name.get(recipe.suite)
+        problem, key = None, "suite"
+        if suite is None:
+            problem = f"names no suite; suites: {', '.join(sorted(by_name)) or 'none'}"
+        elif suite.task != "classification":
+            problem = f"suite {recipe.suite!r} has task {suite.task!r}; a distilled model learns a classification suite"
+        else:
+            key = "split"
+            splits = list(suite.data.files or {})
+            if splits and recipe.split not in splits:
+                problem = f"suite {recipe.suite!r} has no split {recipe.split!r}; splits: {', '.join(splits)}"
+            elif recipe.split == suite.default_split:
+                problem = (f"split {recipe.split!r} is the one {recipe.suite!r} is scored on; the model would be scored "
+                           f"on what it learned: train on another split")
+        if problem is not None:
+            line = lines.get(loc + (key,)) or lines.get(loc) or lines.get(("models", index))
+            raise ConfigError(models_path, f"model {spec.id!r}: {problem}", line=line, field=f"{where}.{key}")
 
 
 def check_rules(suites: list[Suite], policy: Policy, policy_path: Path) -> None:
@@ -323,7 +355,7 @@ def _check_suite(project: Project, suite: Suite, models: ModelsFile, checked: Ch
     for spec in models.models:
         template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
         checked.templates.add(str(template.path))
-        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools)
+        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
                     for example in suite.examples]
         if not requests:
             continue
@@ -368,6 +400,7 @@ def validate_project(project: Project) -> Checked:
         return [m for m in models.models
                 if getattr(getattr(m.options, "distill", None), "suite", None) in (None, *suites)]
 
+    check_distill_recipes(models, opened, project.models_file)
     variants = [variant_warning(project.prompts_dir, prompt, serving(prompt)) for prompt in prompts]
     checked.warnings[:0] = [w for w in variants if w]
     if project.policy_file.is_file():

@@ -38,8 +38,9 @@ class LlamaServer:
     """A llama.cpp OpenAI-compatible server process; use as a context manager."""
 
     def __init__(self, model: Path, port: int | None = None, n_ctx: int = 2048, startup_timeout_s: float = 120.0,
-                 log_path: Path | None = None):
+                 log_path: Path | None = None, extra_args: tuple[str, ...] = ()):
         self.model = model
+        self.extra_args = tuple(extra_args)
         self.port = port or free_port()
         self.n_ctx = n_ctx
         self.startup_timeout_s = startup_timeout_s
@@ -53,7 +54,7 @@ class LlamaServer:
 
     def start(self) -> "LlamaServer":
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "2"]
+               "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "2", *self.extra_args]
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout_s

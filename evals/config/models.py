@@ -109,6 +109,17 @@ class OpenAIOptions(ProviderOptions):
 
     extra_body: dict[str, Any] = Field(default_factory=dict,
                                        description="Fields sent with every request (server-specific settings).")
+    logprobs: bool | None = Field(
+        default=None,
+        description="false: never ask for the answer tokens' log-probabilities (classification requests ask, "
+                    "for the answer's confidence; a server that refuses them is asked again without). Unset or "
+                    "true: ask.")
+
+    @field_validator("logprobs")
+    @classmethod
+    def _asking_is_the_default(cls, value: bool | None) -> bool | None:
+        # `true` is the default written out: the same cache identity as leaving it unset
+        return None if value else value
 
 
 class OpenAICompatibleOptions(OpenAIOptions):
@@ -181,6 +192,8 @@ class FakeOptions(ProviderOptions):
 
     answer: str | None = Field(default=None, description="A fixed reply to every request.")
     delay_s: NonNegativeFloat | None = Field(default=None, description="Seconds each call takes.")
+    confidence: float | None = Field(default=None, ge=0, le=1,
+                                     description="The confidence of every answer to a request that asks for one.")
 
     #: A delay changes when the answer comes, not what it is.
     answer_neutral: ClassVar[frozenset[str]] = frozenset({"delay_s"})

@@ -45,7 +45,8 @@ class Labelled:
 
 def example_texts(suite: Suite, template: PromptTemplate) -> dict[str, str]:
     """The text the distilled model reads for each example of ``suite``'s loaded split."""
-    return {ex.id: request_text(build_request(template, suite.variables(ex), suite.schema)) for ex in suite.examples}
+    return {ex.id: request_text(build_request(template, suite.variables(ex), suite.schema, task=suite.spec.task))
+            for ex in suite.examples}
 
 
 def from_gold(suite: Suite, template: PromptTemplate, scorer: Any) -> Labelled:

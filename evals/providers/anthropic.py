@@ -24,6 +24,11 @@ Usage: ``input_tokens`` here is the whole prompt, i.e. Anthropic's ``input_token
 reported apart. ``stop_reason == "refusal"`` is :attr:`ErrorKind.REFUSED`. Message Batches are
 supported (see :mod:`evals.runner.batch`). The SDK's own retries are off; see
 :mod:`evals.providers.retry`.
+
+Confidence: the Messages API returns no token log-probabilities, so a classification request
+(:attr:`~evals.prompts.RenderedPrompt.confidence`) is sent as any other and its answer has no confidence
+(``extra`` holds none; :func:`~evals.providers.base.answer_confidence` is None). As a cascade's cheap leg
+such a model never answers: every answer is passed on.
 """
 
 from __future__ import annotations

@@ -264,7 +264,10 @@ class Provider(abc.ABC):
 
 def answer_confidence(response: GenerateResponse) -> float | None:
     """The answer's confidence, where the provider reports one (``response.extra["confidence"]``, a
-    probability in [0, 1]: the sklearn provider's calibrated class probability); None otherwise.
+    probability in [0, 1]): the sklearn provider's calibrated class probability; for an LLM asked by a
+    classification request, the probability it gave the answer it wrote
+    (:func:`evals.providers.confidence.token_confidence`: llama-cpp, OpenAI, OpenAI-compatible servers,
+    vLLM; Anthropic reports none). None otherwise.
 
     >>> answer_confidence(GenerateResponse(text="a", extra={"confidence": 0.9}))
     0.9

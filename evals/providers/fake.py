@@ -16,8 +16,10 @@ class FakeProvider(Provider):
     """Answers from ``script`` (a queue of responses or strings) or ``responder`` (a function).
 
     Set them with :meth:`reset` in tests; ``calls`` records every request. In models.yaml, ``options``
-    (:class:`~evals.config.models.FakeOptions`) may set ``answer`` (a fixed reply) and ``delay_s``. With nothing set it echoes the last line of
-    the prompt, which is enough for pipeline tests.
+    (:class:`~evals.config.models.FakeOptions`) may set ``answer`` (a fixed reply), ``delay_s`` and
+    ``confidence`` (attached, as ``extra["confidence"]``, to a text answer of a request that asks for one,
+    :attr:`~evals.prompts.RenderedPrompt.confidence`, as an LLM provider reports it). With nothing set it
+    echoes the last line of the prompt, which is enough for pipeline tests.
 
     For a request with tools, a text answer that is a call object (``{"tool": ..., "arguments": ...}``)
     becomes ``tool_calls`` as a call-object provider (llama-cpp) reads it; any other text is a reply.
@@ -60,6 +62,7 @@ class FakeProvider(Provider):
         if isinstance(answer, ErrorKind):
             return GenerateResponse(error=answer, error_message=f"scripted {answer.value}")
         text = str(answer)
+        confidence = getattr(options, "confidence", None)
         calls = None
         if request.prompt.tools is not None:
             calls, text = read_call_object(text) or ([], text)
@@ -70,4 +73,5 @@ class FakeProvider(Provider):
             output_tokens=len(str(answer).split()),
             latency_ms=1.0 + 1000 * delay,
             finish_reason="stop",
+            extra={"confidence": confidence} if confidence is not None and request.prompt.confidence else {},
         )

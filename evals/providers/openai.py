@@ -20,7 +20,19 @@ optional (local servers ignore it). ``options`` in models.yaml
   ``call_object`` (no native tools: the answer is constrained by ``json_mode`` to a call object,
   :func:`evals.tool_calls.call_object_schema`, and read back as ``tool_calls``; for servers without
   automatic tool choice, such as llama-cpp-python's);
-- ``probe_timeout_s``: how long the reachability probe waits (default 1 s; not in the cache key).
+- ``probe_timeout_s``: how long the reachability probe waits (default 1 s; not in the cache key);
+- ``logprobs`` (both providers): ``false`` never asks for log-probabilities (below).
+
+Confidence (a classification request, :attr:`~evals.prompts.RenderedPrompt.confidence`): the request asks
+for the chosen tokens' log-probabilities (chat ``logprobs: true, top_logprobs: 0``; completions
+``logprobs: 0``: the sampled token's only) and the answer's confidence is
+:func:`evals.providers.confidence.token_confidence` of ``choices[0].logprobs.content[*]`` (chat: each
+token's ``bytes``, else ``token``, and ``logprob``) or of ``logprobs.tokens`` / ``token_logprobs``
+(completions), in ``response.extra["confidence"]``; the Batch path reads the same. A response without log-probs has no confidence (None), never an error. A server or
+model that refuses the parameter (llama-cpp-python's server without ``logits_all`` answers 500
+"logprobs is not supported ...", OpenAI's reasoning models 400) does not fail the call: a failure whose
+message names ``logprobs`` is sent again at once without them, and this provider stops asking (its
+answers then carry no confidence). ``options.logprobs: false`` never asks at all.
 
 Tools (a ``tool_call`` suite): chat requests carry ``tools`` (each ``{"type": "function", "function":
 {name, description, parameters}}``, ``strict`` where the schema allows it) and ``tool_choice: "auto"``;
@@ -41,6 +53,7 @@ from typing import Any, ClassVar
 from evals.config.models import ModelSpec
 from evals.providers import _sdk
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.providers.confidence import token_confidence
 from evals.tool_calls import ToolCall, call_object_schema, read_call_object
 
 #: Tests replace this with a factory of ``httpx2.AsyncClient(transport=MockTransport(...))``.
@@ -112,6 +125,8 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
         super().__init__(spec)
         self._http_client = http_client
         self._client: Any = None
+        #: The endpoint refused ``logprobs`` once: it is not asked for again (module docstring).
+        self.logprobs_refused = False
 
     # -- client ---------------------------------------------------------------------------------
     @property
@@ -135,10 +150,18 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
             return None
         return CALL_OBJECT if p.prompt is not None else NATIVE
 
+    def asks_logprobs(self, request: GenerateRequest) -> bool:
+        """Whether ``request`` is sent asking for log-probabilities: it wants a confidence, the model's options
+        do not say ``logprobs: false`` and the endpoint has not refused them."""
+        return request.prompt.confidence and self.spec.options.logprobs is not False and not self.logprobs_refused
+
     def request_body(self, request: GenerateRequest) -> tuple[str, dict[str, Any]]:
         """(endpoint, JSON body) for one request: ``chat`` or ``completions``. Used for batches too."""
         p = request.prompt
         body: dict[str, Any] = {"model": self.spec.model, "temperature": p.temperature, **p.optional_sampling()}
+        if self.asks_logprobs(request):  # the sampled tokens' log-probs only (no alternatives)
+            # chat: llama-cpp-python's server returns none for `logprobs: true` without `top_logprobs`
+            body.update({"logprobs": 0} if p.prompt is not None else {"logprobs": True, "top_logprobs": 0})
         extra_body = dict(self.spec.options.extra_body)
         response_fmt = None
         mode = self.tool_mode(request)
@@ -166,6 +189,14 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
         return endpoint, body
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:
+        response = await self._generate(request)
+        if self.asks_logprobs(request) and response.error is not None and response.error is not ErrorKind.REFUSED \
+                and "logprob" in (response.error_message or "").lower():
+            self.logprobs_refused = True  # this endpoint cannot give them: ask without, now and from now on
+            return await self._generate(request)
+        return response
+
+    async def _generate(self, request: GenerateRequest) -> GenerateResponse:
         import openai
 
         endpoint, body = self.request_body(request)
@@ -305,9 +336,36 @@ def parse_completion(body: Any, endpoint: str, latency_ms: float, tools: str | N
         return GenerateResponse(error=ErrorKind.REFUSED, error_message="content_filter", **common)
     if text is None:
         return _sdk.malformed("response has no content", latency_ms)
+    confidence = token_confidence(_logprob_tokens(choice.get("logprobs"), endpoint), text)
+    extra = {"confidence": confidence} if confidence is not None else {}
     if tools == CALL_OBJECT:
         calls, text = read_call_object(text) or ([], text)
-    return GenerateResponse(text=text, tool_calls=calls, **common)
+    return GenerateResponse(text=text, tool_calls=calls, extra=extra, **common)
+
+
+def _logprob_tokens(logprobs: Any, endpoint: str) -> list[tuple[Any, Any]]:
+    """(token text, log-prob) of each generated token in a choice's ``logprobs`` ([] when there are none or
+    they have an unknown shape): chat ``content[*]`` (``bytes`` when given, else ``token``), completions
+    ``tokens`` with ``token_logprobs``."""
+    if not isinstance(logprobs, dict):
+        return []
+    if endpoint == "completions":
+        tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+        if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
+            return []
+        return [(t if isinstance(t, str) else None, v) for t, v in zip(tokens, values)]
+    content = logprobs.get("content")
+    if not isinstance(content, list):
+        return []
+    out = []
+    for item in content:
+        if not isinstance(item, dict):
+            return []
+        raw = item.get("bytes")
+        text = bytes(raw) if isinstance(raw, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw) \
+            else item.get("token") if isinstance(item.get("token"), str) else None
+        out.append((text, item.get("logprob")))
+    return out
 
 
 def parse_batch_line(line: dict[str, Any], tools: str | None = None) -> tuple[str, GenerateResponse]:

@@ -1,8 +1,9 @@
 """A distilled classifier in process (``provider: sklearn``): the artifact ``evals distill`` writes.
 
 In models.yaml, ``model`` is the artifact folder (a relative path is read from the project root when
-``evals run`` and ``evals models`` load it, :func:`evals.distill.ensure.resolve_artifacts`; elsewhere
-from the working directory); ``options.sha256`` may pin the model file's sha256, so that only the
+``evals run``, ``evals models`` and the runtime :class:`evals.client.Client` load it,
+:func:`evals.distill.ensure.resolve_artifacts`; a spec made by hand elsewhere reads it from the working
+directory); ``options.sha256`` may pin the model file's sha256, so that only the
 artifact a reviewer saw is ever loaded; ``options.distill`` (a recipe: suite, split) lets ``evals run``
 build the artifact when it is missing and rebuild it when its training data changed
 (:mod:`evals.distill.ensure`). The model is a candidate only on the suite it was distilled for

@@ -14,6 +14,12 @@ tools (a ``tool_call`` suite) is constrained the same way to one call object
 (:func:`evals.tool_calls.call_object_schema`) and read back into ``tool_calls``, as in the llama-cpp
 provider; a vLLM *server* answers native ``tools`` instead (provider ``openai-compatible``).
 
+Confidence (a classification request, :attr:`~evals.prompts.RenderedPrompt.confidence`): the request asks
+``SamplingParams(logprobs=0)``, the sampled token's log-probability at each step (vLLM's default
+``logprobs_mode``, ``raw_logprobs``: the model's own distribution, before any constraint), and
+:func:`completion_confidence` passes them, with each token's decoded text, to
+:func:`evals.providers.confidence.token_confidence`, so the token a stop string cut is left out.
+
 Where vllm is not installed or there is no CUDA GPU the provider is unavailable, with that reason.
 """
 
@@ -26,6 +32,7 @@ from typing import Any, ClassVar
 
 from evals.config.models import ModelSpec
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
+from evals.providers.confidence import token_confidence
 from evals.tool_calls import call_object_schema, read_call_object
 
 def cuda_reason() -> str | None:
@@ -46,9 +53,29 @@ def sampling_kwargs(request: GenerateRequest) -> dict[str, Any]:
     >>> p = RenderedPrompt(messages=None, prompt="hi", max_tokens=8, temperature=0.0, stop=("\\n",), seed=1)
     >>> sampling_kwargs(GenerateRequest(p))
     {'max_tokens': 8, 'temperature': 0.0, 'stop': ['\\n'], 'seed': 1}
+
+    A request that asks for the answer's confidence also asks for the sampled tokens' log-probs
+    (``logprobs: 0``: no alternatives).
     """
     p = request.prompt
-    return {"max_tokens": p.max_tokens, "temperature": p.temperature, **p.optional_sampling()}
+    asked = {"logprobs": 0} if p.confidence else {}
+    return {"max_tokens": p.max_tokens, "temperature": p.temperature, **p.optional_sampling(), **asked}
+
+
+def completion_confidence(completion: Any) -> float | None:
+    """The confidence of one ``CompletionOutput``: its ``token_ids`` with the log-prob and decoded text vLLM
+    reports for each (``logprobs[i][token_id]``), through :func:`token_confidence`; None without log-probs."""
+    logprobs = getattr(completion, "logprobs", None)
+    token_ids = list(getattr(completion, "token_ids", None) or [])
+    if not logprobs or len(logprobs) != len(token_ids):
+        return None
+    tokens = []
+    for token_id, position in zip(token_ids, logprobs):
+        entry = position.get(token_id) if hasattr(position, "get") else None
+        if entry is None:
+            return None
+        tokens.append((getattr(entry, "decoded_token", None), getattr(entry, "logprob", None)))
+    return token_confidence(tokens, completion.text)
 
 
 def sampling_params(request: GenerateRequest) -> Any:
@@ -128,13 +155,15 @@ class VllmProvider(Provider):
             for i, out in zip(indices, outputs):
                 completion = out.outputs[0]
                 text, calls = completion.text, None
+                confidence = completion_confidence(completion) if requests[i].prompt.confidence else None
                 if requests[i].prompt.tools is not None:
                     calls, text = read_call_object(text) or ([], text)
                 results[i] = GenerateResponse(
                     text=text, tool_calls=calls, input_tokens=len(out.prompt_token_ids or []),
                     output_tokens=len(completion.token_ids or []), latency_ms=latency_ms, busy_ms=busy_ms,
                     finish_reason=completion.finish_reason, raw_model=self.spec.model,
-                    extra={"batch_size": len(indices)},
+                    extra={"batch_size": len(indices),
+                           **({"confidence": confidence} if confidence is not None else {})},
                 )
         return [r for r in results if r is not None]
 

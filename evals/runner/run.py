@@ -172,7 +172,7 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
                                  f"only takes chat messages; add a chat variant {spec.id}.j2")
             for example in suite.examples:
-                rendered = build_request(template, suite.variables(example), suite.schema, suite.tools)
+                rendered = build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
                 too_long = window_exclusion(provider, suite.name, example.id, rendered)
                 if too_long is not None:
                     if excluded is not None:

@@ -45,7 +45,8 @@ RESULT_COLUMNS = [
 - ``cost_usd`` is what the model call itself cost (what production pays), null when unknown;
   ``judge_cost_usd`` what scoring it with an LLM judge cost (``judge_calls`` calls), null without a judge;
 - ``tool_calls`` is a JSON list of ``{"name", "arguments"}`` or null; ``confidence`` the answer's
-  probability where the provider or model gives one, else null.
+  probability where the provider gives one (classification suites: a distilled model's calibrated class
+  probability; an LLM's probability of the answer it wrote, :mod:`evals.providers.confidence`), else null.
 """
 
 

@@ -47,3 +47,55 @@ async def test_generates_a_batch_on_gpu():  # pragma: no cover - needs a GPU
     assert all(o.ok and o.output_tokens and o.input_tokens for o in outs)
     assert outs[0].extra["batch_size"] >= 2  # gathered into one engine call
     await provider.aclose()
+
+
+# -- confidence (a classification request asks for the sampled tokens' log-probs) ------------------------
+
+def _completion(text: str, tokens: list[tuple[int, str, float]], finish: str = "stop"):
+    from types import SimpleNamespace as NS
+
+    return NS(text=text, token_ids=[t for t, _, _ in tokens], finish_reason=finish,
+              logprobs=[{t: NS(logprob=lp, rank=1, decoded_token=d)} for t, d, lp in tokens])
+
+
+def test_a_classification_request_asks_for_the_sampled_tokens_logprobs():
+    p = RenderedPrompt(messages=None, prompt="x", max_tokens=7, temperature=0.0, confidence=True)
+    assert sampling_kwargs(GenerateRequest(p))["logprobs"] == 0
+
+
+def test_completion_confidence_counts_the_answers_tokens_only():
+    import math
+
+    from evals.providers.vllm import completion_confidence
+
+    # vLLM keeps the token that completed the stop string in token_ids; the text is cut before it
+    cut = _completion(" lead", [(11, " le", -0.1), (12, "ad", -0.2), (13, "\n", -1.5)])
+    assert completion_confidence(cut) == pytest.approx(math.exp(-0.3))
+    eos = _completion("lead", [(12, "lead", -0.4), (2, "", -0.01)])
+    assert completion_confidence(eos) == pytest.approx(math.exp(-0.4))
+    assert completion_confidence(_completion("lead", [])) is None
+    no_logprobs = _completion("lead", [(12, "lead", -0.4)])
+    no_logprobs.logprobs = None
+    assert completion_confidence(no_logprobs) is None
+
+
+def test_generate_batch_puts_the_confidence_on_classification_answers_only(monkeypatch):
+    import math
+    from types import SimpleNamespace as NS
+
+    import evals.providers.vllm as vllm_module
+
+    monkeypatch.setattr(vllm_module, "sampling_params", sampling_kwargs)  # vllm is not installed here
+    outputs = [_completion("lead", [(12, "lead", -0.7)]), _completion("lead", [(12, "lead", -0.7)])]
+
+    class Engine:
+        def generate(self, prompts, params, use_tqdm=False):
+            assert [p.get("logprobs") for p in params] == [0, None]
+            return [NS(prompt_token_ids=[1, 2], outputs=[o]) for o in outputs]
+
+    provider = VllmProvider(VLLM_SPEC)
+    provider._llm = Engine()
+    asked = RenderedPrompt(messages=None, prompt="x", max_tokens=4, temperature=0.0, confidence=True)
+    plain = RenderedPrompt(messages=None, prompt="x", max_tokens=4, temperature=0.0)
+    first, second = provider.generate_batch([GenerateRequest(asked), GenerateRequest(plain)])
+    assert first.extra["confidence"] == pytest.approx(math.exp(-0.7)) and "confidence" not in second.extra

@@ -80,6 +80,8 @@ async def test_every_shipped_rule_sends_the_request_its_suite_evaluated():
                     sent, result = await runtime_request(client, suite.spec.shape.model_dump(), example.inputs, model)
                     assert result.decision.rule == rule_id and result.suite == suite.name
                     assert sent == evaluated[(suite.name, example.id, model)], (rule_id, example.id, model)
+                    # a classification rule's requests ask for the answer's confidence, as its suite's did
+                    assert sent.get("confidence", False) is (suite.spec.task == "classification"), rule_id
                     compared[rule_id] = compared.get(rule_id, 0) + 1
     finally:
         await client.aclose()
@@ -203,6 +205,7 @@ async def test_a_suite_that_names_its_rule_supplies_schema_shots_labels_and_cont
             assert sent == evaluated[("replies", f"test-{i}", model)]
     chat, _ = await runtime_request(client, shape, {"text": "x"}, "chat")
     assert chat["json_schema"]["required"] == ["label"]  # the suite's schema, sent as response format
+    assert chat["confidence"] is True  # a classification suite's request asks for the answer's confidence
     assert "Relay" in chat["messages"][0]["content"] and "Never guess." in chat["messages"][0]["content"]
     assert "replies message 0 => interested" in chat["messages"][1]["content"]  # the suite's shots
     # the shape-matched rule takes the suite that does not name another rule
@@ -220,6 +223,21 @@ async def test_a_rule_without_a_suite_gets_the_callers_inputs_and_says_so(fixtur
     assert any("no suite" in n and "caller's inputs only" in n for n in result.notes)
     assert any("'notes' has no suite" in r.message for r in caplog.records)
     assert FakeProvider.calls[0].prompt.messages[0]["content"] == "Labels: a\nhello"
+
+
+async def test_without_a_suite_the_descriptors_task_decides_whether_confidence_is_asked(fixture_project):
+    shutil.rmtree(fixture_project.suites_dir / "classification" / "inbox")  # `triage` is left without a suite
+    router = load_router(fixture_project.policy_file, fixture_project.models_file, fixture_project.prompts_dir)
+    client = Client(router)
+    try:
+        classified, result = await runtime_request(client, {"task": "classification"}, {"text": "t", "labels": ["a"]},
+                                                   "chat")
+        assert (result.decision.rule, result.suite) == ("triage", None)
+        written, result = await runtime_request(client, {"task": "writing"}, {"text": "t", "labels": []}, "chat")
+        assert (result.decision.rule, result.suite) == ("notes", None)
+    finally:
+        await client.aclose()
+    assert classified["confidence"] is True and "confidence" not in written
 
 
 async def test_the_client_loads_no_examples(tmp_path):

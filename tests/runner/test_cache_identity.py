@@ -25,17 +25,18 @@ BASE = {"id": "m", "model": "some-model", "family": "f", "context_window": 8192}
 #: A changed value for every option of every provider (all of them must change the key, unless the
 #: options model lists them as answer-neutral, in which case they must not).
 OPTION_CHANGES: dict[str, dict[str, Any]] = {
-    "llama-cpp": {"n_ctx": 2048, "seed": 7, "n_batch": 64, "n_gpu_layers": -1, "n_threads": 1, "stop_repetition": False},
-    "openai": {"extra_body": {"top_k": 5}},
-    "openai-compatible": {"extra_body": {"top_k": 5}, "json_mode": "guided_json", "tool_mode": "call_object",
-                          "probe_timeout_s": 9.0},
+    "llama-cpp": {"n_ctx": 2048, "seed": 7, "n_batch": 64, "n_gpu_layers": -1, "n_threads": 1,
+                  "stop_repetition": False},
+    "openai": {"extra_body": {"top_k": 5}, "logprobs": False},
+    "openai-compatible": {"extra_body": {"top_k": 5}, "logprobs": False, "json_mode": "guided_json",
+                          "tool_mode": "call_object", "probe_timeout_s": 9.0},
     "anthropic": {"json_mode": "output_format", "sampling_params": True, "anthropic_version": "2023-06-01"},
     "vllm": {"tensor_parallel_size": 2, "pipeline_parallel_size": 2, "max_model_len": 4096,
              "gpu_memory_utilization": 0.5, "max_num_seqs": 8, "dtype": "half", "quantization": "awq", "seed": 3,
              "revision": "main", "tokenizer": "other/tokenizer", "trust_remote_code": True, "enforce_eager": True,
              "enable_prefix_caching": True, "engine_args": {"swap_space": 8}, "batch_size": 8, "batch_wait_s": 1.0},
     "sklearn": {"sha256": "a" * 64, "distill": {"suite": "inbox-triage"}},  # the artifact's sha256 is the identity
-    "fake": {"answer": "lead", "delay_s": 0.5},
+    "fake": {"answer": "lead", "delay_s": 0.5, "confidence": 0.5},
 }
 
 #: A changed value for every ModelSpec field but ``options`` (covered above).
