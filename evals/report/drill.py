@@ -70,6 +70,23 @@ _COLUMNS = ["suite", "example_id", "model", "repeat", "variant", "score", "subsc
             "tool_calls"]
 
 
+def _block_json(block: list[dict[str, Any]]) -> tuple[str, int]:
+    """One example's rows as strict JSON (NaN as null, as :func:`evals.report.html.json_island` writes
+    them) and the size the byte budget counts for them (the plain ``json.dumps`` length, plus 2).
+
+    Each block is serialised once: the page's data island is these strings joined
+    (``drilldown(...)["rows_json"]``), so a large run's rows are not encoded a second time.
+    """
+    try:
+        text = json.dumps(block, ensure_ascii=False, allow_nan=False)
+        return text, len(text) + 2
+    except ValueError:  # a NaN inside (a scorer's subscores): the budget counts it as written before
+        from evals.report.html import _clean
+
+        return (json.dumps(_clean(block), ensure_ascii=False, allow_nan=False),
+                len(json.dumps(block, ensure_ascii=False)) + 2)
+
+
 def render_command(suite: str, model: str, example_id: str, split: str | None) -> str:
     """The ``evals render`` command that prints the exact request of one drill-down row; every
     argument shell-quoted, so a hostile name stays one argument.
@@ -97,7 +114,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
             ``error`` and whether the request changed (``prompt_changed``), shown beside each row.
     """
     if frame is None or not len(frame):
-        return {"rows": [], "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
+        return {"rows": [], "rows_json": "[]", "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
                                          "complete": True, "truncated_texts": 0, "text_limit": text_limit,
                                          "by_tier": {}, "tiers_total": {}, "byte_budget": byte_budget}}
     order = example_priorities(frame)
@@ -107,6 +124,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
     col["output"] = [f"{o or ''}\n[tool calls] {c}".strip() if isinstance(c, str) else o
                      for o, c in zip(col["output"], col["tool_calls"])]
     rows: list[dict[str, Any]] = []
+    texts_json: list[str] = []  # each taken block's rows as strict JSON, written once (see rows_json)
     used = truncated = misses = 0
     taken_by_tier: dict[str, int] = {}
     baseline_rows = baseline_rows or {}
@@ -143,20 +161,21 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                 row["be"] = base["error"]
                 row["pc"] = bool(base["prompt_changed"])
             block.append(row)
-        size = len(json.dumps(block, ensure_ascii=False)) + 2
+        text, size = _block_json(block)
         if used + size > byte_budget and rows:
             misses += 1
             if misses > 50:
                 break
             continue  # a later, smaller example may still fit
         rows.extend(block)
+        texts_json.append(text[1:-1])
         used += size
         taken_by_tier[TIERS[int(tier)]] = taken_by_tier.get(TIERS[int(tier)], 0) + 1
         if used >= byte_budget:
             break
     tiers_total = {TIERS[int(t)]: int(c) for t, c in order["tier"].value_counts().sort_index().items()}
     n_examples = sum(taken_by_tier.values())
-    return {"rows": rows, "sampling": {
+    return {"rows": rows, "rows_json": "[" + ", ".join(texts_json) + "]", "sampling": {
         "total_rows": int(len(frame)), "total_examples": int(len(order)), "rows": len(rows),
         "examples": n_examples, "complete": n_examples == len(order), "truncated_texts": truncated,
         "text_limit": text_limit, "by_tier": taken_by_tier, "tiers_total": tiers_total,
