@@ -96,10 +96,23 @@ def render_command(suite: str, model: str, example_id: str, split: str | None) -
     >>> render_command("s", "m", "a b; rm -rf /", None)
     "evals render --suite s --model m --example 'a b; rm -rf /'"
     """
-    parts = ["evals", "render", "--suite", suite, "--model", model, "--example", example_id]
-    if split:
-        parts += ["--split", split]
-    return " ".join(shlex.quote(p) for p in parts)
+    head, tail = _command_around(suite, model, split)
+    return f"{head} {shlex.quote(example_id)}{tail}"
+
+
+def _command_around(suite: str, model: str, split: str | None) -> tuple[str, str]:
+    """:func:`render_command` before and after its example id."""
+    head = " ".join(shlex.quote(p) for p in ("evals", "render", "--suite", suite, "--model", model, "--example"))
+    return head, (" --split " + shlex.quote(split)) if split else ""
+
+
+def _command(quoted: dict[Any, tuple[str, str]], suite: str, model: str, example_id: str, split: str | None) -> str:
+    """:func:`render_command`, with the names that repeat on every row (suite, model, split) quoted once."""
+    key = (suite, model, split)
+    around = quoted.get(key)
+    if around is None:
+        around = quoted[key] = _command_around(suite, model, split)
+    return f"{around[0]} {shlex.quote(example_id)}{around[1]}"
 
 
 def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit: int = DEFAULT_TEXT_LIMIT,
@@ -118,8 +131,11 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                                          "complete": True, "truncated_texts": 0, "text_limit": text_limit,
                                          "by_tier": {}, "tiers_total": {}, "byte_budget": byte_budget}}
     order = example_priorities(frame)
-    groups = frame.groupby(["suite", "example_id"], sort=False).indices
     col = {c: (frame[c].tolist() if c in frame.columns else [None] * len(frame)) for c in _COLUMNS}
+    groups: dict[tuple[Any, Any], list[int]] = {}  # (suite, example_id) -> row positions, ascending
+    for i, key in enumerate(zip(col["suite"], col["example_id"])):
+        groups.setdefault(key, []).append(i)
+    quoted: dict[Any, tuple[str, str]] = {}  # suite, model, split: shell-quoted once (see _command)
     # a tool-calling suite's answer is its calls as much as its text: shown together as the output
     col["output"] = [f"{o or ''}\n[tool calls] {c}".strip() if isinstance(c, str) else o
                      for o, c in zip(col["output"], col["tool_calls"])]
@@ -151,7 +167,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                 "v": str(col["variant"][i] or ""), "sc": _num(col["score"][i]), "ss": sub,
                 "err": None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
                 **texts, "c": _num(col["cost_usd"][i]), "l": _num(col["latency_ms"][i]), "t": int(tier),
-                "cmd": render_command(str(suite), str(col["model"][i]), str(example_id), split),
+                "cmd": _command(quoted, str(suite), str(col["model"][i]), str(example_id), split),
             }
             base = baseline_rows.get((str(suite), str(col["model"][i]), str(example_id), repeat))
             if base is not None:
