@@ -154,13 +154,44 @@ def _environment():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=_bytecode_cache())
     from evals.report.recommendation import headline_title
 
     env.globals["headline_title"] = headline_title
     env.filters.update(num=fmt.fmt_num, ci=fmt.fmt_ci, usd=fmt.fmt_usd, pct=fmt.fmt_pct, ms=fmt.fmt_ms,
                        delta=fmt.fmt_delta, ms_unit=fmt.ms_unit)
     return env
+
+
+def _bytecode_cache(directory: str | None = None) -> Any:
+    """Jinja's cache of compiled templates in the user's private temporary folder (``_jinja2-cache-<uid>``,
+    mode 0700, checked by Jinja): the report template took 70-100 ms to compile in every ``evals run``.
+    An entry is keyed by the template's path and checked against its source, so an edited template is
+    compiled again. ``EVALS_NO_TEMPLATE_CACHE=1`` turns it off; a folder that cannot be written only
+    costs the compile."""
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    class Quiet(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, ValueError, EOFError):  # unreadable or cut short: compiled again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    if os.environ.get("EVALS_NO_TEMPLATE_CACHE"):
+        return None
+    try:
+        return Quiet(directory)
+    except (OSError, RuntimeError):  # no safe temporary folder here
+        return None
 
 
 def _suite_charts(view: dict[str, Any]) -> dict[str, Any]:

@@ -65,3 +65,27 @@ def test_the_report_templates_compile_once_per_process():
     env = html._environment()
     page = env.get_template("report.html.j2")
     assert html._environment() is env and env.get_template("report.html.j2") is page
+
+
+def test_compiled_templates_are_kept_between_processes_and_a_bad_entry_is_compiled_again(tmp_path, monkeypatch):
+    from jinja2 import Environment, FileSystemLoader
+
+    assert html._environment().bytecode_cache is not None  # the next `evals run` loads, not compiles
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "t.j2").write_text("{{ x }} one")
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+
+    def env():
+        return Environment(loader=FileSystemLoader(str(templates)), bytecode_cache=html._bytecode_cache(str(cache_dir)))
+
+    assert env().get_template("t.j2").render(x=1) == "1 one"
+    (entry,) = cache_dir.iterdir()
+    (templates / "t.j2").write_text("{{ x }} two")  # an edited template is compiled again
+    assert env().get_template("t.j2").render(x=1) == "1 two"
+    for path in cache_dir.iterdir():
+        path.write_bytes(b"not bytecode")  # a damaged entry: compiled again, not an error
+    assert env().get_template("t.j2").render(x=2) == "2 two"
+    monkeypatch.setenv("EVALS_NO_TEMPLATE_CACHE", "1")
+    assert html._bytecode_cache() is None
