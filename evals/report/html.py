@@ -308,77 +308,17 @@ def write_run_views(folder: Path, manifest: dict[str, Any], results: Any, warn: 
                     paths: dict[str, Path] | None = None) -> dict[str, Path]:
     """The comparison with the previous run of the same suites and split, and ``reports/index.html``;
     a failure is a warning."""
-    return finish_run_views(start_run_views(folder, manifest, results, fork=False), warn, paths)
-
-
-@dataclass
-class RunViews:
-    """The comparison page of a run being written (:func:`start_run_views`), in a forked child or not yet."""
-
-    folder: Path
-    manifest: dict[str, Any]
-    results: Any
-    project: Any = None
-    previous: Any = None  # the RunEntry compared with, or None
-    child: Any = None  # evals.report.forked.Child writing the comparison page
-    error: Exception | None = None
-
-
-def start_run_views(folder: Path, manifest: dict[str, Any], results: Any, *, fork: bool = True) -> RunViews:
-    """Find the previous run of the same suites and split and, with ``fork`` where the platform forks, start
-    writing the comparison page in a child process (:mod:`evals.report.forked`), so it is written while the
-    caller writes the run's own report. :func:`finish_run_views` waits for it and writes the index.
-
-    ``manifest`` need not be on disk yet: the previous run is chosen among the complete runs beside it."""
-    from evals.report.forked import fork_call
-    from evals.report.index import previous_of
-
-    views = RunViews(folder, manifest, results, project_of(folder))
-    try:
-        views.previous = previous_of(folder, manifest)
-    except Exception as exc:
-        views.error = exc
-        return views
-    if views.previous is not None and fork:
-        views.child = fork_call(lambda: str(_compare_with_previous(views)["html"]))
-    return views
-
-
-def _compare_with_previous(views: RunViews) -> dict[str, Path]:
-    return write_comparison(views.folder, views.folder.parent / views.previous.folder, project=views.project,
-                            results=views.results, manifest=views.manifest)
-
-
-def abandon_run_views(views: RunViews) -> None:
-    """Wait for the child of an interrupted write (whatever it wrote is a complete file or nothing)."""
-    if views.child is not None:
-        try:
-            views.child.result()
-        except BaseException:  # noqa: BLE001 (the caller is already failing with its own error)
-            pass
-
-
-def finish_run_views(views: RunViews, warn: Any, paths: dict[str, Path] | None = None) -> dict[str, Path]:
-    """Wait for the comparison page of :func:`start_run_views` (written here if the child did not, or there
-    was none), then write ``reports/index.html``: what the runner calls once the manifest is written (the
-    index lists complete runs only). A failure is a warning."""
-    from evals.report.forked import ChildFailed
-
     paths = dict(paths or {})
+    project = project_of(folder)
     try:
-        from evals.report.index import write_index
+        from evals.report.index import list_runs, previous_run, write_index
 
-        if views.error is not None:
-            raise views.error
-        if views.previous is not None:
-            try:
-                if views.child is None:
-                    raise RuntimeError("not forked")
-                paths["compare"] = Path(views.child.result())
-            except RuntimeError:  # not started, or the child died without an answer: written here
-                paths["compare"] = _compare_with_previous(views)["html"]
-        paths["index"] = write_index(views.project, views.folder.parent)
+        entries, _ = list_runs(folder.parent)
+        prev = previous_run(entries, folder.name)
+        if prev is not None:
+            paths["compare"] = write_comparison(folder, folder.parent / prev.folder, project=project, results=results,
+                                                manifest=manifest)["html"]
+        paths["index"] = write_index(project, folder.parent)
     except Exception as exc:
-        what = str(exc) if isinstance(exc, ChildFailed) else f"{type(exc).__name__}: {exc}"
-        warn(f"run index or comparison not written ({what}); retry with `evals runs`")
+        warn(f"run index or comparison not written ({type(exc).__name__}: {exc}); retry with `evals runs`")
     return paths

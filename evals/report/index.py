@@ -106,12 +106,6 @@ def read_entry(folder: Path) -> RunEntry | None:
         manifest = read_manifest(folder)
     except Exception:  # unreadable or newer: not listed (list_runs says how many)
         return None
-    return entry_of(folder, manifest)
-
-
-def entry_of(folder: Path, manifest: dict[str, Any]) -> RunEntry:
-    """The history entry of run ``folder`` with ``manifest`` (read from the folder by :func:`read_entry`; a
-    run that is writing its artifacts passes the manifest it is about to write)."""
     suites = manifest.get("suites") if isinstance(manifest.get("suites"), dict) else {}
     splits = {str(s): str((m or {}).get("split") or "?") for s, m in suites.items() if isinstance(m, dict) or m is None}
     git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
@@ -224,14 +218,6 @@ def previous_run(entries: list[RunEntry], folder: str) -> RunEntry | None:
     return None
 
 
-def previous_of(folder: Path, manifest: dict[str, Any]) -> RunEntry | None:
-    """:func:`previous_run` of run ``folder`` among the complete runs beside it, its own entry made from
-    ``manifest`` (so it can be asked before that manifest is written)."""
-    entries = [e for e in list_runs(folder.parent)[0] if e.folder != folder.name] + [entry_of(folder, manifest)]
-    entries.sort(key=lambda e: (e.started_at or "", e.folder))
-    return previous_run(entries, folder.name)
-
-
 def resolve_baseline(project: Any, folder: Path, spec: str) -> Path:
     """The baseline run folder ``spec`` names for run ``folder``: ``last`` (the previous run of the same
     suites and split), ``approved`` (the evidence run of the policy in force), or a run id / folder."""
@@ -336,6 +322,6 @@ def write_index(project: Any, reports_dir: Path | None = None) -> Path:
     return path
 
 
-__all__ = ["COMPARE_PREFIX", "approved_comparison_markdown", "INDEX_FORMAT", "PolicyState", "RunEntry", "compare_page", "entry_of",
-           "history", "list_runs", "mark_approved", "policy_state", "previous_of", "previous_run", "read_entry", "render_index", "resolve_baseline",
+__all__ = ["COMPARE_PREFIX", "approved_comparison_markdown", "INDEX_FORMAT", "PolicyState", "RunEntry", "compare_page", "history", "list_runs",
+           "mark_approved", "policy_state", "previous_run", "read_entry", "render_index", "resolve_baseline",
            "write_index"]

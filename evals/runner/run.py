@@ -431,18 +431,9 @@ def write_artifacts(folder: Path, signature: str, manifest: dict[str, Any], fram
     write_parquet_atomic(folder / "baselines.parquet", baselines,
                          {"evals_format_version": str(BASELINES_FORMAT), "evals_artifact": "baselines"})
     write_aggregates(folder, aggregates())
-    from evals.report.html import (  # a failure of the report only warns
-        abandon_run_views, finish_run_views, start_run_views,
-    )
-    from evals import report
+    from evals.report import write_run_report, write_run_views  # a failure of the report only warns
 
-    # the comparison with the previous run is written by a forked child while this process writes the report
-    views = start_run_views(folder, manifest, frame)
-    try:
-        paths = report.write_run_report(folder, manifest, frame, warn, views=False)
-        write_json_atomic(folder / "manifest.json", manifest)  # the run is complete
-        (folder / INCOMPLETE).unlink(missing_ok=True)
-    except BaseException:
-        abandon_run_views(views)
-        raise
-    finish_run_views(views, warn, paths)  # the index lists complete runs only: after the manifest
+    paths = write_run_report(folder, manifest, frame, warn, views=False)
+    write_json_atomic(folder / "manifest.json", manifest)  # the run is complete
+    (folder / INCOMPLETE).unlink(missing_ok=True)
+    write_run_views(folder, manifest, frame, warn, paths)  # the index and comparison list complete runs only
