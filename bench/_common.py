@@ -112,6 +112,9 @@ PHASES = {  # module attribute -> phase name, timed by wrapping the attribute du
     ("evals.aggregates", "aggregate"): "aggregate (bootstrap intervals)",
     ("evals.aggregates", "write_aggregates"): "write aggregates.parquet",
     ("evals.report", "write_run_report"): "HTML + Markdown report",
+    # the comparison page against the previous run (a second whole report) and reports/index.html: the
+    # "other 1.2 s" of the first measurements
+    ("evals.report", "write_run_views"): "comparison page + run index",
 }
 
 
