@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import evals_env, interleave, machine, verdict  # noqa: E402
+from _common import evals_env, installed_env, interleave, machine, verdict  # noqa: E402
 
 TARGET_S = 0.3
 REPO = HERE.parent
@@ -52,7 +52,7 @@ def main() -> None:
         env = evals_env(Path(tmp) / "cache.sqlite")
         sides = {name: {"cmd": cmd, "env": env, "cwd": REPO} for name, cmd in COMMANDS.items()}
         for side in sides.values():  # warm-up: bytecode compiled, files in the page cache
-            subprocess.run(side["cmd"], capture_output=True, env=env, cwd=REPO, check=True)
+            subprocess.run(side["cmd"], capture_output=True, env=installed_env(env), cwd=REPO, check=True)
         results = interleave(sides, args.rounds, verbose=False)
         print(f"  medians of {args.rounds} fresh processes:")
         for name, runs in results.items():
@@ -63,7 +63,7 @@ def main() -> None:
         if args.importtime:
             for name, cmd in COMMANDS.items():
                 print(f"  slowest imports of {name} (cumulative):")
-                for micros, module in slowest_imports(cmd, env):
+                for micros, module in slowest_imports(cmd, installed_env(env)):
                     print(f"    {micros / 1000:7.1f} ms  {module.strip()}")
     print(f"machine after: {machine()}")
 

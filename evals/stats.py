@@ -205,7 +205,10 @@ def _bootstrap(values: Sequence[float], statistic, confidence: float, n_boot: in
     if data.size == 1:
         return (float(data[0]), float(data[0]))
     rng = np.random.default_rng(seed)
-    stats = statistic(rng.choice(data, size=(n_boot, data.size), replace=True))
+    return _percentile_interval(statistic(rng.choice(data, size=(n_boot, data.size), replace=True)), confidence)
+
+
+def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
     return (float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
 
@@ -229,14 +232,32 @@ def percentile_ci(values: Sequence[float], q: float, *, confidence: float = 0.95
     >>> percentile_ci([5.0, 5.0], 95)
     (5.0, 5.0)
     """
+    return percentile_cis(values, (q,), confidence=confidence, n_boot=n_boot, seed=seed)[0]
+
+
+def percentile_cis(values: Sequence[float], qs: Sequence[float], *, confidence: float = 0.95, n_boot: int = 2000,
+                   seed: int = 0) -> list[tuple[float, float]]:
+    """:func:`percentile_ci` of each of ``qs``, from one set of resamples (the same seed draws the same
+    resamples for every ``q``, so each interval is the one ``percentile_ci(values, q)`` gives).
+
+    >>> percentile_cis([1.0, 2.0, 3.0, 4.0], [50, 95]) == [percentile_ci([1.0, 2.0, 3.0, 4.0], q) for q in (50, 95)]
+    True
+    """
     data = np.asarray(values, dtype=float)
     if data.size > LARGE_N:
-        # the sample quantile's level is binomial: q +- z * sqrt(q (1 - q) / n)
-        level = q / 100
-        half = z_value(confidence) * math.sqrt(level * (1 - level) / data.size)
-        low, high = np.percentile(data, [100 * max(0.0, level - half), 100 * min(1.0, level + half)])
-        return (float(low), float(high))
-    return _bootstrap(data, lambda samples: np.percentile(samples, q, axis=1), confidence, n_boot, seed)
+        out = []
+        for q in qs:  # the sample quantile's level is binomial: q +- z * sqrt(q (1 - q) / n)
+            level = q / 100
+            half = z_value(confidence) * math.sqrt(level * (1 - level) / data.size)
+            low, high = np.percentile(data, [100 * max(0.0, level - half), 100 * min(1.0, level + half)])
+            out.append((float(low), float(high)))
+        return out
+    if data.size <= 1:
+        point = float(data[0]) if data.size else math.nan
+        return [(point, point)] * len(qs)
+    rng = np.random.default_rng(seed)
+    replicates = np.percentile(rng.choice(data, size=(n_boot, data.size), replace=True), list(qs), axis=1)
+    return [_percentile_interval(stats, confidence) for stats in replicates]
 
 
 def resampled_ci(statistic, n: int, *, point: float, leave_one_out: np.ndarray, confidence: float = 0.95,

@@ -21,14 +21,12 @@ def latency_percentiles(frame: Any, quantiles: tuple[int, ...] = (50, 95, 99), *
     >>> latency_percentiles(rows, (50,))[50].value
     25.0
     """
-    from evals.stats import percentile, percentile_ci
+    from evals.stats import percentile, percentile_cis
 
     values = Calls.of(frame).numeric(column)
     values = values[~np.isnan(values)]
     if not values.size:
         return {}
-    out = {}
-    for q in quantiles:
-        low, high = percentile_ci(values, q, confidence=confidence, n_boot=n_boot, seed=seed)
-        out[q] = Estimate(percentile(values, q), low, high, int(values.size))
-    return out
+    intervals = percentile_cis(values, quantiles, confidence=confidence, n_boot=n_boot, seed=seed)  # one resampling
+    return {q: Estimate(percentile(values, q), low, high, int(values.size))
+            for q, (low, high) in zip(quantiles, intervals)}

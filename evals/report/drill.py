@@ -70,6 +70,23 @@ _COLUMNS = ["suite", "example_id", "model", "repeat", "variant", "score", "subsc
             "tool_calls"]
 
 
+def _block_json(block: list[dict[str, Any]]) -> tuple[str, int]:
+    """One example's rows as strict JSON (NaN as null, as :func:`evals.report.html.json_island` writes
+    them) and the size the byte budget counts for them (the plain ``json.dumps`` length, plus 2).
+
+    Each block is serialised once: the page's data island is these strings joined
+    (``drilldown(...)["rows_json"]``), so a large run's rows are not encoded a second time.
+    """
+    try:
+        text = json.dumps(block, ensure_ascii=False, allow_nan=False)
+        return text, len(text) + 2
+    except ValueError:  # a NaN inside (a scorer's subscores): the budget counts it as written before
+        from evals.report.html import _clean
+
+        return (json.dumps(_clean(block), ensure_ascii=False, allow_nan=False),
+                len(json.dumps(block, ensure_ascii=False)) + 2)
+
+
 def render_command(suite: str, model: str, example_id: str, split: str | None) -> str:
     """The ``evals render`` command that prints the exact request of one drill-down row; every
     argument shell-quoted, so a hostile name stays one argument.
@@ -79,10 +96,23 @@ def render_command(suite: str, model: str, example_id: str, split: str | None) -
     >>> render_command("s", "m", "a b; rm -rf /", None)
     "evals render --suite s --model m --example 'a b; rm -rf /'"
     """
-    parts = ["evals", "render", "--suite", suite, "--model", model, "--example", example_id]
-    if split:
-        parts += ["--split", split]
-    return " ".join(shlex.quote(p) for p in parts)
+    head, tail = _command_around(suite, model, split)
+    return f"{head} {shlex.quote(example_id)}{tail}"
+
+
+def _command_around(suite: str, model: str, split: str | None) -> tuple[str, str]:
+    """:func:`render_command` before and after its example id."""
+    head = " ".join(shlex.quote(p) for p in ("evals", "render", "--suite", suite, "--model", model, "--example"))
+    return head, (" --split " + shlex.quote(split)) if split else ""
+
+
+def _command(quoted: dict[Any, tuple[str, str]], suite: str, model: str, example_id: str, split: str | None) -> str:
+    """:func:`render_command`, with the names that repeat on every row (suite, model, split) quoted once."""
+    key = (suite, model, split)
+    around = quoted.get(key)
+    if around is None:
+        around = quoted[key] = _command_around(suite, model, split)
+    return f"{around[0]} {shlex.quote(example_id)}{around[1]}"
 
 
 def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit: int = DEFAULT_TEXT_LIMIT,
@@ -97,16 +127,20 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
             ``error`` and whether the request changed (``prompt_changed``), shown beside each row.
     """
     if frame is None or not len(frame):
-        return {"rows": [], "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
+        return {"rows": [], "rows_json": "[]", "sampling": {"total_rows": 0, "total_examples": 0, "rows": 0, "examples": 0,
                                          "complete": True, "truncated_texts": 0, "text_limit": text_limit,
                                          "by_tier": {}, "tiers_total": {}, "byte_budget": byte_budget}}
     order = example_priorities(frame)
-    groups = frame.groupby(["suite", "example_id"], sort=False).indices
     col = {c: (frame[c].tolist() if c in frame.columns else [None] * len(frame)) for c in _COLUMNS}
+    groups: dict[tuple[Any, Any], list[int]] = {}  # (suite, example_id) -> row positions, ascending
+    for i, key in enumerate(zip(col["suite"], col["example_id"])):
+        groups.setdefault(key, []).append(i)
+    quoted: dict[Any, tuple[str, str]] = {}  # suite, model, split: shell-quoted once (see _command)
     # a tool-calling suite's answer is its calls as much as its text: shown together as the output
     col["output"] = [f"{o or ''}\n[tool calls] {c}".strip() if isinstance(c, str) else o
                      for o, c in zip(col["output"], col["tool_calls"])]
     rows: list[dict[str, Any]] = []
+    texts_json: list[str] = []  # each taken block's rows as strict JSON, written once (see rows_json)
     used = truncated = misses = 0
     taken_by_tier: dict[str, int] = {}
     baseline_rows = baseline_rows or {}
@@ -133,7 +167,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                 "v": str(col["variant"][i] or ""), "sc": _num(col["score"][i]), "ss": sub,
                 "err": None if error is None or (isinstance(error, float) and math.isnan(error)) else str(error),
                 **texts, "c": _num(col["cost_usd"][i]), "l": _num(col["latency_ms"][i]), "t": int(tier),
-                "cmd": render_command(str(suite), str(col["model"][i]), str(example_id), split),
+                "cmd": _command(quoted, str(suite), str(col["model"][i]), str(example_id), split),
             }
             base = baseline_rows.get((str(suite), str(col["model"][i]), str(example_id), repeat))
             if base is not None:
@@ -143,20 +177,21 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
                 row["be"] = base["error"]
                 row["pc"] = bool(base["prompt_changed"])
             block.append(row)
-        size = len(json.dumps(block, ensure_ascii=False)) + 2
+        text, size = _block_json(block)
         if used + size > byte_budget and rows:
             misses += 1
             if misses > 50:
                 break
             continue  # a later, smaller example may still fit
         rows.extend(block)
+        texts_json.append(text[1:-1])
         used += size
         taken_by_tier[TIERS[int(tier)]] = taken_by_tier.get(TIERS[int(tier)], 0) + 1
         if used >= byte_budget:
             break
     tiers_total = {TIERS[int(t)]: int(c) for t, c in order["tier"].value_counts().sort_index().items()}
     n_examples = sum(taken_by_tier.values())
-    return {"rows": rows, "sampling": {
+    return {"rows": rows, "rows_json": "[" + ", ".join(texts_json) + "]", "sampling": {
         "total_rows": int(len(frame)), "total_examples": int(len(order)), "rows": len(rows),
         "examples": n_examples, "complete": n_examples == len(order), "truncated_texts": truncated,
         "text_limit": text_limit, "by_tier": taken_by_tier, "tiers_total": tiers_total,

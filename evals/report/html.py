@@ -7,6 +7,7 @@ script writes every value with ``textContent``. Nothing on the page is fetched f
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -62,7 +63,10 @@ def json_island(data: Any) -> str:
     >>> json_island({"x": "</script><b>&"})
     '{"x": "\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026"}'
     """
-    text = json.dumps(_clean(data), ensure_ascii=False, allow_nan=False)
+    return _escape_island(json.dumps(_clean(data), ensure_ascii=False, allow_nan=False))
+
+
+def _escape_island(text: str) -> str:
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -143,17 +147,51 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=None)
 def _environment():
+    """The reports' Jinja environment, made once per process: its templates are compiled once, not per page
+    (a run writes its report, then its comparison page and the index)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=_bytecode_cache())
     from evals.report.recommendation import headline_title
 
     env.globals["headline_title"] = headline_title
     env.filters.update(num=fmt.fmt_num, ci=fmt.fmt_ci, usd=fmt.fmt_usd, pct=fmt.fmt_pct, ms=fmt.fmt_ms,
                        delta=fmt.fmt_delta, ms_unit=fmt.ms_unit)
     return env
+
+
+def _bytecode_cache(directory: str | None = None) -> Any:
+    """Jinja's cache of compiled templates in the user's private temporary folder (``_jinja2-cache-<uid>``,
+    mode 0700, checked by Jinja): the report template took 70-100 ms to compile in every ``evals run``.
+    An entry is keyed by the template's path and checked against its source, so an edited template is
+    compiled again. ``EVALS_NO_TEMPLATE_CACHE=1`` turns it off; a folder that cannot be written only
+    costs the compile."""
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    class Quiet(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, ValueError, EOFError):  # unreadable or cut short: compiled again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    if os.environ.get("EVALS_NO_TEMPLATE_CACHE"):
+        return None
+    try:
+        return Quiet(directory)
+    except (OSError, RuntimeError):  # no safe temporary folder here
+        return None
 
 
 def _suite_charts(view: dict[str, Any]) -> dict[str, Any]:
@@ -175,13 +213,19 @@ def render_html(report: dict[str, Any]) -> str:
     """The self-contained HTML page of a report built by :func:`build_report`."""
     env = _environment()
     drill = report["drill"]
-    data = {"rows": drill["rows"], "sampling": drill["sampling"],
+    rest = {"sampling": drill["sampling"],
             "suites": [s["suite"] for s in report["suites"]],
             "models": sorted({m["model"] for s in report["suites"] for m in s["models"]}),
             "baseline": (report["comparison"] or {}).get("baseline_id"),
             "latency_unit": fmt.ms_unit(r["l"] for r in drill["rows"])}
+    rows_json = drill.get("rows_json")
+    if rows_json is None:
+        rows_json = json.dumps(_clean(drill["rows"]), ensure_ascii=False, allow_nan=False)
+    # json_island({"rows": rows, **rest}), with the rows' JSON the drill-down already wrote
+    data_json = _escape_island('{"rows": ' + rows_json + ", " + json.dumps(_clean(rest), ensure_ascii=False,
+                                                                            allow_nan=False)[1:])
     return env.get_template("report.html.j2").render(
-        r=report, charts={s["suite"]: _suite_charts(s) for s in report["suites"]}, data_json=json_island(data),
+        r=report, charts={s["suite"]: _suite_charts(s) for s in report["suites"]}, data_json=data_json,
         script=(TEMPLATES / "report.js").read_text(encoding="utf-8"),
         style=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
     )

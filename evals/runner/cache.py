@@ -88,6 +88,9 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 _STOP = object()
 _BATCH = 2000  # at most this many writes in one transaction
+#: How long the writer waits for more writes after the first of a batch (seconds). At 16 calls in flight
+#: answers arrive about a millisecond apart; committing each alone cost the writer thread 0.2 ms of CPU a row.
+_LINGER = 0.002
 
 
 class _Writer:
@@ -111,12 +114,7 @@ class _Writer:
         try:
             stop = False
             while not stop:
-                batch = [self.queue.get()]
-                while len(batch) < _BATCH:
-                    try:
-                        batch.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
+                batch = self._gather()
                 if batch[-1] is _STOP:
                     stop = True
                     batch.pop()
@@ -124,6 +122,28 @@ class _Writer:
                     self._write(db, batch)
         finally:
             db.close()
+
+    def _gather(self) -> list:
+        """The next batch: the first op, then whatever arrives within :data:`_LINGER` seconds of it (at
+        most :data:`_BATCH`; :data:`_STOP` ends it). One transaction and one wake-up of the event loop per
+        batch instead of per answer; nobody waits on the linger but the rows of the batch (each model's
+        slot was freed before its answer was queued)."""
+        batch = [self.queue.get()]
+        deadline = time.monotonic() + _LINGER
+        while len(batch) < _BATCH and batch[-1] is not _STOP:
+            try:
+                batch.append(self.queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self.queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
 
     def _write(self, db: sqlite3.Connection, batch: list[tuple]) -> None:
         error: BaseException | None = None

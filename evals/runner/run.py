@@ -369,9 +369,10 @@ def run(project: Project, options: RunOptions, *, reporter: Reporter | None = No
     chosen = _select(options.models, models_file.ids, "model", "--models, ids from policies/models.yaml")
     suites = load_suites(project, options.suites, options.split, options.limit)
     check_reports_dir(project.reports_dir)  # before anything is paid for
-    from evals.distill.ensure import ensure_artifacts  # distilled models: built when missing or stale
+    if any(spec.provider == "sklearn" for spec in models_file.models):  # distilled models: built when missing or
+        from evals.distill.ensure import ensure_artifacts  # stale (numpy and the trainer imported only for them)
 
-    models_file = ensure_artifacts(project, models_file, chosen, [s.name for s in suites], reporter.warn)
+        models_file = ensure_artifacts(project, models_file, chosen, [s.name for s in suites], reporter.warn)
     providers = _providers([models_file.get(m) for m in chosen], registry, reporter)
     built = build_scorers(suites, scorers)
     excluded: list[Exclusion] = []
