@@ -117,7 +117,7 @@ def _general(out: _Out, calls: Calls, kw: dict[str, Any],
     out.count("infra_failures", counts.infra, counts.calls,
               "rate limits, timeouts, server errors, ...: availability, left out of quality")
     out.count("answer_failures", counts.answer, counts.calls, "refused or truncated answers: score 0 in quality")
-    out.count("truncated", counts.truncated, counts.calls, "answers cut off at max_tokens")
+    out.count("truncated", counts.truncated, counts.calls, "answers cut off (at max_tokens, or stopped in a loop)")
     out.count("refused", counts.refused, counts.calls)
     for kind, count in counts.by_kind.items():
         out.count(f"failures:{kind}", count, counts.calls)
