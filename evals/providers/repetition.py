@@ -76,7 +76,7 @@ class RepetitionStop:
             self._prompt_len = len(input_ids)
         answer_len = len(input_ids) - self._prompt_len
         window = REPEATS * MAX_PERIOD
-        if answer_len < MIN_SPAN:
+        if answer_len < MIN_SPAN:  # a fast path: no loop fits yet (the tail below is the answer's alone)
             return False
         tail = [int(t) for t in input_ids[len(input_ids) - min(answer_len, window):]]
         period = loop_period(tail)

@@ -34,19 +34,21 @@ def test_loop_period(tokens, period):
 
 
 def test_the_stop_reads_only_the_answer_not_the_prompt():
-    prompt = [1, 2] * 100  # a prompt that is itself one long repeat
+    prompt = list(range(20)) * 10  # a prompt that is itself one long repeat
     stop = RepetitionStop()
     assert stop(prompt, None) is False
-    answer = []
-    for token in range(40):
+    answer = list(range(20)) * 3  # the answer goes on with it 3 times (60 tokens): not 4 times in the answer
+    for n in range(1, len(answer) + 1):
+        assert stop(prompt + answer[:n], None) is False
+    for token in range(100, 140):
         answer.append(token)
         assert stop(prompt + answer, None) is False
     for _ in range(MIN_SPAN):
         answer.append(7)
         if stop(prompt + answer, None):
             break
-    assert stop.period == 1 and len(answer) == 40 + MIN_SPAN
-    assert stop.at_token == 40 and "1 token(s)" in stop.message(256) and "max_tokens 256" in stop.message(256)
+    assert stop.period == 1 and len(answer) == 100 + MIN_SPAN
+    assert stop.at_token == 100 and "1 token(s)" in stop.message(256) and "max_tokens 256" in stop.message(256)
     assert stop(prompt + answer + [8], None) is True  # llama-cpp-python asks again after the loop ends
 
 
