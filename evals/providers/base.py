@@ -104,9 +104,7 @@ class GenerateRequest:
 
 @dataclass
 class GenerateResponse:
-    """What came back. ``text`` is empty when ``error`` is set, except for an answer stopped in a loop
-    (``truncated`` with ``finish_reason`` ``repetition``, :mod:`evals.providers.repetition`), which keeps
-    what the model wrote.
+    """What came back. ``text`` is empty when ``error`` is set.
 
     ``tool_calls``: for a request with tools, the calls the model made (``[]``: it answered in text,
     which is then ``text``); None for a request without tools.

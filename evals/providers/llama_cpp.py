@@ -27,8 +27,9 @@ vocabulary (loaded without weights), so the runner leaves out what cannot fit in
 llama-cpp-python shrink ``max_tokens`` silently.
 
 A decode that falls into a loop (one span written 4+ times in a row, 48+ tokens: small models do it
-at temperature 0) stops there instead of running to ``max_tokens``: the answer is recorded as cut off
-(``truncated``, ``finish_reason`` ``repetition``), with its text (:mod:`evals.providers.repetition`).
+at temperature 0) stops there instead of running to ``max_tokens``: ``finish_reason`` is ``repetition`` (the runner records
+it as cut off, ``truncated``, as it does ``length``), with its text and, in ``extra["repetition"]``, where
+the loop was found (:mod:`evals.providers.repetition`).
 ``options.stop_repetition: false`` decodes every loop to the end; the rule is in the cache key.
 
 Prompt-prefix reuse: ``Llama.generate`` (llama-cpp-python 0.3) keeps the KV cache of the previous
@@ -72,7 +73,7 @@ from evals.errors import ProviderUnavailable
 from evals.prompts import RenderedPrompt
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
 from evals.providers.confidence import token_confidence
-from evals.providers.repetition import RULE as REPETITION_RULE, RepetitionStop
+from evals.providers.repetition import REPETITION, RULE as REPETITION_RULE, RepetitionStop
 from evals.tool_calls import call_object_schema, read_call_object
 
 _COMPUTE_LOCK = threading.Lock()
@@ -508,11 +509,10 @@ class LlamaCppProvider(Provider):
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms,
-            finish_reason="repetition" if looped else out["choices"][0].get("finish_reason"),
-            error=ErrorKind.TRUNCATED if looped else None,
-            error_message=loop.message(p.max_tokens) if looped else None,
+            finish_reason=REPETITION if looped else out["choices"][0].get("finish_reason"),
             raw_model=self._path.name,
-            extra={"confidence": confidence} if confidence is not None else {},
+            extra={**({"confidence": confidence} if confidence is not None else {}),
+                   **({REPETITION: loop.message(p.max_tokens)} if looped else {})},
         )
 
     async def generate(self, request: GenerateRequest) -> GenerateResponse:

@@ -8,9 +8,10 @@ loops were over a third of all decoded tokens: about 5 of its 13 minutes).
 
 The rule (:data:`RULE`, part of a llama-cpp model's cache identity): the answer's last tokens are one
 span of ``p`` tokens (``1 <= p <= MAX_PERIOD``) written :data:`REPEATS` times in a row, and together they
-are at least :data:`MIN_SPAN` tokens long. The decode stops there; the provider records the answer as
-cut off (``truncated``, an answer failure scored 0, as it would have been at ``max_tokens``) with
-``finish_reason`` ``repetition`` and a message saying where the loop began, and keeps the text written.
+are at least :data:`MIN_SPAN` tokens long. The decode stops there with ``finish_reason`` ``repetition``
+and the text written, like an answer that stopped at ``max_tokens`` (``length``); the runner records
+both as cut off (``truncated``, an answer failure scored 0: :func:`evals.runner.rows.answer_failure`),
+with the message in ``extra["repetition"]`` saying where the loop was found.
 
 An answer that never repeats a span that many times is untouched: the check only reads the tokens
 (``tests/speed/test_repetition_stop.py`` compares answers with and without it on real prompts).
@@ -26,6 +27,8 @@ REPEATS = 4
 MIN_SPAN = 48
 #: ... for spans of up to this many tokens (a repeated sentence is 10-30).
 MAX_PERIOD = 64
+#: The ``finish_reason`` of a decode stopped in a loop (``extra[REPETITION]`` says where).
+REPETITION = "repetition"
 #: The rule as it enters the cache key: another rule is another answer.
 RULE = f"period<={MAX_PERIOD}, repeats>={REPEATS}, span>={MIN_SPAN}"
 

@@ -6,7 +6,8 @@ The rule (the row contract in :data:`evals.runner.store.RESULT_COLUMNS`):
   but refused and truncated, and a scorer that raised) has ``score`` null: it is availability, kept out
   of quality;
 - an answer failure (``answer``: a refusal, or a reply that stopped at ``max_tokens``, i.e.
-  ``finish_reason == "length"``, recorded as ``truncated``) scores 0.0 and is not shown to the scorer
+  ``finish_reason == "length"``, or a local decode stopped in a loop, ``"repetition"``, both recorded as
+  ``truncated``) scores 0.0 and is not shown to the scorer
   (a cut-off answer is not judged on what it might have said); its ``detail`` is what it misses
   (:meth:`~evals.scorers.base.Scorer.unanswered_detail`: every gold field), so per-field metrics count it;
 - everything else is scored by the suite's scorer, which reads :func:`scorer_input` (for a request with
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from evals.providers.base import (
     ErrorKind, GenerateResponse, answer_confidence, error_class, estimate_tokens,
 )
+from evals.providers.repetition import REPETITION
 from evals.runner.calls import price
 from evals.scorers.base import Score, Scorer
 from evals.tool_calls import calls_json, scorer_text
@@ -51,11 +53,15 @@ def answer_failure(response: GenerateResponse, max_tokens: int) -> tuple[str, st
     'truncated'
     >>> answer_failure(GenerateResponse(text="ok", finish_reason="stop"), 5) is None
     True
+    >>> answer_failure(GenerateResponse(text="a a a a", finish_reason="repetition"), 5)[0]
+    'truncated'
     """
     if response.error is not None:
         return response.error.value, response.error_message or response.error.value
     if response.finish_reason == "length":
         return ErrorKind.TRUNCATED.value, f"the answer stopped at max_tokens ({max_tokens}) before it ended"
+    if response.finish_reason == REPETITION:  # a local decode stopped in a loop it would have run to max_tokens
+        return ErrorKind.TRUNCATED.value, str(response.extra.get(REPETITION) or "stopped in a repetition loop")
     return None
 
 

@@ -109,13 +109,16 @@ def _answer_all(provider, jobs):
 @pytest.mark.parametrize("model_id, suite, limit", [("smollm2-135m", "lead-details", 4),
                                                     ("gemma3-270m", "founder-voice", 4)])
 def test_a_loop_is_the_same_decode_cut_short_and_other_answers_do_not_change(model_id, suite, limit):
+    from evals.runner.rows import answer_failure
+
     on, off, jobs = _jobs(model_id, suite, limit)
     stopped, whole = _answer_all(on, jobs), _answer_all(off, jobs)
     looped = [i for i, r in enumerate(stopped) if r.finish_reason == "repetition"]
     assert looped and len(looped) < len(jobs), [r.finish_reason for r in stopped]  # the handful has both
     for i, (cut, full) in enumerate(zip(stopped, whole)):
         if i in looped:
-            assert cut.error is not None and cut.error.value == "truncated" and "repetition loop" in cut.error_message
+            assert cut.ok and "repetition loop" in cut.extra["repetition"]
+            assert answer_failure(cut, jobs[i].rendered.max_tokens) == ("truncated", cut.extra["repetition"])
             assert full.text.startswith(cut.text) and full.finish_reason == "length"  # it would have run on
             assert cut.output_tokens < full.output_tokens
         else:
