@@ -12,6 +12,7 @@ longer than the suite's (+19%), and an all-unpriced log shown as $0.00 and -100%
 from __future__ import annotations
 
 import asyncio
+import re
 import json
 
 import pandas as pd
@@ -145,5 +146,6 @@ def test_a_log_without_prices_is_unknown_never_zero(shop, tmp_path):
     md = render_markdown(result)
     assert pd.isna(result.total["actual_usd"]) and pd.isna(result.total["projected_usd"])
     assert pd.isna(result.total["change_pct"])
-    assert "$0.00" not in md and "$0 " not in md and "-100" not in md
+    # no "-100%" change (the markdown names the log's path, which may hold "pytest-1005": not a figure)
+    assert "$0.00" not in md and "$0 " not in md and not re.search(r"-100(\.0+)?\s?%", md)
     assert "unknown (20 unpriced)" in md
