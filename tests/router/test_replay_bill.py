@@ -12,8 +12,8 @@ longer than the suite's (+19%), and an all-unpriced log shown as $0.00 and -100%
 from __future__ import annotations
 
 import asyncio
-import re
 import json
+import re
 
 import pandas as pd
 import pytest
