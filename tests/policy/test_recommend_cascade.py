@@ -172,13 +172,18 @@ def test_an_unmeasured_incumbent_keeps_the_rule_and_says_what_replace_unmeasured
     assert not [n for n in d.notes if n.startswith("with --replace-unmeasured")], d.notes
 
 
-def test_a_cascade_that_fails_the_rule_on_test_is_not_proposed(pproject):
-    write_pair(pproject)
+def _slow_escalation(project) -> None:
+    """Latencies under which an escalated call takes 3500 ms, over the rule's 3000."""
     for run_id in ("20260101-000000-dev0", "20260101-000001-test"):
-        frame = read_results(pproject.reports_dir / run_id)
+        frame = read_results(project.reports_dir / run_id)
         frame.loc[frame["model"] == "premium", "latency_ms"] = 2000.0
         frame.loc[frame["model"] == "cheap", "latency_ms"] = 1500.0  # escalated: 3500 ms > the rule's 3000
-        write_run(pproject, run_id, frame.to_dict("records"))
+        write_run(project, run_id, frame.to_dict("records"))
+
+
+def test_a_cascade_that_fails_the_rule_on_test_is_not_proposed(pproject):
+    write_pair(pproject)
+    _slow_escalation(pproject)
     d = triage(recommend(pproject, "20260101-000001-test",
                          RecommendOptions(tolerance=TOLERANCE, dev_run="20260101-000000-dev0")))
     assert d.proposed.cascade is None
@@ -265,11 +270,7 @@ def test_a_swept_cascade_with_a_local_leg_is_not_refused_on_latency_measured_on_
     """The sweep holds its confirmed cascade to the rule's p95 only where every leg's latency is trusted:
     the same rule as for the cascade in force and for every model (issue 15's sweep used to check always)."""
     write_pair(pproject)
-    for run_id in ("20260101-000000-dev0", "20260101-000001-test"):
-        frame = read_results(pproject.reports_dir / run_id)
-        frame.loc[frame["model"] == "premium", "latency_ms"] = 2000.0
-        frame.loc[frame["model"] == "cheap", "latency_ms"] = 1500.0  # escalated: 3500 ms > the rule's 3000
-        write_run(pproject, run_id, frame.to_dict("records"))
+    _slow_escalation(pproject)
     _edit_manifest(pproject, "20260101-000001-test",
                    lambda m: m.update(machine={"cpu_count": 2, "load_1m": {"mean": 8.5, "max": 9.4}}))
     busy = triage(recommend(pproject, "20260101-000001-test",
