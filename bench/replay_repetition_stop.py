@@ -32,19 +32,17 @@ def main() -> None:
 
     from evals.config.models import load_models
     from evals.providers.llama_cpp import _silence_llama_log, resolve_gguf
-    from evals.providers.repetition import MAX_PERIOD, MIN_SPAN, REPEATS, loop_period
+    from evals.providers.repetition import RepetitionStop
 
     _silence_llama_log()
     specs = {m.id: m for m in load_models(args.models).models if m.provider == "llama-cpp"}
     rows = pd.read_parquet(args.results)
     rows = rows[rows["model"].isin(specs) & rows["output"].notna() & (rows["output"] != "")]
     vocabs = {m: Llama(str(resolve_gguf(specs[m].model)), vocab_only=True, verbose=False) for m in rows["model"].unique()}
-    window = REPEATS * MAX_PERIOD
     out = []
     for row in rows.itertuples():
         tokens = vocabs[row.model].tokenize(row.output.encode("utf-8"), add_bos=False, special=False)
-        stop = next((n for n in range(MIN_SPAN, len(tokens) + 1)
-                     if loop_period(tokens[max(0, n - window):n]) is not None), None)
+        stop = _stopped_at(RepetitionStop(), tokens)
         saved = 0 if stop is None else max(0, int(row.output_tokens) - stop)
         out.append({"suite": row.suite, "model": row.model, "cut_off": row.error == "truncated",
                     "stopped": stop is not None, "ended_on_its_own_but_stopped": stop is not None and row.error != "truncated",
@@ -61,6 +59,13 @@ def main() -> None:
           f"stopped by the rule ({int(table.ended_on_its_own_but_stopped.sum())} of them had ended on their own); "
           f"{int(table.tokens_saved.sum()):,} of {int(table.output_tokens.sum()):,} output tokens and "
           f"{table.saved_s.sum():.0f} of {table.model_s.sum():.0f} s of model time saved")
+
+
+def _stopped_at(stop, tokens: list[int]) -> int | None:
+    """How many answer tokens the decode keeps before ``stop`` (the provider's own criterion, fed as
+    llama-cpp-python feeds it: an empty prompt first, then the context token by token) ends it."""
+    stop([], None)
+    return next((n for n in range(1, len(tokens) + 1) if stop(tokens[:n], None)), None)
 
 
 if __name__ == "__main__":
