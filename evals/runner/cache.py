@@ -40,7 +40,7 @@ from typing import Any, Iterable
 from evals.errors import ArtifactError, FormatVersionError
 from evals.providers.base import GenerateResponse
 from evals.secrets import key_vars as default_key_vars
-from evals.secrets import scrub_data
+from evals.secrets import scrub_data, scrubber
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -252,8 +252,11 @@ class ResponseCache:
                                      f"reads ({CACHE_FORMAT}); upgrade portfolio-evals or use another cache file")
 
     def _dump(self, response: GenerateResponse) -> str:
-        """A response as stored: JSON, every string scrubbed of keys."""
-        return json.dumps(scrub_data(response.to_dict(), self.key_vars), ensure_ascii=False)
+        """A response as stored: JSON, every string scrubbed of keys (the top level's keys are the response's
+        field names, so its values are what is scrubbed; nested keys are scrubbed too)."""
+        clean = scrubber(self.key_vars)
+        return json.dumps({k: scrub_data(v, using=clean) for k, v in response.to_dict().items()},
+                          ensure_ascii=False)
 
     def _add_attempt_responses(self) -> None:
         """Caches written before failures were journalled lack ``attempts.response``; add it."""

@@ -10,6 +10,7 @@ import pytest
 from evals.config.models import ModelSpec
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
 from evals.runner.cache import ResponseCache
+from evals.tool_calls import ToolCall
 from evals.secrets import KNOWN_KEY_VARS, REDACTED, key_vars, scrub, scrub_data
 
 KEY = "sk-live-4c8e2a9f1b7d3e6a0c5f9b2d8e1a7c3f"
@@ -100,7 +101,13 @@ def test_the_cache_stores_only_scrubbed_responses(tmp_path, key):
         cache.record("k1", "m", GenerateResponse(text=f"echo {KEY}"), attempt)
         attempt = cache.begin_attempt("k2", "m")
         cache.record("k2", "m", GenerateResponse(error=ErrorKind.AUTH, error_message=f"bad key {KEY}"), attempt)
+        attempt = cache.begin_attempt("k3", "m")
+        cache.record("k3", "m", GenerateResponse(text="ok", raw_model=f"m-{KEY}", extra={"echo": [f"x {KEY}"], KEY: 1},
+                                                 tool_calls=[ToolCall("f", f'{{"key": "{KEY}"}}')]), attempt)
         assert cache.get("k1").text == f"echo {REDACTED}"
+        stored = cache.get("k3")
+        assert stored.extra == {"echo": [f"x {REDACTED}"], REDACTED: 1} and stored.raw_model == f"m-{REDACTED}"
+        assert stored.tool_calls[0].arguments == f'{{"key": "{REDACTED}"}}'
     assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
 
 
