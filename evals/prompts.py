@@ -27,7 +27,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache, wraps
+from functools import cached_property, lru_cache, wraps
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -289,9 +289,15 @@ class RenderedPrompt:
             out["seed"] = self.seed
         return out
 
-    @property
+    @cached_property
+    def canonical_json(self) -> str:
+        """:meth:`canonical` as sorted JSON, encoded once: the prompt hash and the cache key
+        (:func:`evals.runner.cache.prompt_key`) are both made from this text."""
+        return json.dumps(self.canonical(), sort_keys=True)
+
+    @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.canonical(), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
     @property
     def text(self) -> str:
@@ -379,8 +385,7 @@ def _block_line(tpl: PromptTemplate, name: str) -> int | None:
     return tpl.template.get_corresponding_lineno(code.co_firstlineno + 1) if code is not None else None
 
 
-def _render_chunks(tpl: PromptTemplate, name: str, variables: dict[str, Any]) -> str:
-    context = tpl.template.new_context(dict(variables), shared=False)
+def _render_chunks(tpl: PromptTemplate, name: str, context: Any) -> str:
     parts: list[str] = []
     size = 0
     for chunk in tpl.template.blocks[name](context):
@@ -391,10 +396,12 @@ def _render_chunks(tpl: PromptTemplate, name: str, variables: dict[str, Any]) ->
     return "".join(parts)
 
 
-def _render_block(tpl: PromptTemplate, name: str, variables: dict[str, Any]) -> str:
+def _render_block(tpl: PromptTemplate, name: str, context: Any) -> str:
+    """Block ``name`` rendered in ``context`` (one per example, shared by its blocks as a whole-template render
+    shares it: a block's own ``set`` stays inside the block), within the sandbox's budget."""
     token = _BUDGET.set(_Budget())
     try:
-        text = _render_chunks(tpl, name, variables)
+        text = _render_chunks(tpl, name, context)
         # A completion prompt keeps its end as written ("Label:" vs "Label:\n" changes the answer).
         return text.lstrip() if name == COMPLETION_BLOCK else text.strip()
     except jinja2.UndefinedError as exc:
@@ -415,6 +422,28 @@ def _render_block(tpl: PromptTemplate, name: str, variables: dict[str, Any]) -> 
         _BUDGET.reset(token)
 
 
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1  # read_text names the problem
+
+
+@lru_cache(maxsize=64)
+def _read_schema_text(path: Path, mtime_ns: int) -> str:
+    """A template's ``json_schema`` file, read once per version of the file (not once per example)."""
+    return read_text(path)
+
+
+def _read_schema(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """The schema parsed anew for each request (a caller may change its copy), from text read once."""
+    text = _read_schema_text(path, mtime_ns)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+
+
 def render(tpl: PromptTemplate, variables: dict[str, Any], *, suite_schema: dict[str, Any] | None = None,
            tools: list[dict[str, Any]] | None = None) -> RenderedPrompt:
     """Render a template with the given variables into a provider-ready prompt (with ``tools``, the
@@ -424,21 +453,19 @@ def render(tpl: PromptTemplate, variables: dict[str, Any], *, suite_schema: dict
     if h.json_output:
         if h.json_schema:
             schema_path = inside_project(tpl.path.parent / h.json_schema, tpl.path, field="json_schema")
-            try:
-                schema = json.loads(read_text(schema_path))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(schema_path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+            schema = _read_schema(schema_path, _mtime_ns(schema_path))
         else:
             schema = suite_schema
+    context = tpl.template.new_context(dict(variables), shared=False)
     if tpl.mode == "completion":
-        messages, prompt = None, _render_block(tpl, COMPLETION_BLOCK, variables)
+        messages, prompt = None, _render_block(tpl, COMPLETION_BLOCK, context)
     else:
         parts = []
         if "system" in tpl.template.blocks:
-            system = _render_block(tpl, "system", variables)
+            system = _render_block(tpl, "system", context)
             if system:
                 parts.append({"role": "system", "content": system})
-        parts.append({"role": "user", "content": _render_block(tpl, "user", variables)})
+        parts.append({"role": "user", "content": _render_block(tpl, "user", context)})
         messages, prompt = tuple(parts), None
     return RenderedPrompt(
         messages=messages,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,34 @@ def test_rendered_hash_changes_with_content(tmp_path):
     tpl = load_template(prompts / "p" / "default.j2")
     assert render(tpl, {"x": "a"}).sha256 != render(tpl, {"x": "b"}).sha256
     assert render(tpl, {"x": "a"}).sha256 == render(tpl, {"x": "a"}).sha256
+
+
+def test_one_context_per_example_keeps_each_blocks_set_inside_it(tmp_path):
+    """The blocks of one example share one Jinja context (as a whole-template render does); what a block
+    sets stays in that block, and nothing carries over to the next example."""
+    prompts = _prompt(tmp_path, {"default.j2": "{% block system %}{% set x = 'sys' %}S {{ x }}{% endblock %}"
+                                               "{% block user %}U {{ x }}{% endblock %}"})
+    tpl = load_template(prompts / "p" / "default.j2")
+    first = render(tpl, {"x": "one"})
+    assert [m["content"] for m in first.messages] == ["S sys", "U one"]
+    assert [m["content"] for m in render(tpl, {"x": "two"}).messages] == ["S sys", "U two"]
+
+
+def test_a_schema_file_is_read_again_when_it_changes(tmp_path):
+    prompts = _prompt(tmp_path, {
+        "default.j2": "---\njson_output: true\njson_schema: s.json\n---\n{% block user %}{{ x }}{% endblock %}",
+        "s.json": '{"type": "string", "enum": ["a", "b"]}',
+    })
+    tpl = load_template(prompts / "p" / "default.j2")
+    first = render(tpl, {"x": "?"})
+    first.json_schema["enum"].append("changed by a caller")
+    assert render(tpl, {"x": "?"}).json_schema == {"type": "string", "enum": ["a", "b"]}, "each request its own copy"
+    schema = prompts / "p" / "s.json"
+    schema.write_text('{"type": "string", "enum": ["c"]}')
+    stat = schema.stat()
+    os.utime(schema, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert render(tpl, {"x": "?"}).json_schema == {"type": "string", "enum": ["c"]}
+    schema.write_text("{not json")
+    os.utime(schema, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        render(tpl, {"x": "?"})

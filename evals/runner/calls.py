@@ -23,7 +23,7 @@ from evals.providers import Provider, ProviderRegistry, availability, create_pro
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse
 from evals.providers.limits import RateLimiter
 from evals.providers.retry import reliable_generate
-from evals.runner.cache import ResponseCache, cache_key
+from evals.runner.cache import ResponseCache, prompt_key
 
 def price(spec: ModelSpec, response: GenerateResponse) -> Cost:
     """What one call cost: :func:`evals.costs.response_cost` of its usage (a batch answer at the batch rate)."""
@@ -205,7 +205,7 @@ class JudgeCaller:
         provider = await self.path.provider(model_id)
         if isinstance(provider, str):
             return GenerateResponse(error=ErrorKind.UNAVAILABLE, error_message=provider)
-        key = cache_key(provider.cache_identity(), prompt.canonical(), 0)
+        key = prompt_key(provider.cache_identity(), prompt, 0)
         response, _ = await self.path.respond(provider, key, prompt)
         self.calls += 1
         cost = price(provider.spec, response)

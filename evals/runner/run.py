@@ -34,7 +34,7 @@ from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
 from evals.providers.base import GenerateResponse
 from evals.requests import build_request, variant_for
-from evals.runner.cache import ResponseCache, cache_key
+from evals.runner.cache import ResponseCache, prompt_key
 from evals.runner.calls import CallPath
 from evals.runner.rows import (
     answer_failure, build_row, overrides_ascore, score_async, score_now, score_sync, scorer_input,
@@ -179,7 +179,7 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
                         excluded.append(too_long)
                     continue
                 for repeat in range(repeats):
-                    key = cache_key(identity, rendered.canonical(), repeat)
+                    key = prompt_key(identity, rendered, repeat)
                     jobs.append(Job(suite, scorer, example, spec, template, rendered, repeat, key))
     return jobs
 

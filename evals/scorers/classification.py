@@ -122,6 +122,10 @@ def normalise_labels(labels: Iterable[str]) -> list[str]:
     return [normalise_label(label) for label in labels]
 
 
+_MEMO_SIZE = 4096  # distinct texts a classification scorer remembers the label of
+_MEMO_TEXT = 256  # longer texts are normalised each time
+
+
 class ClassificationSettings(ScorerSettings):
     labels: list[str] | None = Field(
         default=None, min_length=2,
@@ -143,6 +147,7 @@ class ClassificationScorer(Scorer):
                                      "suite.yaml", field="labels")
         self.labels = normalise_labels(raw)
         self._label_set = frozenset(self.labels)
+        self._memo: dict[str, str] = {}
         if len(raw) < 2:
             raise ConfigError(where, "give at least two labels", field=field)
         empty = [r for r, n in zip(raw, self.labels) if not n]
@@ -153,8 +158,16 @@ class ClassificationScorer(Scorer):
                               field=field)
 
     def normalise(self, text: Any) -> str:
-        """:func:`normalise_label` with this suite's labels."""
-        return normalise_label(text, self._label_set)
+        """:func:`normalise_label` with this suite's labels; a pure function, so the answers of short texts
+        (labels, gold, a small model's few distinct replies) are remembered, up to :data:`_MEMO_SIZE`."""
+        if not isinstance(text, str) or len(text) > _MEMO_TEXT:
+            return normalise_label(text, self._label_set)
+        found = self._memo.get(text)
+        if found is None:
+            found = normalise_label(text, self._label_set)
+            if len(self._memo) < _MEMO_SIZE:
+                self._memo[text] = found
+        return found
 
     def info(self) -> dict:
         """The (normalised) label set, so aggregates compute macro-F1 over every label, even one never

@@ -128,3 +128,18 @@ def test_shipped_triage_baseline_is_the_majority_share():
     assert set(base.outputs.values()) == {majority}
     mean = sum(s.score(base.outputs[e.id], e).value for e in triage.examples) / len(triage.examples)
     assert mean == pytest.approx(golds.count(majority) / len(golds)) and mean < 0.5
+
+
+def test_the_remembered_labels_are_the_normaliser_s_own():
+    """``normalise`` remembers short texts' labels (a pure function); each answer equals a fresh
+    :func:`normalise_label`, twice over, and the memory stays bounded and skips long texts."""
+    from evals.scorers import classification
+
+    s = scorer()
+    texts = ["Inbound lead", "label: SUPPORT.", "support: asks", "**Support**", "", "spam", "x" * 300, None, 7]
+    for _ in range(2):
+        assert [s.normalise(t) for t in texts] == [normalise_label(t, s._label_set) for t in texts]
+    assert "x" * 300 not in s._memo and None not in s._memo
+    for i in range(classification._MEMO_SIZE + 10):
+        s.normalise(f"reply {i}")
+    assert len(s._memo) == classification._MEMO_SIZE
