@@ -2,12 +2,15 @@
 
 A template with ``json_output`` sends the schema to the provider, which constrains decoding to it. Not
 every decoder enforces every keyword: llama.cpp turns the schema into a GBNF grammar and drops, for
-example, ``pattern`` and ``maxLength`` on a union type (``["string", "null"]``) and every numeric bound.
-A model can then write ``"time": "9am Eastern"`` against ``^HH:MM$``; the scorer still checks each answer
-against the whole schema, so it counts as a schema failure, but the template author should know.
+example, every numeric bound and ``uniqueItems``. A model can then write ``"seats": -3`` against
+``minimum: 1``; the scorer still checks each answer against the whole schema, so it counts as a schema
+failure, but the template author should know. (A union type's keywords, such as ``pattern`` on
+``["string", "null"]`` or the ``properties`` of ``["object", "null"]``, used to be dropped too; the
+provider now writes a union as ``anyOf``, :func:`evals.providers.llama_cpp.portable_schema`.)
 
 The check is measured, not listed: each assertion keyword of the schema is deleted in turn and the
-schema converted again by the installed converter; a keyword whose deletion leaves the grammar unchanged
+schema converted again as the provider converts it (:func:`evals.providers.llama_cpp.gbnf`: its rewrites,
+then the installed converter); a keyword whose deletion leaves the grammar unchanged
 is not enforced. Decoders known here: llama.cpp's grammar (provider ``llama-cpp``, and
 ``openai-compatible`` with ``options.json_mode: json_object``, which is the llama-cpp-python server).
 Other providers are not checked (their decoders run remotely).
@@ -16,7 +19,6 @@ Other providers are not checked (their decoders run remotely).
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -56,10 +58,12 @@ def decoder_for(spec: ModelSpec) -> str | None:
 
 def _llama_cpp_converter() -> Callable[[dict[str, Any]], str] | None:
     try:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+        import llama_cpp.llama_grammar  # noqa: F401
     except Exception:  # the `local` extra is not installed (or its library does not load)
         return None
-    return lambda schema: json_schema_to_gbnf(json.dumps(schema))
+    from evals.providers.llama_cpp import gbnf
+
+    return gbnf  # the grammar the provider builds (its schema rewrites included), not the bare converter
 
 
 _CONVERTERS: dict[str, Callable[[], Callable[[dict[str, Any]], str] | None]] = {LLAMA_CPP: _llama_cpp_converter}
@@ -110,8 +114,8 @@ def unenforced_keywords(decoder: str, schema: dict[str, Any]) -> Unenforced | No
 
     >>> from evals.providers.constrained import LLAMA_CPP, unenforced_keywords
     >>> found = unenforced_keywords(LLAMA_CPP, {"type": "object", "properties": {
-    ...     "a": {"type": "string", "pattern": "^x$"}, "b": {"type": ["string", "null"], "pattern": "^x$"}}})
-    >>> found is None or found.keywords == [("pattern", "b")]
+    ...     "a": {"type": ["string", "null"], "pattern": "^x$"}, "b": {"type": ["integer", "null"], "minimum": 1}}})
+    >>> found is None or found.keywords == [("minimum", "b")]
     True
     """
     make = _CONVERTERS.get(decoder)

@@ -14,7 +14,10 @@ model's state is reset before the next call.
 JSON output is constrained by a GBNF grammar built from the schema (:func:`gbnf`). llama-cpp-python's
 converter copies regex escapes such as ``\d``, ``\s`` or ``\.`` into the grammar, where llama.cpp's
 parser rejects them and then crashes the process on the first sampled token; :func:`gbnf` rewrites them
-into character classes first and refuses (``invalid_request``) a grammar that would still not parse.
+into character classes first and refuses (``invalid_request``) a grammar that would still not parse. The
+converter also reads a list of types (``["object", "null"]``) as "any value of those types", dropping the
+union's ``properties``, ``pattern`` and the rest; :func:`portable_schema` writes each union as ``anyOf``
+so the grammar holds the whole schema (:data:`SCHEMA_RULE`, in the cache key).
 
 Tools (a ``tool_call`` suite): there is no native tool calling in process, so the answer is constrained
 to one *call object* (:func:`evals.tool_calls.call_object_schema`: ``{"tool": name, "arguments": {...}}``
@@ -167,14 +170,51 @@ def portable_pattern(pattern: str) -> str:
     return "".join(out)
 
 
+#: Keywords that hold sub-schemas: by name, as a list, or one (the rest of a schema is data, kept as written).
+_SUB_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SUB_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUB_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+                   "unevaluatedProperties", "unevaluatedItems", "additionalItems")
+#: Annotations kept on the union itself when a list of types is split into branches.
+_UNION_ANNOTATIONS = ("description", "title", "default", "examples", "$comment")
+#: Bumped whenever :func:`portable_schema` changes the grammar a schema becomes; in the cache identity of
+#: every model whose answers llama.cpp's converter constrains (a cached answer was decoded under the old one).
+SCHEMA_RULE = "type-lists-as-anyOf/1"
+
+
 def portable_schema(schema: Any) -> Any:
-    """``schema`` with every ``pattern`` made portable (:func:`portable_pattern`); the rest as it is."""
-    if isinstance(schema, list):
+    r"""``schema`` as llama-cpp-python's converter enforces it whole: every ``pattern`` made portable
+    (:func:`portable_pattern`), and every list of types written as ``anyOf``, one branch per type.
+
+    The converter reads ``{"type": ["object", "null"], "properties": ...}`` as "any object, or null" and
+    ``{"type": ["string", "null"], "pattern": ...}`` as "any string, or null": a union type's other keywords
+    were dropped, and a small model wrote keys of its own until ``max_tokens``. As ``anyOf`` each branch
+    keeps every keyword (the ones of other types mean nothing to it) and the null branch is ``{"type":
+    "null"}``. A union beside ``enum``, ``const`` or a combinator of its own is left as written.
+
+    >>> portable_schema({"type": ["string", "null"], "pattern": "^\\d+$"})
+    {'anyOf': [{'pattern': '^[0-9]+$', 'type': 'string'}, {'type': 'null'}]}
+    """
+    if isinstance(schema, list):  # `items` as a list (older drafts)
         return [portable_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    return {k: (portable_pattern(v) if k == "pattern" and isinstance(v, str) else
-                v if k in ("enum", "const", "default", "examples") else portable_schema(v)) for k, v in schema.items()}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = portable_pattern(value)
+        elif key in _SUB_SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: portable_schema(sub) for name, sub in value.items()}
+        elif key in _SUB_SCHEMA_LISTS and isinstance(value, list) or key in _SUB_SCHEMA_ONE:
+            out[key] = portable_schema(value)
+        else:
+            out[key] = value
+    types = out.get("type")
+    if not isinstance(types, list) or any(k in out for k in ("enum", "const", "anyOf", "oneOf", "allOf")):
+        return out
+    rest = {k: v for k, v in out.items() if k != "type" and k not in _UNION_ANNOTATIONS}
+    branches = [{"type": "null"} if one == "null" else {**rest, "type": one} for one in types]
+    return {**{k: out[k] for k in _UNION_ANNOTATIONS if k in out}, "anyOf": branches}
 
 
 def bad_escapes(grammar: str) -> list[str]:
@@ -418,7 +458,8 @@ class LlamaCppProvider(Provider):
     def cache_identity(self) -> dict[str, Any]:
         """The spec's identity plus the GGUF file's name and size (a new file under the same name is a
         new model)."""
-        identity = {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size}
+        identity = {**super().cache_identity(), "file": self._path.name, "size": self._path.stat().st_size,
+                    "schema_rule": SCHEMA_RULE}  # how a JSON answer's schema becomes its grammar
         if self.spec.options.stop_repetition:  # the loop rule decides where an answer ends
             identity["repetition_stop"] = REPETITION_RULE
         return identity

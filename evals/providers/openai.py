@@ -292,6 +292,16 @@ class OpenAICompatibleProvider(OpenAIProvider):
         mode = super().tool_mode(request)
         return CALL_OBJECT if mode == NATIVE and self.spec.options.tool_mode == CALL_OBJECT else mode
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The spec's identity; with ``json_mode: json_object`` (a llama-cpp-python server builds its grammar
+        from the schema as sent) also how the schema is rewritten for that converter."""
+        identity = super().cache_identity()
+        if self.spec.options.json_mode == "json_object":
+            from evals.providers.llama_cpp import SCHEMA_RULE
+
+            identity["schema_rule"] = SCHEMA_RULE
+        return identity
+
     def _json_extras(self, schema: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         mode = self.spec.options.json_mode
         if mode == "none":

@@ -107,10 +107,32 @@ def test_providers_build_on_the_spec_identity(tmp_path):
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     spec = make("llama-cpp", model=str(gguf))
     identity = LlamaCppProvider(spec).cache_identity()
+    from evals.providers.llama_cpp import SCHEMA_RULE
     from evals.providers.repetition import RULE
 
-    assert identity == {**spec.cache_identity(), "file": "tiny.gguf", "size": 64, "repetition_stop": RULE}
+    assert identity == {**spec.cache_identity(), "file": "tiny.gguf", "size": 64, "repetition_stop": RULE,
+                        "schema_rule": SCHEMA_RULE}
     assert FakeProvider(make("fake")).cache_identity() == make("fake").cache_identity()
+
+
+def test_a_new_schema_rewrite_is_a_new_identity_where_llama_cpp_builds_the_grammar(tmp_path, monkeypatch):
+    """A cached JSON answer was decoded under the grammar its schema became then: when
+    ``portable_schema`` changes (``SCHEMA_RULE``), the in-process model and a llama-cpp-python server
+    (``json_mode: json_object``) are asked again; other servers are not."""
+    from evals.providers import llama_cpp
+    from evals.providers.openai import OpenAICompatibleProvider
+
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 60)
+    local = llama_cpp.LlamaCppProvider(make("llama-cpp", model=str(gguf)))
+    url = "http://127.0.0.1:9/v1"
+    server = OpenAICompatibleProvider(make("openai-compatible", {"json_mode": "json_object"}, base_url=url))
+    vllm = OpenAICompatibleProvider(make("openai-compatible", {"json_mode": "guided_json"}, base_url=url))
+    before = [local.cache_identity(), server.cache_identity(), vllm.cache_identity()]
+    assert before[1]["schema_rule"] == llama_cpp.SCHEMA_RULE and "schema_rule" not in before[2]
+    monkeypatch.setattr(llama_cpp, "SCHEMA_RULE", "a later rewrite")
+    after = [local.cache_identity(), server.cache_identity(), vllm.cache_identity()]
+    assert after[0] != before[0] and after[1] != before[1] and after[2] == before[2]
 
 
 @pytest.mark.parametrize("provider,options,field", [
