@@ -120,7 +120,8 @@ EXTRACTION_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["name", "time"],
     "properties": {"name": {"type": "string"},
                    "time": {"type": ["string", "null"], "pattern": "^([01]\\d|2[0-3]):[0-5]\\d$"},
-                   "title": {"type": ["string", "null"], "maxLength": 20}},
+                   "title": {"type": ["string", "null"], "maxLength": 20},
+                   "seats": {"type": ["integer", "null"], "minimum": 1}},
 }
 
 
@@ -362,8 +363,9 @@ def test_schema_keywords_llama_cpp_cannot_enforce_are_a_warning(project, capsys)
     assert code == 0, err
     line = next(w for w in err.splitlines() if w.startswith("warning: local-llama"))
     assert "prompts/extract/default.j2" in line and "suites/extraction/tiny-extract/schema.json" in line
-    assert "pattern at time" in line and "maxLength at title" in line
-    assert "name" not in line.split("enforce")[1].split(";")[0]  # a plain string is enforced
+    assert "minimum at seats" in line  # llama.cpp's grammar has no numeric bounds
+    # a union type's pattern and maxLength are enforced (sent as anyOf), a plain string's always were
+    assert "pattern" not in line and "maxLength" not in line and "name" not in line.split("enforce")[1]
     assert not any(w.startswith("warning: fake-") for w in err.splitlines())  # no known decoder for the fake
 
 
@@ -375,7 +377,7 @@ def test_openai_compatible_json_object_mode_is_llama_cpp(project, capsys):
     _extraction_suite(project.root, [{"id": "a", "text": "t", "gold": {"name": "Ada", "time": None}}])
     code, _, err = _validate(project.root, capsys)
     assert code == 0, err
-    assert any("local-llama (openai-compatible)" in w and "pattern at time" in w for w in err.splitlines())
+    assert any("local-llama (openai-compatible)" in w and "minimum at seats" in w for w in err.splitlines())
 
 
 @needs_llama
@@ -383,7 +385,8 @@ def test_shipped_smollm2_extraction_warning():
     checked = validate_project(Project(REPO))
     line = next(w for w in checked.warnings if w.startswith("smollm2-135m"))
     assert "prompts/lead-extraction/default.j2" in line
-    assert "pattern at company.domain" in line and "properties at meeting, budget" in line
+    assert "minimum at company.employees, seats" in line and "uniqueItems at products, competitors" in line
+    assert "pattern" not in line and "properties" not in line  # nullable strings and objects are enforced
     # its variants send no schema; only crm-actions' tools constrain its answers (to a call object)
     gemma = [w for w in checked.warnings if w.startswith("gemma3-270m")]
     assert len(gemma) == 1 and "of suites/tool_call/crm-actions/tools.json" in gemma[0]

@@ -106,7 +106,8 @@ def _answer_all(provider, jobs):
 
 @pytest.mark.slow
 @needs_local
-@pytest.mark.parametrize("model_id, suite, limit", [("smollm2-135m", "lead-details", 4),
+# SmolLM2: the first four lead-details answers loop, the fifth ends on its own (with the whole schema in its grammar)
+@pytest.mark.parametrize("model_id, suite, limit", [("smollm2-135m", "lead-details", 5),
                                                     ("gemma3-270m", "founder-voice", 4)])
 def test_a_loop_is_the_same_decode_cut_short_and_other_answers_do_not_change(model_id, suite, limit):
     from evals.runner.rows import answer_failure
