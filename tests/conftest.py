@@ -14,6 +14,18 @@ import pytest
 from evals.project import Project
 from evals.providers.fake import FakeProvider
 
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: SIGINT back to its default.
+
+    A command started in the background by a non-interactive shell (``make test &``, ``nohup ... &``, a CI
+    runner's job) inherits SIGINT as ignored, as POSIX says, and Python then installs no KeyboardInterrupt
+    handler: a test's SIGINT would do nothing and the run would end normally."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 MODELS_YAML = """\

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODELS_YAML, have_local_models, write_project
+from tests.conftest import MODELS_YAML, default_sigint, have_local_models, write_project
 from tests.hardening.test_crash_resume import _answered
 
 SLOW_MODELS = MODELS_YAML.replace("family: chatty\n", "family: chatty\n    options: {delay_s: 0.5}\n") \
@@ -24,7 +24,7 @@ def _interrupt(args: list[str], env: dict[str, str], cache_path: Path, *, after_
                after_s: float = 0.0) -> tuple[subprocess.CompletedProcess, float, int]:
     """Start ``evals ARGS``, wait for answers (or seconds), send SIGINT; (result, seconds to exit, answers then)."""
     proc = subprocess.Popen([sys.executable, "-m", "evals.cli.main", *args], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline and _answered(cache_path) < after_answers:
         time.sleep(0.05)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evals.providers.fake import FakeProvider
 from evals.runner.run import RunOptions, SilentReporter, run
-from tests.conftest import MODELS_YAML, REPO, write_project
+from tests.conftest import MODELS_YAML, REPO, default_sigint, write_project
 
 SLOW = MODELS_YAML.replace("family: chatty\n", "family: chatty\n    concurrency: 8\n    options: {delay_s: 0.02}\n")
 
@@ -72,7 +72,7 @@ def _run_then_signal(tmp_path: Path, sig: int) -> tuple[list[str], set[str], sub
     cache_file = tmp_path / "cache.sqlite"
     env = {**os.environ, "EVALS_CACHE": str(cache_file), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(project.root)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=default_sigint)
     done: list[str] = []
     deadline = time.time() + 120
     while len(done) < 60 and time.time() < deadline:
