@@ -216,7 +216,7 @@ class OpenAIProvider(_sdk.ApiKeyMixin, Provider):
 
         endpoint, body = self.wire_body(request)
         start = time.perf_counter()
-        try:  # the SDK's client (auth, timeouts, error types), posting the JSON body as built: see below
+        try:  # the SDK's client (auth, timeouts, error types) posting the body as built (module docstring)
             reply = await self.client.post(_PATHS[endpoint], body=body, cast_to=_http_response_type())
             out = json.loads(reply.content)
         except Exception as exc:
