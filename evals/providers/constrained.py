@@ -26,13 +26,15 @@ from evals.config.models import ModelSpec
 
 LLAMA_CPP = "llama.cpp grammar"
 
-# Keywords that describe rather than constrain, and those that hold sub-schemas (visited, not deleted).
+# Keywords that describe rather than constrain (never deleted).
 _ANNOTATIONS = {"description", "title", "$schema", "$id", "$comment", "$anchor", "examples", "default",
                 "deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding"}
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-               "unevaluatedProperties", "unevaluatedItems", "additionalItems")
+#: The keywords that hold sub-schemas: by name, in a list, or one (visited here, not deleted; also what
+#: :func:`evals.providers.llama_cpp.portable_schema` walks). The rest of a schema is data.
+SUB_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SUB_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+SUB_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+                  "unevaluatedProperties", "unevaluatedItems", "additionalItems")
 # Never deleted: `type` and `$ref` shape the grammar itself; llama.cpp writes no key outside `properties`
 # (where it writes them), so `additionalProperties: false` holds there although deleting it changes nothing.
 _NEVER = {"type", "$ref"}
@@ -75,11 +77,11 @@ def _display(loc: tuple[Any, ...]) -> str:
     i = 0
     while i < len(loc):
         part = loc[i]
-        if part in _SCHEMA_MAPS and i + 1 < len(loc):
+        if part in SUB_SCHEMA_MAPS and i + 1 < len(loc):
             out.append(str(loc[i + 1]) if part == "properties" else f"{part}.{loc[i + 1]}")
             i += 2
             continue
-        if part in _SCHEMA_LISTS and i + 1 < len(loc):
+        if part in SUB_SCHEMA_LISTS and i + 1 < len(loc):
             out.append(f"{part}[{loc[i + 1]}]")
             i += 2
             continue
@@ -92,11 +94,11 @@ def _display(loc: tuple[Any, ...]) -> str:
 def _children(node: dict[str, Any], keyword: str, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """The sub-schemas ``node[keyword]`` holds, with their locations."""
     value = node.get(keyword)
-    if keyword in _SCHEMA_MAPS and isinstance(value, dict):
+    if keyword in SUB_SCHEMA_MAPS and isinstance(value, dict):
         yield from ((loc + (keyword, name), sub) for name, sub in value.items())
-    elif isinstance(value, list) and (keyword in _SCHEMA_LISTS or keyword == "items"):
+    elif isinstance(value, list) and (keyword in SUB_SCHEMA_LISTS or keyword == "items"):
         yield from ((loc + (keyword, index), sub) for index, sub in enumerate(value))
-    elif keyword in _SCHEMA_ONE and isinstance(value, dict):
+    elif keyword in SUB_SCHEMA_ONE and isinstance(value, dict):
         yield loc + (keyword,), value
 
 

@@ -74,6 +74,7 @@ from typing import Any, ClassVar, Iterator
 from evals.config.models import LlamaCppOptions, ModelSpec
 from evals.errors import ProviderUnavailable
 from evals.prompts import RenderedPrompt
+from evals.providers.constrained import SUB_SCHEMA_LISTS, SUB_SCHEMA_MAPS, SUB_SCHEMA_ONE
 from evals.providers.base import ErrorKind, GenerateRequest, GenerateResponse, Provider
 from evals.providers.confidence import token_confidence
 from evals.providers.repetition import REPETITION, RULE as REPETITION_RULE, RepetitionStop
@@ -170,11 +171,6 @@ def portable_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-#: Keywords that hold sub-schemas: by name, as a list, or one (the rest of a schema is data, kept as written).
-_SUB_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SUB_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SUB_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-                   "unevaluatedProperties", "unevaluatedItems", "additionalItems")
 #: Annotations kept on the union itself when a list of types is split into branches.
 _UNION_ANNOTATIONS = ("description", "title", "default", "examples", "$comment")
 #: Bumped whenever :func:`portable_schema` changes the grammar a schema becomes; in the cache identity of
@@ -203,9 +199,9 @@ def portable_schema(schema: Any) -> Any:
     for key, value in schema.items():
         if key == "pattern" and isinstance(value, str):
             out[key] = portable_pattern(value)
-        elif key in _SUB_SCHEMA_MAPS and isinstance(value, dict):
+        elif key in SUB_SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: portable_schema(sub) for name, sub in value.items()}
-        elif key in _SUB_SCHEMA_LISTS and isinstance(value, list) or key in _SUB_SCHEMA_ONE:
+        elif key in SUB_SCHEMA_LISTS and isinstance(value, list) or key in SUB_SCHEMA_ONE:
             out[key] = portable_schema(value)
         else:
             out[key] = value
