@@ -17,7 +17,7 @@ from evals.config.suite import load_suite
 from evals.errors import UsageError
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
-from evals.requests import build_request, variant_for
+from evals.requests import example_request, variant_for
 from evals.suites import Suite, discover, open_suite
 
 
@@ -97,7 +97,7 @@ def preview_request(project: Project, suite_name: str, model_id: str, example_id
     suite = open_suite(path, split=split)
     example = _example(suite, example_id, path)
     template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
-    request = build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
+    request = example_request(template, suite, example)
     return Preview(suite, spec, example.id, template, request)
 
 

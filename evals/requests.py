@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evals.prompts import PromptTemplate, RenderedPrompt, load_template, render, resolve_variant
+
+if TYPE_CHECKING:
+    from evals.suites import Example, Suite
 
 #: The suite tasks whose requests ask for the answer's confidence (:attr:`RenderedPrompt.confidence`): a
 #: classification answer is one label, whose probability a cascade can gate on.
@@ -35,3 +38,10 @@ def build_request(template: PromptTemplate, variables: dict[str, Any],
     """
     rendered = render(template, variables, suite_schema=schema, tools=tools)
     return replace(rendered, confidence=True) if task in CONFIDENCE_TASKS else rendered
+
+
+def example_request(template: PromptTemplate, suite: "Suite", example: "Example") -> RenderedPrompt:
+    """The request ``template`` makes of one example of ``suite``: :func:`build_request` with the suite's
+    variables for it, its schema, its tools and its task (the runner, ``evals validate``, ``evals render``
+    and distillation all build it here, so none can leave one of them out)."""
+    return build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)

@@ -29,7 +29,7 @@ from evals.preview import schema_source
 from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers.constrained import decoder_for, unenforced_keywords
-from evals.requests import build_request, variant_for
+from evals.requests import example_request, variant_for
 from evals.scorers import build_scorer
 from evals.scorers.classification import normalise_label
 from evals.scorers.tool_call import gold_call_problems
@@ -355,8 +355,7 @@ def _check_suite(project: Project, suite: Suite, models: ModelsFile, checked: Ch
     for spec in models.models:
         template = variant_for(project.prompts_dir, suite.spec.prompt, spec.id, spec.family)
         checked.templates.add(str(template.path))
-        requests = [build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
-                    for example in suite.examples]
+        requests = [example_request(template, suite, example) for example in suite.examples]
         if not requests:
             continue
         check_label_schema(suite, template, requests[0])

@@ -18,7 +18,7 @@ from typing import Any
 from evals.errors import UsageError
 from evals.prompts import PromptTemplate
 from evals.providers.sklearn import request_text
-from evals.requests import build_request
+from evals.requests import example_request
 from evals.suites import Suite
 
 
@@ -45,8 +45,7 @@ class Labelled:
 
 def example_texts(suite: Suite, template: PromptTemplate) -> dict[str, str]:
     """The text the distilled model reads for each example of ``suite``'s loaded split."""
-    return {ex.id: request_text(build_request(template, suite.variables(ex), suite.schema, task=suite.spec.task))
-            for ex in suite.examples}
+    return {ex.id: request_text(example_request(template, suite, ex)) for ex in suite.examples}
 
 
 def from_gold(suite: Suite, template: PromptTemplate, scorer: Any) -> Labelled:

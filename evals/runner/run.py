@@ -33,7 +33,7 @@ from evals.project import Project
 from evals.prompts import PromptTemplate, RenderedPrompt
 from evals.providers import Provider, ProviderRegistry, availability, create_provider
 from evals.providers.base import GenerateResponse
-from evals.requests import build_request, variant_for
+from evals.requests import example_request, variant_for
 from evals.runner.cache import ResponseCache, prompt_key
 from evals.runner.calls import CallPath
 from evals.runner.rows import (
@@ -172,7 +172,7 @@ def plan(project: Project, suites: list[Suite], providers: dict[str, Provider], 
                 raise UsageError(f"{template.path} is a completion template but {spec.id} ({spec.provider}) "
                                  f"only takes chat messages; add a chat variant {spec.id}.j2")
             for example in suite.examples:
-                rendered = build_request(template, suite.variables(example), suite.schema, suite.tools, task=suite.spec.task)
+                rendered = example_request(template, suite, example)
                 too_long = window_exclusion(provider, suite.name, example.id, rendered)
                 if too_long is not None:
                     if excluded is not None:
