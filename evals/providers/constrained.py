@@ -58,17 +58,25 @@ def decoder_for(spec: ModelSpec) -> str | None:
     return None
 
 
-def _llama_cpp_converter() -> Callable[[dict[str, Any]], str] | None:
+#: A decoder's conversion of a schema into what it enforces, and the rewrites it makes that keep every
+#: keyword in place (the bounds a schema implies, written out), applied before keywords are deleted.
+Converter = tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any]], dict[str, Any]]]
+
+
+def _llama_cpp_converter() -> Converter | None:
     try:
         import llama_cpp.llama_grammar  # noqa: F401
     except Exception:  # the `local` extra is not installed (or its library does not load)
         return None
-    from evals.providers.llama_cpp import gbnf
+    from evals.providers.llama_cpp import gbnf, portable_schema
 
-    return gbnf  # the grammar the provider builds (its schema rewrites included), not the bare converter
+    # the grammar the provider builds (its schema rewrites included), not the bare converter; a bound it
+    # derives from a keyword (`maxItems` from `uniqueItems` over an enum) is written out first, so deleting
+    # the keyword shows what the grammar holds of the keyword itself (the bound stays; uniqueness does not)
+    return gbnf, lambda schema: portable_schema(schema, unions=False)
 
 
-_CONVERTERS: dict[str, Callable[[], Callable[[dict[str, Any]], str] | None]] = {LLAMA_CPP: _llama_cpp_converter}
+_CONVERTERS: dict[str, Callable[[], Converter | None]] = {LLAMA_CPP: _llama_cpp_converter}
 
 
 def _display(loc: tuple[Any, ...]) -> str:
@@ -121,18 +129,21 @@ def unenforced_keywords(decoder: str, schema: dict[str, Any]) -> Unenforced | No
     True
     """
     make = _CONVERTERS.get(decoder)
-    convert = make() if make else None
-    if convert is None:
+    converter = make() if make else None
+    if converter is None:
         return None
+    convert, prepare = converter
     result = Unenforced(decoder)
     try:
-        grammar = convert(schema)
+        prepared = prepare(schema)  # the same keywords at the same places: deleted there, visited here
+        grammar = convert(prepared)
     except Exception as exc:  # the converter asserts on what it does not support
         result.error = f"{type(exc).__name__}: {str(exc)[:200]}"
         return result
+
     def dropped(loc: tuple[Any, ...], keyword: str) -> bool:
         try:
-            return convert(_without(schema, loc, keyword)) == grammar
+            return convert(_without(prepared, loc, keyword)) == grammar
         except Exception:
             return False  # the keyword was what made the schema convert: it shapes the grammar
 

@@ -175,10 +175,10 @@ def portable_pattern(pattern: str) -> str:
 _UNION_ANNOTATIONS = ("description", "title", "default", "examples", "$comment")
 #: Bumped whenever :func:`portable_schema` changes the grammar a schema becomes; in the cache identity of
 #: every model whose answers llama.cpp's converter constrains (a cached answer was decoded under the old one).
-SCHEMA_RULE = "type-lists-as-anyOf/1"
+SCHEMA_RULE = "type-lists-as-anyOf/1;unique-enum-arrays-bounded/1"
 
 
-def portable_schema(schema: Any) -> Any:
+def portable_schema(schema: Any, *, unions: bool = True) -> Any:
     r"""``schema`` as llama-cpp-python's converter enforces it whole: every ``pattern`` made portable
     (:func:`portable_pattern`), and every list of types written as ``anyOf``, one branch per type.
 
@@ -188,11 +188,19 @@ def portable_schema(schema: Any) -> Any:
     keeps every keyword (the ones of other types mean nothing to it) and the null branch is ``{"type":
     "null"}``. A union beside ``enum``, ``const`` or a combinator of its own is left as written.
 
+    The grammar cannot hold ``uniqueItems``, but an array of unique items drawn from ``k`` values (an
+    ``enum``, a ``const``, booleans) has at most ``k``: that bound is written as ``maxItems``, which it can,
+    so a small model repeating one value (``"self_hosting", "self_hosting", ...``) must close the array.
+
+    ``unions=False`` makes only the rewrites that leave every keyword where it was written (patterns,
+    bounds), for ``evals validate`` to delete one keyword at a time at its own place
+    (:func:`evals.providers.constrained.unenforced_keywords`).
+
     >>> portable_schema({"type": ["string", "null"], "pattern": "^\\d+$"})
     {'anyOf': [{'pattern': '^[0-9]+$', 'type': 'string'}, {'type': 'null'}]}
     """
     if isinstance(schema, list):  # `items` as a list (older drafts)
-        return [portable_schema(s) for s in schema]
+        return [portable_schema(s, unions=unions) for s in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -200,17 +208,38 @@ def portable_schema(schema: Any) -> Any:
         if key == "pattern" and isinstance(value, str):
             out[key] = portable_pattern(value)
         elif key in SUB_SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: portable_schema(sub) for name, sub in value.items()}
+            out[key] = {name: portable_schema(sub, unions=unions) for name, sub in value.items()}
         elif key in SUB_SCHEMA_LISTS and isinstance(value, list) or key in SUB_SCHEMA_ONE:
-            out[key] = portable_schema(value)
+            out[key] = portable_schema(value, unions=unions)
         else:
             out[key] = value
+    bound = _distinct_values(out.get("items")) if out.get("uniqueItems") is True else None
+    if bound is not None and not (isinstance(out.get("maxItems"), int) and out["maxItems"] <= bound):
+        out["maxItems"] = bound  # unique items from k values: at most k, which the grammar can count
     types = out.get("type")
-    if not isinstance(types, list) or any(k in out for k in ("enum", "const", "anyOf", "oneOf", "allOf")):
+    if not (unions and isinstance(types, list)) or any(k in out for k in ("enum", "const", "anyOf", "oneOf", "allOf")):
         return out
     rest = {k: v for k, v in out.items() if k != "type" and k not in _UNION_ANNOTATIONS}
     branches = [{"type": "null"} if one == "null" else {**rest, "type": one} for one in types]
     return {**{k: out[k] for k in _UNION_ANNOTATIONS if k in out}, "anyOf": branches}
+
+
+def _distinct_values(items: Any) -> int | None:
+    """How many distinct values an array's ``items`` schema allows, when it is a finite list (``enum``,
+    ``const``, ``boolean``); None otherwise.
+
+    >>> [_distinct_values(items) for items in ({"enum": ["a", "b", "a"]}, {"const": 1}, {"type": "string"})]
+    [2, 1, None]
+    """
+    if not isinstance(items, dict):
+        return None
+    if "const" in items:
+        return 1
+    if isinstance(items.get("enum"), list):
+        return len({json.dumps(value, sort_keys=True) for value in items["enum"]})
+    if items.get("type") == "boolean":
+        return 2
+    return None
 
 
 def bad_escapes(grammar: str) -> list[str]:

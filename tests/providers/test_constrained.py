@@ -138,3 +138,34 @@ def test_a_property_named_like_a_keyword_is_still_a_schema():
     out = portable_schema(schema)
     assert out["properties"]["default"]["pattern"] == "^[0-9]$"
     assert out["properties"]["enum"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
+
+def test_an_array_of_unique_values_from_a_finite_set_is_bounded_in_the_grammar():
+    """SmolLM2 wrote ``"products": ["fine_tuning", "self_hosting", "self_hosting", ...]`` until its loop
+    was stopped: ``uniqueItems`` is not in the grammar. Unique items from ``k`` values are at most ``k``,
+    and ``maxItems`` is: the grammar closes the array by then."""
+    from evals.providers.llama_cpp import gbnf, portable_schema
+
+    def unique(items, **extra):
+        return portable_schema({"type": "array", "uniqueItems": True, "items": items, **extra})
+
+    assert unique({"enum": ["a", "b", "c"]})["maxItems"] == 3
+    assert unique({"enum": ["a", "b", "c"]}, maxItems=2)["maxItems"] == 2  # a tighter bound is kept
+    assert unique({"enum": ["a", "b", "c"]}, maxItems=9)["maxItems"] == 3
+    assert unique({"const": "x"})["maxItems"] == 1 and unique({"type": "boolean"})["maxItems"] == 2
+    assert "maxItems" not in unique({"type": "string"})  # unbounded values: nothing implied
+    repeated = {"type": "array", "items": {"enum": ["a", "b"]}}
+    assert portable_schema(repeated) == repeated  # repeats allowed: no bound either
+    products = portable_schema(_lead_schema())["properties"]["products"]
+    assert products["maxItems"] == len(products["items"]["enum"]) == 5
+
+    def root(schema):
+        return next(line for line in gbnf(schema).splitlines() if line.startswith("root ::="))
+
+    assert "*" not in root({"type": "array", "uniqueItems": True, "items": {"enum": ["a", "b"]}})
+    assert "*" in root(repeated)  # what the same array was before: any number of items
+    # the bound is not uniqueness: `evals validate` still says the grammar leaves `uniqueItems` out
+    assert ("uniqueItems", "products") in _found(_lead_schema())
+    assert _found({"type": "array", "uniqueItems": True, "items": {"enum": ["a", "b"]}}) == [("uniqueItems", "(root)")]
+    assert _found({"type": "array", "uniqueItems": True, "maxItems": 1, "items": {"enum": ["a", "b"]}}) == [
+        ("uniqueItems", "(root)")]  # a bound of the schema's own is enforced as before
