@@ -5,47 +5,61 @@ from __future__ import annotations
 import math
 import shlex
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from evals.cli._common import literal, make_console, open_project, print_line, print_warning, project_option, split_list
-from evals.cli.progress import make_reporter
+from evals.cli.progress import Eta, advance, fmt_duration, make_reporter
 from evals.errors import UsageError
 from evals.runner.run import RunOptions, run
 
 
 class RichReporter:
-    """A progress bar on stderr and one line per notice."""
+    """A progress bar on stderr and one line per notice; its ETA is :class:`~evals.cli.progress.Eta`'s, as
+    in the plain lines of a log."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
         self.console = console
+        self.clock = clock
         self.warnings: list[str] = []
         self.progress: Progress | None = None
         self.task: Any = None
+        self.eta: Eta | None = None
+        self._next_eta = 0.0
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         print_warning(self.console, message)
 
-    def start(self, total: int, cached: int) -> None:
+    def start(self, total: int, cached: int, calls: Mapping[tuple[Any, Any], int] | None = None) -> None:
         self.console.print(f"{total} calls planned, {cached} served from the cache")
+        self.eta = Eta(total, cached, self.clock, calls)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}", markup=False),
             console=self.console, transient=False,
         )
         self.progress.start()
-        self.task = self.progress.add_task("running", total=total, info="")
+        self.task = self.progress.add_task("running", total=total, info="", eta="?")
 
     def advance(self, row: dict[str, Any]) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, advance=1, info=f"{row['model']} · {row['suite']}")
+        if self.progress is None or self.eta is None:
+            return
+        advance(self.eta, row)
+        fields = {"info": f"{row['model']} · {row['suite']}"}
+        now = self.clock()
+        if now >= self._next_eta or self.eta.done == self.eta.total:  # twice a second at most
+            self._next_eta = now + 0.5
+            fields["eta"] = fmt_duration(self.eta.remaining(now) if self.eta.done < self.eta.total else 0.0)
+        self.progress.update(self.task, advance=1, **fields)
 
     def finish(self) -> None:
         if self.progress is not None:

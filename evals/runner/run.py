@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from evals import __version__
 from evals.config.models import ModelSpec, ModelsFile, load_models
@@ -71,7 +71,9 @@ class Reporter(Protocol):
     """Progress and notices from a run; the CLI shows a progress bar, tests pass :class:`SilentReporter`."""
 
     def warn(self, message: str) -> None: ...
-    def start(self, total: int, cached: int) -> None: ...
+    def start(self, total: int, cached: int, calls: Mapping[tuple[str, str], int] | None = None) -> None:
+        """``total`` rows, ``cached`` of them served from the cache; ``calls``: the calls the run makes
+        (distinct requests), per (model, suite)."""
     def advance(self, row: dict[str, Any]) -> None: ...
     def finish(self) -> None: ...
 
@@ -83,7 +85,7 @@ class SilentReporter:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def start(self, total: int, cached: int) -> None:
+    def start(self, total: int, cached: int, calls: Mapping[tuple[str, str], int] | None = None) -> None:
         pass
 
     def advance(self, row: dict[str, Any]) -> None:
@@ -190,7 +192,8 @@ async def execute(jobs: list[Job], calls: CallPath, *, reporter: Reporter, batch
     return one row per job."""
     hits = calls.prefetch([j.key for j in jobs])
     rows: list[dict[str, Any] | None] = [None] * len(jobs)
-    reporter.start(len(jobs), sum(1 for j in jobs if j.key in hits))  # rows served, not keys
+    served = sum(1 for j in jobs if j.key in hits)  # rows served, not keys
+    reporter.start(len(jobs), served, calls_to_make(jobs, hits))
     pending: list[Any] = []
     for index, job in enumerate(jobs):
         if job.key not in hits:
@@ -219,6 +222,16 @@ async def execute(jobs: list[Job], calls: CallPath, *, reporter: Reporter, batch
     await asyncio.gather(*pending)
     reporter.finish()
     return [r for r in rows if r is not None]
+
+
+def calls_to_make(jobs: list[Job], served: Mapping[str, Any]) -> dict[tuple[str, str], int]:
+    """The calls a run makes, per (model, suite): its distinct requests the cache does not serve (the
+    progress ETA prices each by the calls of the same model and suite so far)."""
+    keys: dict[tuple[str, str], set[str]] = {}
+    for job in jobs:
+        if job.key not in served:
+            keys.setdefault((job.model.id, job.suite.name), set()).add(job.key)
+    return {group: len(distinct) for group, distinct in keys.items()}
 
 
 async def _finish(index: int, job: Job, response: GenerateResponse, cached: bool, calls: CallPath,

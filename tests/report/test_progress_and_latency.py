@@ -144,3 +144,66 @@ def test_recommender_excludes_on_latency_measured_on_a_calm_machine(pproject):
     assert "p95 latency" in triage.excluded["cheap"]
     done = run_cli("recommend", "r1", "--trust-latency", cwd=pproject.root)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_eta_prices_each_call_left_by_the_calls_of_its_model_and_suite():
+    """The default job's log said "ETA 1m09s" with about 3 minutes left: the ETA was the mean wall time of
+    every call so far, the distilled classifier's 120 calls in milliseconds included, times the calls left.
+
+    Here: 100 classifier calls of 0.01 s, then 10 of an LLM's 20 triage calls at 1 s; its 20 extraction
+    calls take 3 s each. The calls left are priced by their own model and suite once one is in, by their
+    model's before (optimistic only about what no call has shown yet); the old rate said 3 s at both points."""
+    calls = {("clf", "triage"): 100, ("llm", "triage"): 20, ("llm", "lead"): 20}
+    now = [0.0]
+    eta = Eta(140, 0, clock=lambda: now[0], calls=calls)
+    for _ in range(100):
+        now[0] += 0.01
+        eta.advance(False, ("clf", "triage"), 0.01)
+    for _ in range(10):
+        now[0] += 1.0
+        eta.advance(False, ("llm", "triage"), 1.0)
+    assert eta.remaining() == pytest.approx(11.0 * (10 * 1.0 + 20 * 1.0) / 11.0)  # 30 s: lead priced as triage
+    assert (eta.last - eta.start) / eta.calls_done * 30 == pytest.approx(3.0)  # what the old rate said
+    now[0] += 3.0
+    eta.advance(False, ("llm", "lead"), 3.0)
+    assert eta.remaining() == pytest.approx(10 * 1.0 + 19 * 3.0)  # 67 s: exactly what is left
+    assert eta.remaining(now[0] + 7.0) == pytest.approx(60.0)  # time since the last answer counts as spent
+    eta.advance(True, ("llm", "lead"), None)  # a row served from the cache (or a repeat of a request) is no call
+    assert eta.remaining() == pytest.approx(67.0)
+
+
+def test_a_run_tells_its_progress_the_calls_it_makes_per_model_and_suite(project):
+    from evals.providers.fake import FakeProvider
+    from evals.runner.run import RunOptions, SilentReporter, run
+
+    class Recording(SilentReporter):
+        def start(self, total, cached, calls=None):
+            self.started = (total, cached, calls)
+
+    FakeProvider.reset()
+    first = Recording()
+    frame = run(project, RunOptions(), reporter=first).results
+    total, cached, calls = first.started
+    assert (total, cached) == (len(frame), 0)
+    expected = frame.groupby(["model", "suite"])["cache_key"].nunique().to_dict()
+    assert calls == expected and sum(calls.values()) == len(FakeProvider.calls)
+    again = Recording()
+    run(project, RunOptions(), reporter=again)
+    assert again.started == (len(frame), len(frame), {})  # all served: no call to price
+
+
+def test_the_terminal_bar_shows_the_same_eta_as_the_log_lines():
+    from rich.console import Console
+
+    from evals.cli.run import RichReporter
+
+    now = [0.0]
+    reporter = RichReporter(Console(file=io.StringIO(), force_terminal=True), clock=lambda: now[0])
+    reporter.start(4, 0, {("fast", "s"): 2, ("slow", "s"): 2})
+    now[0] = 1.0
+    reporter.advance({"model": "fast", "suite": "s", "cached": False, "latency_ms": 1000.0})
+    now[0] = 11.0
+    reporter.advance({"model": "slow", "suite": "s", "cached": False, "latency_ms": 10000.0})
+    shown = reporter.progress.tasks[0].fields["eta"]
+    reporter.finish()
+    assert shown == "11s" and reporter.eta.remaining() == pytest.approx(11.0)

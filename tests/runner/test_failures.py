@@ -20,7 +20,7 @@ NO_RETRIES = MODELS_YAML.replace("family: chatty\n", "family: chatty\n    max_re
 
 
 class CountingReporter(SilentReporter):
-    def start(self, total: int, cached: int) -> None:
+    def start(self, total: int, cached: int, calls=None) -> None:
         self.started = (total, cached)
 
 
