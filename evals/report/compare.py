@@ -44,7 +44,7 @@ def _rows(frame: Any) -> Any:
 def _splits(frame: Any) -> dict[str, str]:
     if not len(frame) or "split" not in frame:
         return {}
-    return {str(s): ", ".join(sorted({str(x) for x in g["split"].dropna()})) or "?"
+    return {str(s): ", ".join(sorted(set(map(str, g["split"].dropna().tolist())))) or "?"
             for s, g in frame.groupby("suite", sort=True)}
 
 
@@ -137,13 +137,25 @@ def compare_runs(current: Any, baseline: Any, *, baseline_id: str, per_example_l
         "per_example_limit": per_example_limit,
         "changes": what_changed(current, baseline, manifest, baseline_manifest),
         "splits": {"current": _splits(current), "baseline": _splits(baseline)},
-        "baseline_rows": {(str(r.suite), str(r.model), str(r.example_id), int(r.repeat)): {
-            "score": None if math.isnan(r.value_base) else float(r.value_base),
-            "output": None if _missing(r.output_base) else str(r.output_base),
-            "error": None if _missing(r.error_base) else str(r.error_base),
-            "prompt_changed": str(r.prompt_hash) != str(r.prompt_hash_base)}
-            for r in merged.itertuples(index=False)},
+        "baseline_rows": _baseline_rows(merged),
     }
+
+
+def _baseline_rows(merged: Any) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    """Per matched row, (suite, model, example_id, repeat) -> the baseline's score, output and error and
+    whether the request changed, for the drill-down (read column by column: a row at a time through
+    pandas costs more than the rest of the comparison)."""
+    columns = ("suite", "model", "example_id", "repeat", "value_base", "output_base", "error_base", "prompt_hash",
+               "prompt_hash_base")
+    out = {}
+    for suite, model, example_id, repeat, value, output, error, now, then in zip(
+            *(merged[c].tolist() for c in columns)):
+        out[(str(suite), str(model), str(example_id), int(repeat))] = {
+            "score": None if math.isnan(value) else float(value),
+            "output": None if _missing(output) else str(output),
+            "error": None if _missing(error) else str(error),
+            "prompt_changed": str(now) != str(then)}
+    return out
 
 
 def _missing(value: Any) -> bool:

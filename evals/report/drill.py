@@ -58,7 +58,8 @@ def example_priorities(frame: Any) -> Any:
     per.loc[per["low"].fillna(1.0) < LOW_SCORE, "tier"] = 2
     per.loc[spread > 0, "tier"] = 1
     per.loc[per["has_error"], "tier"] = 0
-    per["tie"] = [_stable(f"{s}\x00{e}") for s, e in zip(per["suite"].astype(str), per["example_id"].astype(str))]
+    per["tie"] = [_stable(f"{s}\x00{e}") for s, e in zip(per["suite"].astype(str).tolist(),
+                                                          per["example_id"].astype(str).tolist())]
     per = per.sort_values(["tier", "low", "tie"], na_position="last").reset_index(drop=True)
     position = per.groupby(["suite", "tier"], sort=False).cumcount()
     per["round"] = position // per["tier"].map(WEIGHTS)
@@ -144,7 +145,7 @@ def drilldown(frame: Any, *, byte_budget: int = DEFAULT_BYTE_BUDGET, text_limit:
     used = truncated = misses = 0
     taken_by_tier: dict[str, int] = {}
     baseline_rows = baseline_rows or {}
-    for suite, example_id, tier in zip(order["suite"], order["example_id"], order["tier"]):
+    for suite, example_id, tier in zip(*(order[c].tolist() for c in ("suite", "example_id", "tier"))):
         index = sorted(groups[(suite, example_id)], key=lambda i: (str(col["model"][i]), col["repeat"][i] or 0))
         block = []
         for i in index:
