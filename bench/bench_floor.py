@@ -1,4 +1,4 @@
-"""Benchmark 8: the floor under targets 1a and 2, measured side by side in one run.
+"""Benchmark 10: the floor under targets 1a and 2, measured side by side in one run.
 
 Targets 1a (``evals run --no-cache`` at most 1.10x the bare loop at 1,000 items) and 2 (a cached re-run
 of 10,000 rows at 10,000 rows/s, 1 s for the whole command) leave the harness a fixed budget. This
