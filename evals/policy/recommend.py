@@ -10,10 +10,12 @@ cascade as its incumbent, measured like a model (:func:`evals.policy.cascade.cas
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -349,8 +351,10 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def dump_policy(policy: Policy, header: str) -> str:
-    """YAML text of a policy, rules written id first, with a comment header."""
+def dump_policy(policy: Policy, header: str, notes: Mapping[str, str] | None = None) -> str:
+    """YAML text of a policy, rules written id first, with a comment header; ``notes`` (rule id, or
+    ``default``, -> text) are written as comments above their rules (why a proposal keeps a rule: a kept
+    rule carries no evidence block, whose ``reason`` says why a changed one changed)."""
     data = policy.model_dump(mode="json", exclude_defaults=True)
     data = {"format_version": policy.format_version, **data}
     order = ["id", "description", "when", "require", "model", "cascade", "prompt", "fallbacks", "evidence"]
@@ -358,7 +362,36 @@ def dump_policy(policy: Policy, header: str) -> str:
                      for r in data.get("rules", [])]
     data.setdefault("rules", [])
     lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    return lines + yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
+    body = yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
+    if notes:
+        at = {"- " + yaml.safe_dump({"id": rule_id}, width=110, allow_unicode=True).rstrip("\n"): text
+              for rule_id, text in notes.items() if rule_id != DEFAULT_ID}
+        if DEFAULT_ID in notes:
+            at["default:"] = notes[DEFAULT_ID]
+        out = []
+        for line in body.splitlines(keepends=True):
+            text = at.pop(line.rstrip("\n"), None)  # top-level lines only: a rule's `- id:` and `default:`
+            if text is not None:
+                out.append(comment_lines(text))
+            out.append(line)
+        body = "".join(out)
+    return lines + body
+
+
+#: What YAML reads as the end of a line (YAML 1.1 also breaks at NEL and the Unicode separators).
+_LINE_BREAKS = re.compile(r"[\r\n\x85\u2028\u2029]+")
+
+
+def comment_lines(text: str, width: int = 110) -> str:
+    """``text`` as YAML comment lines: every line break inside it (which would end the comment and let the
+    rest be read as YAML) and other control character made a space, then wrapped.
+
+    >>> print(comment_lines("kept: a\\nrules: []"), end="")
+    # kept: a rules: []
+    """
+    flat = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in _LINE_BREAKS.sub(" ", text))
+    lines = textwrap.wrap(flat, width - 2, break_on_hyphens=False, break_long_words=False)
+    return "".join(f"# {line}\n" for line in lines or [""])
 
 
 def recommend(project: Project, run: str = "latest", options: RecommendOptions | None = None) -> Recommendation:
@@ -403,7 +436,8 @@ def recommend(project: Project, run: str = "latest", options: RecommendOptions |
     header = (f"Proposed routing policy, compiled by `evals recommend` from run {data.run_id}.\n"
               f"Review diff.md beside this file, then: evals approve reports/{data.folder.name}/proposal.yaml --by NAME")
     proposal_path, diff_path = data.folder / "proposal.yaml", data.folder / "diff.md"
-    write_text_atomic(proposal_path, dump_policy(proposal, header))
+    kept = {d.rule_id: d.reason for d in decisions if not d.changed and d.reason}
+    write_text_atomic(proposal_path, dump_policy(proposal, header, kept))
     write_text_atomic(diff_path, markdown)
     write_sweeps(data.folder, data.run_id, dev.run_id if dev is not None else None, decisions)  # the report's curves
     return Recommendation(data, current, proposal, decisions, spend, markdown, proposal_path, diff_path)

@@ -170,3 +170,38 @@ def test_proposal_yaml_puts_rule_ids_first(pproject):
     data = yaml.safe_load((pproject.reports_dir / "r1" / "proposal.yaml").read_text())
     assert list(data)[:2] == ["format_version", "source"]
     assert list(data["rules"][0])[:2] == ["id", "when"]
+
+
+def test_proposal_yaml_says_why_each_kept_rule_is_kept(pproject):
+    """A changed rule carries its evidence and its reason; a kept rule carried nothing, so whoever read the
+    file they approve (not diff.md) saw no reason for it. Each kept rule's reason is a comment above it;
+    the policy the file holds is the same."""
+    _triage(pproject, premium=ones(N, 38), cheap=ones(N, 38))
+    result = recommend(pproject, "r1")
+    text = (pproject.reports_dir / "r1" / "proposal.yaml").read_text()
+    kept = [d for d in result.decisions if not d.changed]
+    assert kept and all(d.reason.startswith("kept: ") for d in kept)
+    lines = text.splitlines()
+    for d in kept:
+        above = lines.index("default:" if d.rule_id == "default" else f"- id: {d.rule_id}")
+        comment = []
+        for line in reversed(lines[:above]):
+            if not line.startswith("# "):
+                break
+            comment.insert(0, line[2:])
+        assert " ".join(comment) == " ".join(d.reason.split()), d.rule_id
+    assert load_policy(pproject.reports_dir / "r1" / "proposal.yaml").content_sha256() == result.proposal.content_sha256()
+
+
+def test_a_reason_cannot_break_out_of_its_comment():
+    """A reason holds names from project files (models, suites, prompts); a line break in one would end the
+    comment and the rest would be read as YAML of the proposal."""
+    from evals.config.policy import Policy, Target
+    from evals.policy.recommend import dump_policy
+
+    policy = Policy(rules=[], default=Target(model="m"))
+    hostile = "kept: m\nrules: [{id: x, model: evil}]\r\x85\u2028default: {model: evil}"
+    text = dump_policy(policy, "header", {"default": hostile})
+    data = yaml.safe_load(text)
+    assert data["rules"] == [] and data["default"] == {"model": "m"}
+    assert "# kept: m rules: [{id: x, model: evil}] default: {model: evil}" in text
