@@ -86,8 +86,10 @@ class Eta:
         return None
 
     def remaining(self, now: float | None = None) -> float | None:
-        """Seconds left (as of ``now``: the time since the last answer counts as spent), or None before
-        the first call was answered."""
+        """Seconds left (as of ``now``: the time since the last answer counts as spent): 0 once every row is
+        in, None before the first call was answered."""
+        if self.done >= self.total:
+            return 0.0
         if self.calls_done == 0:
             return None
         elapsed = self.last - self.start
@@ -144,7 +146,7 @@ class PlainReporter:
     def status(self, now: float, row: dict[str, Any] | None = None) -> str:
         eta = self.eta
         share = eta.done / eta.total if eta.total else 1.0
-        left = eta.remaining(now) if eta.done < eta.total else 0.0
+        left = eta.remaining(now)
         last = f" · last {row['model']} · {row['suite']}" if row else ""
         return (f"progress: {eta.done}/{eta.total} ({share:.0%}), {fmt_duration(now - eta.start)} elapsed, "
                 f"ETA {fmt_duration(left)}{last}")

@@ -58,7 +58,7 @@ class RichReporter:
         now = self.clock()
         if now >= self._next_eta or self.eta.done == self.eta.total:  # twice a second at most
             self._next_eta = now + 0.5
-            fields["eta"] = fmt_duration(self.eta.remaining(now) if self.eta.done < self.eta.total else 0.0)
+            fields["eta"] = fmt_duration(self.eta.remaining(now))
         self.progress.update(self.task, advance=1, **fields)
 
     def finish(self) -> None:

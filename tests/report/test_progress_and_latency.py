@@ -36,6 +36,13 @@ def test_plain_progress_lines_with_an_eta():
     eta = Eta(8, 2, clock=iter([0.0, 21.0, 41.0]).__next__)  # start; two calls answered at 21 s and 41 s
     eta.advance(True), eta.advance(True), eta.advance(False), eta.advance(False)
     assert eta.remaining() == pytest.approx(41.0 / 2 * 4)
+    # every row served from the cache: no call to take a rate from, and nothing left
+    served = io.StringIO()
+    cached = PlainReporter(served, every=30.0, clock=iter([0.0, 1.0, 2.0, 3.0]).__next__)
+    cached.start(2, 2)
+    cached.advance({"model": "m", "suite": "s", "cached": True})
+    cached.advance({"model": "m", "suite": "s", "cached": True})
+    assert served.getvalue().splitlines()[-1].startswith("progress: 2/2 (100%)") and "ETA 0s" in served.getvalue()
 
 
 def test_evals_run_prints_progress_lines_when_not_a_terminal(project):
