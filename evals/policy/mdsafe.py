@@ -19,6 +19,17 @@ _PUNCT = re.compile(r"([\\`*_\[\]#|~>])")
 _AMP = re.compile(r"&(?!#?\w+;)")  # an ampersand that does not start an entity
 
 
+def one_line(value: object) -> str:
+    r"""``value`` as text on one line: every run of control characters (line breaks, NEL, tabs) and Unicode
+    line or paragraph separators made one space; what Markdown, YAML and JSON lines all read as the end of
+    a line is among them.
+
+    >>> one_line("a\r\n\x85b\u2028c")
+    'a b c'
+    """
+    return _BREAKS.sub(" ", str(value))
+
+
 def md_text(value: object) -> str:
     r"""``value`` as literal inline Markdown on one line (safe inside a table cell).
 
@@ -27,7 +38,7 @@ def md_text(value: object) -> str:
     >>> md_text("<img src=x> @team ada@example.com")
     '&lt;img src=x&gt; &#64;team ada@example.com'
     """
-    text = _PUNCT.sub(r"\\\1", _BREAKS.sub(" ", str(value)))
+    text = _PUNCT.sub(r"\\\1", one_line(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace("\\>", "&gt;")
     return _MENTION.sub("&#64;", text)
 
@@ -39,7 +50,7 @@ def md_line(value: object) -> str:
     >>> md_line("| a <b> | [x](http://e) @team & `c` > d |")
     '| a &lt;b> | [x]\\(http://e) &#64;team &amp; `c` > d |'
     """
-    text = _AMP.sub("&amp;", _BREAKS.sub(" ", str(value))).replace("<", "&lt;").replace("](", "]\\(")
+    text = _AMP.sub("&amp;", one_line(value)).replace("<", "&lt;").replace("](", "]\\(")
     return _MENTION.sub("&#64;", text)
 
 

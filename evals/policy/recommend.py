@@ -10,7 +10,6 @@ cascade as its incumbent, measured like a model (:func:`evals.policy.cascade.cas
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ from evals.policy.decide import Choice, RuleEvidence, Verdict, decide
 from evals.policy.diff import CandidateRow, RuleRow, Spend, project_spend, render_diff, traffic_from_log
 from evals.policy.eligibility import Limits, choose_fallbacks, provider_key, suite_measures
 from evals.policy.evidence import DEFAULT_ID, Measure, RunData, load_run, rule_suites, suite_specs
+from evals.policy.mdsafe import one_line
 from evals.policy.requirements import proposal_requirements
 from evals.project import Project
 from evals.report.recommendation import with_headline
@@ -378,18 +378,15 @@ def dump_policy(policy: Policy, header: str, notes: Mapping[str, str] | None = N
     return lines + body
 
 
-#: What YAML reads as the end of a line (YAML 1.1 also breaks at NEL and the Unicode separators).
-_LINE_BREAKS = re.compile(r"[\r\n\x85\u2028\u2029]+")
-
-
 def comment_lines(text: str, width: int = 110) -> str:
     """``text`` as YAML comment lines: every line break inside it (which would end the comment and let the
-    rest be read as YAML) and other control character made a space, then wrapped.
+    rest be read as YAML; YAML 1.1 also breaks at NEL and the Unicode separators) and every other
+    character that is not printable made a space (:func:`~evals.policy.mdsafe.one_line`), then wrapped.
 
     >>> print(comment_lines("kept: a\\nrules: []"), end="")
     # kept: a rules: []
     """
-    flat = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in _LINE_BREAKS.sub(" ", text))
+    flat = "".join(ch if ch.isprintable() else " " for ch in one_line(text))
     lines = textwrap.wrap(flat, width - 2, break_on_hyphens=False, break_long_words=False)
     return "".join(f"# {line}\n" for line in lines or [""])
 

@@ -205,3 +205,5 @@ def test_a_reason_cannot_break_out_of_its_comment():
     data = yaml.safe_load(text)
     assert data["rules"] == [] and data["default"] == {"model": "m"}
     assert "# kept: m rules: [{id: x, model: evil}] default: {model: evil}" in text
+    # nor is anything left there that does not print (a zero-width space, a bidi mark): each becomes a space
+    assert "# kept: a b c\n" in dump_policy(policy, "header", {"default": "kept: a\u200bb\u202ec"})
