@@ -11,18 +11,17 @@ re-run goes through the library's ``run()`` in this process with its phases time
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from _common import (  # noqa: E402
-    evals_env, interleave, machine, parse_versions, phase_timer, timed_process, triage_items, verdict, write_stub_project,
+    cached_run_phases, evals_env, interleave, machine, parse_versions, timed_process, triage_items, verdict,
+    write_stub_project,
 )
 from stub_server import StubServer  # noqa: E402
 
@@ -63,16 +62,7 @@ def main() -> None:
         if args.no_phases:
             print(f"machine after: {machine()}")
             return
-        os.environ.update({k: env[k] for k in ("EVALS_CACHE",)})
-        from evals.project import Project
-        from evals.runner.run import RunOptions, run
-
-        phases: dict[str, float] = {}
-        start = time.perf_counter()
-        with phase_timer(phases):
-            result = run(Project(root), RunOptions())
-        total = time.perf_counter() - start
-        assert result.results["cached"].all(), "the re-run was not all cached"
+        phases, total = cached_run_phases(root, Path(env["EVALS_CACHE"]))
         print(f"  phases of one cached library run() in this process ({total:.2f} s, imports already paid):")
         for label, seconds in phases.items():
             print(f"    {label:40s} {seconds:7.2f} s  {100 * seconds / total:5.1f}%")

@@ -29,21 +29,16 @@ the contract (Parquet, intervals, pages).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from _common import (  # noqa: E402
-    evals_env, installed_env, machine, phase_timer, timed_process, triage_items, write_stub_project,
+    cached_run_phases, evals_env, interleave, machine, timed_process, triage_items, write_stub_project,
 )
 from bench_overhead import TARGETS, sides_for  # noqa: E402
 from bench_cached_rerun import TARGET_ROWS_PER_S  # noqa: E402
@@ -73,32 +68,19 @@ def import_sets() -> dict[str, str]:
 
 def time_imports(rounds: int) -> dict[str, float]:
     """Median wall seconds of each import set, each a fresh interpreter, the sets interleaved."""
-    env = installed_env(evals_env(Path(tempfile.gettempdir()) / "unused.sqlite"))
-    sets = import_sets()
-    times: dict[str, list[float]] = {name: [] for name in sets}
-    for source in sets.values():  # warm: bytecode written, files in the page cache
-        subprocess.run([sys.executable, "-c", source], env=env, check=True)
-    for r in range(rounds):
-        names = list(sets)
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", sets[name]], env=env, check=True)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in times.items()}
+    env = evals_env(Path(tempfile.gettempdir()) / "unused.sqlite")
+    sides = {name: {"cmd": [sys.executable, "-c", source], "env": env} for name, source in import_sets().items()}
+    for side in sides.values():  # warm: bytecode written, files in the page cache
+        timed_process(side["cmd"], env=env)
+    return {name: statistics.median(wall for wall, _ in runs)
+            for name, runs in interleave(sides, rounds, verbose=False).items()}
 
 
 def after_calls(root: Path, cache: Path) -> dict[str, float]:
-    """The phases of one cached ``evals run`` in this process (the cache already filled), in seconds."""
-    from evals.cli.main import main as cli
-
-    os.environ["EVALS_CACHE"] = str(cache)
-    args = ["run", "--project", str(root)]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        cli(args)  # warm: every module imported, the previous run there for the comparison page
-        totals: dict[str, float] = {}
-        with phase_timer(totals):
-            cli(args)
-    return totals
+    """The phases of a cached run of ``root`` in this process (the cache already filled), in seconds; the
+    first run warms (every module imported, a previous run there for the comparison page)."""
+    cached_run_phases(root, cache)
+    return cached_run_phases(root, cache)[0]
 
 
 def main() -> None:
